@@ -1,0 +1,28 @@
+package org.flexnbd.protocol.service;
+
+import java.io.IOException;
+import java.time.Duration;
+
+import org.flexnbd.protocol.UpstreamExport;
+
+/**
+ * The upstream NBD server, as the proxy's clients need it: connection loss is hidden. A request submitted to an
+ * {@link UpstreamSession} completes with the upstream's reply, however many reconnects that takes.
+ */
+public interface Upstream {
+
+    /** Waits for the first connection and handshake; throws with the reason when it could not be made in time. */
+    UpstreamExport awaitReady(Duration timeout) throws IOException, InterruptedException;
+
+    /**
+     * Takes an upstream connection for one client: an idle one, or a new one. Replies to requests submitted to the
+     * returned session are delivered to {@code replies}, from the upstream's threads.
+     */
+    UpstreamSession open(ReplyHandler replies) throws IOException, InterruptedException;
+
+    /** A snapshot of the connection state, for management. */
+    UpstreamStatus status();
+
+    /** Drops every upstream connection and reconnects; requests in flight are retransmitted. */
+    void reconnect();
+}

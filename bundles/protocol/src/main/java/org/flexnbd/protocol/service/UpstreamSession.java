@@ -1,0 +1,21 @@
+package org.flexnbd.protocol.service;
+
+import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.UpstreamExport;
+
+/** One client's upstream connection. Not for DISCONNECT requests: see {@link #disconnect()}. */
+public interface UpstreamSession extends AutoCloseable {
+
+    /** The export as negotiated on this session's connection (meta context ids included). */
+    UpstreamExport export();
+
+    /** Sends the request, and sends it again after every reconnect until a complete reply has come. */
+    void submit(Request request);
+
+    /** The client sent NBD_CMD_DISC and has no reply outstanding: pass it on; the connection is then replaced. */
+    void disconnect();
+
+    /** The client has gone: the connection goes back to serve the next one (late replies are dropped first). */
+    @Override
+    void close();
+}

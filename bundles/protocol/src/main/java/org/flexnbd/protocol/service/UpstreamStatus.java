@@ -1,0 +1,16 @@
+package org.flexnbd.protocol.service;
+
+/**
+ * A snapshot of the upstream side for management.
+ *
+ * @param state one of CONNECTED, RECONNECTING, STOPPING
+ * @param address the upstream's address as configured (host:port or a UNIX socket path)
+ * @param inFlight requests sent or waiting to be sent, without a complete reply yet
+ * @param reconnects reconnections since start
+ * @param retransmissions requests sent again after a reconnect
+ * @param lastFailure why the upstream was last lost, empty if never
+ * @param lastFailureMillis when, in milliseconds since the epoch, 0 if never
+ */
+public record UpstreamStatus(String state, String address, int inFlight, long reconnects, long retransmissions,
+        String lastFailure, long lastFailureMillis) {
+}
