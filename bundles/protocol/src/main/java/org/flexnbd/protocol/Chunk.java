@@ -1,0 +1,51 @@
+package org.flexnbd.protocol;
+
+import java.nio.ByteBuffer;
+
+/**
+ * One structured reply chunk.
+ *
+ * @param flags the reply flags (NBD_REPLY_FLAG_DONE)
+ * @param type the chunk type (NBD_REPLY_TYPE_*)
+ * @param cookie the request's cookie
+ * @param payload the chunk's payload, shared read-only
+ */
+public record Chunk(int flags, int type, long cookie, ByteBuffer payload) {
+
+    public Chunk {
+        if ((flags & ~0xffff) != 0 || (type & ~0xffff) != 0) {
+            throw new IllegalArgumentException("flags and type are 16 bits");
+        }
+        payload = payload.asReadOnlyBuffer();
+    }
+
+    @Override
+    public ByteBuffer payload() {
+        return payload.duplicate();
+    }
+
+    public boolean isDone() {
+        return (flags & Nbd.REPLY_FLAG_DONE) != 0;
+    }
+
+    public boolean isError() {
+        return (type & 0x8000) != 0;
+    }
+
+    /** The errno of an error chunk (its first four bytes), or 0. */
+    public int error() {
+        return isError() && payload.remaining() >= 4 ? payload.getInt(payload.position()) : 0;
+    }
+
+    public Chunk withFlags(int newFlags) {
+        return new Chunk(newFlags, type, cookie, payload);
+    }
+
+    public Chunk withPayload(ByteBuffer newPayload) {
+        return new Chunk(flags, type, cookie, newPayload);
+    }
+
+    public int length() {
+        return payload.remaining();
+    }
+}
