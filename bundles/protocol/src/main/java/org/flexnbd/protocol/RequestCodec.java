@@ -1,0 +1,68 @@
+package org.flexnbd.protocol;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/** Transmission requests on the wire: the 28-byte header, and the payload of a WRITE. */
+public final class RequestCodec {
+    private RequestCodec() {
+    }
+
+    /**
+     * Reads the next request, or returns null when the peer closed cleanly between requests. A request that can be
+     * answered (unknown command or flag, length over {@code maxPayload}) throws a non-fatal {@link NbdException}
+     * after its payload has been consumed, so the stream stays in step; a bad magic or a truncated request is
+     * fatal.
+     */
+    public static Request read(WireInput in, int maxPayload) throws IOException {
+        if (!in.hasMore()) {
+            return null;
+        }
+        int magic = in.readInt();
+        if (magic != Nbd.REQUEST_MAGIC) {
+            throw NbdException.fatal(String.format("bad request magic 0x%08x", magic));
+        }
+        int flags = in.readUnsignedShort();
+        int type = in.readUnsignedShort();
+        long cookie = in.readLong();
+        long offset = in.readLong();
+        long length = in.readUnsignedInt();
+        if (type == Nbd.CMD_WRITE) {
+            if (length > maxPayload) {
+                in.skip(length);
+                throw NbdException.reply("WRITE of " + length + " bytes is over the maximum payload " + maxPayload,
+                        Nbd.EOVERFLOW, cookie);
+            }
+            ByteBuffer payload = in.readBytes((int) length);
+            checkFlags(flags, cookie);
+            return new Request(flags, type, cookie, offset, length, payload);
+        }
+        if (type > Nbd.CMD_RESIZE) {
+            throw NbdException.reply("unknown command " + type, Nbd.EINVAL, cookie);
+        }
+        checkFlags(flags, cookie);
+        if (type == Nbd.CMD_READ && length > maxPayload) {
+            throw NbdException.reply("READ of " + length + " bytes is over the maximum payload " + maxPayload,
+                    Nbd.EOVERFLOW, cookie);
+        }
+        return Request.of(type, flags, cookie, offset, length);
+    }
+
+    private static void checkFlags(int flags, long cookie) throws NbdException {
+        // PAYLOAD_LEN only exists with extended headers, which are not negotiated.
+        int known = Nbd.CMD_FLAGS_KNOWN & ~Nbd.CMD_FLAG_PAYLOAD_LEN;
+        if ((flags & ~known) != 0) {
+            throw NbdException.reply(String.format("unknown command flags 0x%04x", flags & ~known), Nbd.EINVAL,
+                    cookie);
+        }
+    }
+
+    /** Buffers the request; the caller flushes. */
+    public static void write(WireOutput out, Request r) throws IOException {
+        out.writeInt(Nbd.REQUEST_MAGIC).writeShort(r.flags()).writeShort(r.type()).writeLong(r.cookie())
+                .writeLong(r.offset()).writeInt((int) r.length());
+        if (r.type() == Nbd.CMD_WRITE) {
+            out.write(r.payload());
+        }
+    }
+}

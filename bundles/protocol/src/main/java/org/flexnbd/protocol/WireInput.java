@@ -1,0 +1,112 @@
+package org.flexnbd.protocol;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Big-endian reads from a channel through a buffer of fixed size. Large payloads are read straight into their own
+ * buffer, so nothing is copied twice and nothing grows with the input.
+ */
+public final class WireInput {
+    private final ReadableByteChannel channel;
+    private final ByteBuffer buffer;
+
+    public WireInput(ReadableByteChannel channel, int bufferSize) {
+        this.channel = channel;
+        this.buffer = ByteBuffer.allocate(Math.max(bufferSize, 64));
+        buffer.flip();
+    }
+
+    /** Waits for at least one byte; false when the peer closed the stream cleanly before sending another. */
+    public boolean hasMore() throws IOException {
+        if (buffer.hasRemaining()) {
+            return true;
+        }
+        return fill() > 0;
+    }
+
+    private int fill() throws IOException {
+        buffer.compact();
+        try {
+            int n = channel.read(buffer);
+            return n;
+        } finally {
+            buffer.flip();
+        }
+    }
+
+    private void need(int n) throws IOException {
+        while (buffer.remaining() < n) {
+            if (fill() < 0) {
+                throw new EOFException("connection closed " + buffer.remaining() + " bytes into a " + n
+                        + "-byte field");
+            }
+        }
+    }
+
+    public int readUnsignedByte() throws IOException {
+        need(1);
+        return buffer.get() & 0xff;
+    }
+
+    public int readUnsignedShort() throws IOException {
+        need(2);
+        return buffer.getShort() & 0xffff;
+    }
+
+    public int readInt() throws IOException {
+        need(4);
+        return buffer.getInt();
+    }
+
+    public long readUnsignedInt() throws IOException {
+        return readInt() & 0xffffffffL;
+    }
+
+    public long readLong() throws IOException {
+        need(8);
+        return buffer.getLong();
+    }
+
+    /** Fills {@code dst} completely. */
+    public void readFully(ByteBuffer dst) throws IOException {
+        if (buffer.hasRemaining()) {
+            int n = Math.min(buffer.remaining(), dst.remaining());
+            ByteBuffer slice = buffer.slice(buffer.position(), n);
+            dst.put(slice);
+            buffer.position(buffer.position() + n);
+        }
+        while (dst.hasRemaining()) {
+            if (channel.read(dst) < 0) {
+                throw new EOFException("connection closed with " + dst.remaining() + " payload bytes missing");
+            }
+        }
+    }
+
+    /** Reads {@code n} bytes into a new buffer, ready to read. */
+    public ByteBuffer readBytes(int n) throws IOException {
+        ByteBuffer dst = ByteBuffer.allocate(n);
+        readFully(dst);
+        return dst.flip();
+    }
+
+    public String readString(int n) throws IOException {
+        ByteBuffer b = readBytes(n);
+        return new String(b.array(), 0, n, StandardCharsets.UTF_8);
+    }
+
+    /** Reads and drops {@code n} bytes, a buffer's worth at a time. */
+    public void skip(long n) throws IOException {
+        while (n > 0) {
+            if (!buffer.hasRemaining() && fill() < 0) {
+                throw new EOFException("connection closed with " + n + " bytes left to skip");
+            }
+            int step = (int) Math.min(n, buffer.remaining());
+            buffer.position(buffer.position() + step);
+            n -= step;
+        }
+    }
+}
