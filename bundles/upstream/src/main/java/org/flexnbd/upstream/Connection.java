@@ -1,0 +1,65 @@
+package org.flexnbd.upstream;
+
+import java.io.IOException;
+
+import org.flexnbd.protocol.UpstreamExport;
+import org.flexnbd.protocol.WireInput;
+import org.flexnbd.protocol.WireOutput;
+
+/**
+ * One negotiated upstream connection. It fails once: the first reason given is kept, the socket is closed, and the
+ * threads using it see their I/O end.
+ */
+final class Connection {
+    static final int BUFFER = 256 * 1024;
+
+    final ProgressChannel channel;
+    final WireInput in;
+    final WireOutput out;
+    final UpstreamExport export;
+    private volatile String failure;
+    private volatile boolean quiet;
+    private volatile boolean delivering;
+
+    Connection(ProgressChannel channel, WireInput in, WireOutput out, UpstreamExport export) {
+        this.channel = channel;
+        this.in = in;
+        this.out = out;
+        this.export = export;
+    }
+
+    /** Ends the connection; {@code quietly} when nothing went wrong (a client left, a DISCONNECT). */
+    synchronized void fail(String reason, boolean quietly) {
+        if (failure == null) {
+            failure = reason;
+            quiet = quietly;
+        }
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing is all we wanted
+        }
+    }
+
+    boolean isFailed() {
+        return failure != null;
+    }
+
+    String failure() {
+        return failure;
+    }
+
+    boolean isQuiet() {
+        return quiet;
+    }
+
+    /** While a reply is handed to a client, a slow client is not the upstream's fault. */
+    void delivering(boolean now) {
+        delivering = now;
+        channel.touch();
+    }
+
+    boolean isDelivering() {
+        return delivering;
+    }
+}

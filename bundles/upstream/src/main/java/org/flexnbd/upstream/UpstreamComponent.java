@@ -1,0 +1,173 @@
+package org.flexnbd.upstream;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+import org.flexnbd.protocol.UpstreamExport;
+import org.flexnbd.protocol.service.ReplyHandler;
+import org.flexnbd.protocol.service.Upstream;
+import org.flexnbd.protocol.service.UpstreamSession;
+import org.flexnbd.protocol.service.UpstreamStatus;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.metatype.annotations.Designate;
+
+/**
+ * The {@link Upstream} service: a pool of {@link UpstreamLink}s, one per client being served, each kept for the next
+ * client when its client leaves.
+ */
+@Component(configurationPid = "org.flexnbd.upstream", configurationPolicy = ConfigurationPolicy.REQUIRE,
+        service = Upstream.class, immediate = true)
+@Designate(ocd = UpstreamConfig.class)
+public final class UpstreamComponent implements Upstream {
+    private static final Logger LOG = Logger.getLogger(UpstreamComponent.class.getName());
+
+    private final Connector connector;
+    private final ScheduledExecutorService timer;
+    private final ReferenceExport reference = new ReferenceExport();
+    private final Stats stats = new Stats();
+    private final long maxDelayMillis;
+    private final long connectMillis;
+
+    private final ArrayDeque<UpstreamLink> idle = new ArrayDeque<>();
+    private final List<UpstreamLink> links = new ArrayList<>();
+    private IOException firstFailure;
+    private boolean stopping;
+
+    @Activate
+    public UpstreamComponent(UpstreamConfig config) {
+        Endpoint endpoint = new Endpoint(config.address(), config.port(), config.bind());
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "upstream-watchdog");
+            t.setDaemon(true);
+            return t;
+        });
+        this.connectMillis = Duration.ofSeconds(config.connectTimeoutSeconds()).toMillis();
+        this.connector = new Connector(endpoint, config.exportName(), Duration.ofMillis(connectMillis), timer);
+        this.maxDelayMillis = config.reconnectMaxDelayMillis();
+        long timeoutNanos = TimeUnit.SECONDS.toNanos(config.timeoutSeconds());
+        timer.scheduleWithFixedDelay(() -> checkProgress(timeoutNanos), 1, 1, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public UpstreamExport awaitReady(Duration timeout) throws IOException, InterruptedException {
+        synchronized (this) {
+            if (firstFailure != null) {
+                throw firstFailure;
+            }
+            if (reference.get() == null && links.isEmpty()) {
+                // The first connection is one attempt, so that a proxy started against nothing fails at once.
+                try {
+                    Connection first = connector.connect(timeout);
+                    reference.check(first.export);
+                    newLink(first);
+                } catch (IOException e) {
+                    firstFailure = e;
+                    throw e;
+                }
+            }
+        }
+        UpstreamExport e = reference.await(timeout.toMillis());
+        if (e == null) {
+            throw new IOException("no connection within " + timeout.toSeconds() + " s: " + stats.lastFailure());
+        }
+        return e;
+    }
+
+    @Override
+    public UpstreamSession open(ReplyHandler replies) throws IOException, InterruptedException {
+        UpstreamLink link;
+        synchronized (this) {
+            if (stopping) {
+                throw new IOException("upstream connector is stopping");
+            }
+            link = idle.poll();
+            if (link == null) {
+                link = newLink(null);
+                idle.remove(link);
+            }
+        }
+        if (reference.await(connectMillis) == null) {
+            link.detach(link.attach(replies));
+            throw new IOException("upstream " + connector.endpoint() + " not reachable: " + stats.lastFailure());
+        }
+        return link.attach(replies);
+    }
+
+    private UpstreamLink newLink(Connection first) {
+        String name = "upstream-" + (links.size() + 1);
+        UpstreamLink[] self = new UpstreamLink[1];
+        UpstreamLink link = new UpstreamLink(name, connector, reference, stats, maxDelayMillis, first,
+                () -> returned(self[0]));
+        self[0] = link;
+        links.add(link);
+        idle.add(link);
+        return link;
+    }
+
+    private synchronized void returned(UpstreamLink link) {
+        if (!stopping && !idle.contains(link)) {
+            idle.addFirst(link);
+        }
+    }
+
+    @Override
+    public synchronized UpstreamStatus status() {
+        String state = stopping ? "STOPPING" : "CONNECTED";
+        int inFlight = 0;
+        for (UpstreamLink l : links) {
+            inFlight += l.inFlight();
+            if (!stopping && !l.isConnected()) {
+                state = "RECONNECTING";
+            }
+        }
+        return new UpstreamStatus(state, connector.endpoint().toString(), inFlight, stats.reconnects(),
+                stats.retransmissions(), stats.lastFailure(), stats.lastFailureMillis());
+    }
+
+    @Override
+    public void reconnect() {
+        List<UpstreamLink> all;
+        synchronized (this) {
+            all = List.copyOf(links);
+        }
+        LOG.warning("reconnect requested: dropping " + all.size() + " upstream connections");
+        for (UpstreamLink l : all) {
+            l.reconnect("reconnect requested");
+        }
+    }
+
+    private void checkProgress(long timeoutNanos) {
+        List<UpstreamLink> all;
+        synchronized (this) {
+            all = List.copyOf(links);
+        }
+        long now = System.nanoTime();
+        for (UpstreamLink l : all) {
+            l.checkProgress(now, timeoutNanos);
+        }
+    }
+
+    @Deactivate
+    void deactivate() {
+        List<UpstreamLink> all;
+        synchronized (this) {
+            stopping = true;
+            all = List.copyOf(links);
+            idle.clear();
+        }
+        for (UpstreamLink l : all) {
+            l.close();
+        }
+        timer.shutdownNow();
+    }
+}

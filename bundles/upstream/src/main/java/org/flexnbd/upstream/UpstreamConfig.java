@@ -1,0 +1,29 @@
+package org.flexnbd.upstream;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+@ObjectClassDefinition(name = "flexnbd upstream", description = "The NBD server the proxy relays to")
+@interface UpstreamConfig {
+    @AttributeDefinition(description = "Host name or IP address; a path starting with / is a UNIX socket")
+    String address();
+
+    @AttributeDefinition(description = "TCP port; 0 for a UNIX socket")
+    int port() default 0;
+
+    @AttributeDefinition(description = "Local address to connect from; empty for any")
+    String bind() default "";
+
+    @AttributeDefinition(description = "Export name to ask a newstyle server for")
+    String exportName() default "";
+
+    @AttributeDefinition(description = "Seconds without progress, with requests outstanding, before the connection"
+            + " is given up and replaced")
+    int timeoutSeconds() default 30;
+
+    @AttributeDefinition(description = "Seconds a connection attempt and its handshake may take")
+    int connectTimeoutSeconds() default 15;
+
+    @AttributeDefinition(description = "Longest pause between reconnection attempts, in milliseconds")
+    int reconnectMaxDelayMillis() default 5000;
+}

@@ -1,0 +1,357 @@
+package org.flexnbd.upstream;
+
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import org.flexnbd.protocol.Chunk;
+import org.flexnbd.protocol.Chunks;
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.Reply;
+import org.flexnbd.protocol.ReplyCodec;
+import org.flexnbd.protocol.ReplyMessage;
+import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.RequestCodec;
+import org.flexnbd.protocol.UpstreamExport;
+
+/**
+ * One upstream connection slot, kept alive for ever: it connects, sends what it is given, hands complete replies to
+ * the attached session, and when the connection is lost, it connects again and sends every request that has no
+ * complete reply yet, in the order they were submitted. Its own thread connects and writes; a reader thread per
+ * connection reads.
+ */
+final class UpstreamLink {
+    private static final Logger LOG = Logger.getLogger(UpstreamLink.class.getName());
+
+    private final String name;
+    private final Connector connector;
+    private final ReferenceExport reference;
+    private final Stats stats;
+    private final long maxDelayMillis;
+    private final Runnable onIdle;
+
+    private final Object lock = new Object();
+    private final LinkedHashMap<Long, Request> pending = new LinkedHashMap<>();
+    private final ArrayDeque<Request> queue = new ArrayDeque<>();
+    private Connection connection;
+    private LinkSession session;
+    private Request disconnect;
+    private boolean closed;
+    private final Thread thread;
+
+    UpstreamLink(String name, Connector connector, ReferenceExport reference, Stats stats, long maxDelayMillis,
+            Connection first, Runnable onIdle) {
+        this.name = name;
+        this.connector = connector;
+        this.reference = reference;
+        this.stats = stats;
+        this.maxDelayMillis = maxDelayMillis;
+        this.onIdle = onIdle;
+        this.thread = new Thread(() -> run(first), name);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    LinkSession attach(org.flexnbd.protocol.service.ReplyHandler handler) {
+        synchronized (lock) {
+            session = new LinkSession(this, handler);
+            return session;
+        }
+    }
+
+    /** The session's client has gone: late replies must not reach the next one. */
+    void detach(LinkSession s) {
+        synchronized (lock) {
+            if (session != s) {
+                return;
+            }
+            session = null;
+            if (!pending.isEmpty()) {
+                int n = pending.size();
+                pending.clear();
+                queue.clear();
+                if (connection != null) {
+                    connection.fail("client left with " + n + " requests outstanding; replacing the connection", true);
+                }
+            }
+        }
+        onIdle.run();
+    }
+
+    void submit(LinkSession s, Request r) {
+        synchronized (lock) {
+            if (session != s) {
+                throw new IllegalStateException("session is closed");
+            }
+            if (pending.isEmpty() && connection != null) {
+                connection.channel.touch(); // the timeout counts from when something is outstanding
+            }
+            pending.put(r.cookie(), r);
+            queue.add(r);
+            lock.notifyAll();
+        }
+    }
+
+    void disconnect(LinkSession s, Request disc) {
+        synchronized (lock) {
+            if (session == s) {
+                disconnect = disc;
+                lock.notifyAll();
+            }
+        }
+    }
+
+    /** Drops the connection; the requests in flight are sent again on the next one. */
+    void reconnect(String why) {
+        synchronized (lock) {
+            if (connection != null) {
+                connection.fail(why, false);
+            }
+        }
+    }
+
+    int inFlight() {
+        synchronized (lock) {
+            return pending.size();
+        }
+    }
+
+    boolean isConnected() {
+        synchronized (lock) {
+            return connection != null && !connection.isFailed();
+        }
+    }
+
+    /** Called by the watchdog: gives the connection up when requests are outstanding and nothing moves. */
+    void checkProgress(long nowNanos, long timeoutNanos) {
+        synchronized (lock) {
+            Connection c = connection;
+            if (c == null || pending.isEmpty() || c.isDelivering()) {
+                return;
+            }
+            long idle = nowNanos - c.channel.lastProgressNanos();
+            if (idle > timeoutNanos) {
+                c.fail("no progress for " + idle / 1_000_000_000L + " s with " + pending.size()
+                        + " requests outstanding", false);
+            }
+        }
+    }
+
+    void close() {
+        synchronized (lock) {
+            closed = true;
+            if (connection != null) {
+                connection.fail("stopping", true);
+            }
+            lock.notifyAll();
+        }
+        thread.interrupt();
+        try {
+            thread.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void run(Connection first) {
+        Backoff backoff = new Backoff(maxDelayMillis);
+        Connection next = first;
+        boolean everConnected = false;
+        int attempts = 0;
+        while (!isClosed()) {
+            if (next == null) {
+                try {
+                    Thread.sleep(backoff.nextDelayMillis());
+                    attempts++;
+                    next = connector.connect();
+                } catch (InterruptedException e) {
+                    return;
+                } catch (IOException e) {
+                    stats.failed("cannot reconnect to upstream " + connector.endpoint() + ": " + e.getMessage());
+                    if (attempts == 1 || attempts % 10 == 0) {
+                        LOG.warning("upstream " + connector.endpoint() + ": attempt " + attempts + " failed: "
+                                + e.getMessage() + "; retrying");
+                    }
+                    continue;
+                }
+                String change = reference.check(next.export);
+                if (change != null) {
+                    LOG.severe("upstream " + connector.endpoint() + " now serves a different export (" + change
+                            + "); not resuming on it, retrying");
+                    stats.failed("export changed: " + change);
+                    next.fail(change, true);
+                    next = null;
+                    continue;
+                }
+            }
+            backoff.reset();
+            Connection c = next;
+            next = null;
+            int resent = start(c);
+            if (everConnected) {
+                stats.reconnected(resent);
+                LOG.info("reconnected to upstream " + connector.endpoint() + " after " + attempts
+                        + " attempts; retransmitting " + resent + " requests");
+            }
+            everConnected = true;
+            attempts = 0;
+            Thread reader = new Thread(() -> read(c), name + "-reader");
+            reader.setDaemon(true);
+            reader.start();
+            write(c);
+            try {
+                reader.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            synchronized (lock) {
+                connection = null;
+            }
+            if (!c.isQuiet() && !isClosed()) {
+                stats.failed(c.failure());
+                LOG.warning("upstream " + connector.endpoint() + " lost (" + c.failure() + "); reconnecting");
+            }
+        }
+    }
+
+    private boolean isClosed() {
+        synchronized (lock) {
+            return closed;
+        }
+    }
+
+    /** Makes {@code c} current and queues every unanswered request again, in order; returns how many. */
+    private int start(Connection c) {
+        synchronized (lock) {
+            connection = c;
+            queue.clear();
+            queue.addAll(pending.values());
+            return pending.size();
+        }
+    }
+
+    private void write(Connection c) {
+        try {
+            while (true) {
+                Request next;
+                boolean flush;
+                Request disc = null;
+                synchronized (lock) {
+                    while (queue.isEmpty() && disconnect == null && c.out.pending() == 0 && !c.isFailed()
+                            && !closed) {
+                        lock.wait();
+                    }
+                    if (c.isFailed() || closed) {
+                        return;
+                    }
+                    next = queue.poll();
+                    flush = next == null && c.out.pending() > 0;
+                    if (next == null && !flush) {
+                        disc = disconnect;
+                        disconnect = null;
+                    }
+                }
+                if (next != null) {
+                    RequestCodec.write(c.out, next);
+                } else if (flush) {
+                    c.out.flush();
+                } else if (disc != null) {
+                    RequestCodec.write(c.out, disc);
+                    c.out.flush();
+                    c.fail("client disconnected; a fresh connection for the next one", true);
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            c.fail("write failed: " + e.getMessage(), false);
+        } catch (InterruptedException e) {
+            c.fail("stopping", true);
+        }
+    }
+
+    private void read(Connection c) {
+        Map<Integer, Integer> contextIds = reference.contextIdMap(c.export);
+        Map<Long, List<Chunk>> partial = new HashMap<>();
+        try {
+            while (!c.isFailed()) {
+                ReplyMessage m = ReplyCodec.read(c.in, this::lookup, Nbd.MAX_PAYLOAD);
+                Reply complete = m.simple();
+                if (complete == null) {
+                    Chunk chunk = normalize(m.chunk(), contextIds);
+                    List<Chunk> chunks = partial.computeIfAbsent(chunk.cookie(), k -> new ArrayList<>());
+                    chunks.add(chunk);
+                    if (!chunk.isDone()) {
+                        continue;
+                    }
+                    partial.remove(chunk.cookie());
+                    complete = Reply.structured(chunk.cookie(), chunks);
+                }
+                if (complete.error() == Nbd.ESHUTDOWN) {
+                    softDisconnect(c);
+                    return;
+                }
+                deliver(c, complete);
+            }
+        } catch (IOException e) {
+            c.fail(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), false);
+        } catch (RuntimeException e) {
+            LOG.log(Level.SEVERE, "reader failed", e);
+            c.fail("reader failed: " + e, false);
+        } finally {
+            synchronized (lock) {
+                lock.notifyAll();
+            }
+        }
+    }
+
+    private Request lookup(long cookie) {
+        synchronized (lock) {
+            return pending.get(cookie);
+        }
+    }
+
+    private void deliver(Connection c, Reply reply) {
+        Request request;
+        LinkSession to;
+        synchronized (lock) {
+            request = pending.remove(reply.cookie());
+            to = session;
+        }
+        if (request == null || to == null) {
+            return; // its client has gone
+        }
+        c.delivering(true);
+        try {
+            to.deliver(request, reply);
+        } finally {
+            c.delivering(false);
+        }
+    }
+
+    /** The server is going away: it refused the request, which stays pending and is sent again after reconnecting. */
+    private void softDisconnect(Connection c) {
+        synchronized (lock) {
+            c.fail("upstream is shutting down (ESHUTDOWN)", false);
+        }
+    }
+
+    private static Chunk normalize(Chunk chunk, Map<Integer, Integer> contextIds) {
+        if (chunk.type() != Nbd.REPLY_TYPE_BLOCK_STATUS || contextIds.isEmpty()) {
+            return chunk;
+        }
+        Integer id = contextIds.get(Chunks.contextId(chunk));
+        return id == null ? chunk : Chunks.withContextId(chunk, id);
+    }
+
+    /** The export the sessions see: the one of the first connection. */
+    UpstreamExport export() {
+        return reference.get();
+    }
+}
