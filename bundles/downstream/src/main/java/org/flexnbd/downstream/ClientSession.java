@@ -1,0 +1,365 @@
+package org.flexnbd.downstream;
+
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import org.flexnbd.protocol.Chunk;
+import org.flexnbd.protocol.Chunks;
+import org.flexnbd.protocol.ClientAgreement;
+import org.flexnbd.protocol.ExportInfo;
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.NbdException;
+import org.flexnbd.protocol.Reply;
+import org.flexnbd.protocol.ReplyCodec;
+import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.RequestCodec;
+import org.flexnbd.protocol.ServerHandshake;
+import org.flexnbd.protocol.ServerOffer;
+import org.flexnbd.protocol.SimpleConversion;
+import org.flexnbd.protocol.UpstreamExport;
+import org.flexnbd.protocol.WireInput;
+import org.flexnbd.protocol.WireOutput;
+import org.flexnbd.protocol.service.Upstream;
+import org.flexnbd.protocol.service.UpstreamSession;
+
+/**
+ * One client, from hello to goodbye. It keeps the authoritative table of the client's unanswered requests, so that
+ * when the Upstream service itself is replaced (a hot update of its bundle) every one of them is submitted again to
+ * the new one. Replies are accepted only from the current upstream session, and only once per request.
+ */
+final class ClientSession implements Runnable {
+    private static final Logger LOG = Logger.getLogger(ClientSession.class.getName());
+    private static final int BUFFER = 256 * 1024;
+    private static final long DRAIN_MILLIS = 60_000;
+
+    private final SocketChannel socket;
+    private final String peer;
+    private final SessionHost host;
+    private final WireInput in;
+    private final WireOutput out;
+    private final Object writeLock = new Object();
+
+    private final Object lock = new Object();
+    private final LinkedHashMap<Long, Request> table = new LinkedHashMap<>();
+    private UpstreamSession current;
+    private Upstream currentService;
+    private UpstreamExport upstreamExport;
+    private ClientAgreement agreement;
+    private Map<Integer, Integer> clientContextIds = Map.of();
+    private boolean closing;
+
+    ClientSession(SocketChannel socket, String peer, SessionHost host) {
+        this.socket = socket;
+        this.peer = peer;
+        this.host = host;
+        this.in = new WireInput(socket, BUFFER);
+        this.out = new WireOutput(socket, BUFFER);
+    }
+
+    String peer() {
+        return peer;
+    }
+
+    @Override
+    public void run() {
+        try {
+            UpstreamExport export = awaitUpstream();
+            if (export == null) {
+                return;
+            }
+            agreement = handshake(export);
+            if (agreement == null) {
+                LOG.info("client " + peer + " aborted the handshake");
+                return;
+            }
+            clientContextIds = clientIds(export, agreement);
+            LOG.info("client " + peer + " connected (" + (agreement.oldstyle() ? "oldstyle" : "newstyle")
+                    + (agreement.structuredReplies() ? ", structured replies" : "") + ")");
+            serve(export.export().maxBlock());
+        } catch (NbdException e) {
+            LOG.warning("client " + peer + ": " + e.getMessage() + "; closing");
+        } catch (IOException e) {
+            LOG.info("client " + peer + " gone: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.log(Level.SEVERE, "client " + peer + ": unexpected failure", e);
+        } finally {
+            end();
+        }
+    }
+
+    /** Opens a session on the Upstream service, waiting while there is none; null if the session is closing. */
+    private UpstreamExport awaitUpstream() throws InterruptedException {
+        for (int i = 0; i < 600; i++) {
+            Upstream u = host.upstream();
+            if (u != null) {
+                upstreamArrived(u);
+            }
+            synchronized (lock) {
+                if (closing) {
+                    return null;
+                }
+                if (current != null) {
+                    upstreamExport = current.export();
+                    return upstreamExport;
+                }
+                lock.wait(100);
+            }
+        }
+        LOG.warning("client " + peer + ": no upstream for a minute; closing");
+        return null;
+    }
+
+    private ClientAgreement handshake(UpstreamExport upstream) throws IOException {
+        ExportInfo export = upstream.export();
+        int flags = export.transmissionFlags();
+        if (!host.multiConnAllowed()) {
+            flags &= ~Nbd.FLAG_CAN_MULTI_CONN;
+        }
+        export = export.withTransmissionFlags(flags);
+        String style = host.handshake();
+        boolean oldstyle = style.equals("oldstyle") || (style.equals("same") && upstream.oldstyle());
+        if (oldstyle) {
+            return ServerHandshake.oldstyle(out, export);
+        }
+        ServerOffer offer = new ServerOffer(export, upstream.structuredReplies(),
+                List.copyOf(upstream.metaContexts().keySet()));
+        ClientAgreement a = ServerHandshake.newstyle(in, out, offer);
+        out.flush();
+        return a;
+    }
+
+    /** The upstream's context id, to the id this client was given for the same context. */
+    private static Map<Integer, Integer> clientIds(UpstreamExport upstream, ClientAgreement agreement) {
+        Map<Integer, Integer> ids = new java.util.HashMap<>();
+        agreement.metaContexts().forEach((clientId, name) -> {
+            Integer upstreamId = upstream.metaContexts().get(name);
+            if (upstreamId != null) {
+                ids.put(upstreamId, clientId);
+            }
+        });
+        return ids;
+    }
+
+    private void serve(int maxPayload) throws IOException, InterruptedException {
+        while (true) {
+            Request r;
+            try {
+                r = RequestCodec.read(in, maxPayload);
+            } catch (NbdException e) {
+                if (e.isFatal()) {
+                    throw e;
+                }
+                LOG.warning("client " + peer + ": " + e.getMessage() + "; answered with error " + e.error());
+                send(Reply.simple(e.cookie(), e.error(), null));
+                continue;
+            }
+            if (r == null) {
+                LOG.info("client " + peer + " left");
+                return;
+            }
+            if (r.type() == Nbd.CMD_DISC) {
+                disconnect(r);
+                return;
+            }
+            long cost = cost(r);
+            host.budget().acquire(cost);
+            synchronized (lock) {
+                if (table.containsKey(r.cookie())) {
+                    host.budget().release(cost);
+                    throw NbdException.fatal(String.format("cookie %016x reused while still in flight", r.cookie()));
+                }
+                table.put(r.cookie(), r);
+                if (current != null) {
+                    current.submit(r);
+                }
+            }
+        }
+    }
+
+    /** Payload held for a request until its reply is written: its WRITE data, or room for its READ data. */
+    private static long cost(Request r) {
+        return r.payloadLength() + (r.type() == Nbd.CMD_READ ? r.length() : 0);
+    }
+
+    /** The client's DISCONNECT goes upstream once every reply it waits for is written. */
+    private void disconnect(Request disc) throws InterruptedException {
+        UpstreamSession to;
+        synchronized (lock) {
+            long deadline = System.currentTimeMillis() + DRAIN_MILLIS;
+            while (!table.isEmpty() && !closing && System.currentTimeMillis() < deadline) {
+                lock.wait(100);
+            }
+            to = current;
+        }
+        if (to != null) {
+            to.disconnect(disc);
+        }
+        LOG.info("client " + peer + " disconnected");
+    }
+
+    /** From an upstream thread: one complete reply. */
+    void reply(UpstreamSession from, Request request, Reply reply) {
+        synchronized (lock) {
+            if (from != current || table.remove(request.cookie()) == null) {
+                return;
+            }
+            lock.notifyAll();
+        }
+        try {
+            send(agreement.structuredReplies() ? forClient(reply) : SimpleConversion.toSimple(request, reply));
+            host.relayed(request.payloadLength() + reply.payloadBytes());
+        } catch (IOException e) {
+            closeSocket();
+        } finally {
+            host.budget().release(cost(request));
+        }
+    }
+
+    private void send(Reply reply) throws IOException {
+        synchronized (writeLock) {
+            ReplyCodec.write(out, reply);
+            out.flush();
+        }
+    }
+
+    /** BLOCK_STATUS chunks carry the client's context ids; contexts the client did not select are left out. */
+    private Reply forClient(Reply reply) {
+        if (!reply.isStructured()) {
+            return reply;
+        }
+        List<Chunk> chunks = new ArrayList<>();
+        boolean changed = false;
+        for (Chunk c : reply.chunks()) {
+            if (c.type() != Nbd.REPLY_TYPE_BLOCK_STATUS) {
+                chunks.add(c);
+                continue;
+            }
+            changed = true;
+            Integer id = clientContextIds.get(Chunks.contextId(c));
+            if (id != null) {
+                chunks.add(Chunks.withContextId(c, id).withFlags(0));
+            }
+        }
+        if (!changed) {
+            return reply;
+        }
+        if (chunks.isEmpty()) {
+            chunks.add(Chunks.none(reply.cookie()));
+        } else {
+            int last = chunks.size() - 1;
+            chunks.set(last, chunks.get(last).withFlags(Nbd.REPLY_FLAG_DONE));
+        }
+        return Reply.structured(reply.cookie(), chunks);
+    }
+
+    /** Called when an Upstream service is (re)bound: move to it and submit every unanswered request again. */
+    void upstreamArrived(Upstream u) {
+        UpstreamSession fresh;
+        try {
+            fresh = u.open(this::reply);
+        } catch (IOException e) {
+            LOG.warning("client " + peer + ": cannot open an upstream session: " + e.getMessage());
+            return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        UpstreamSession old;
+        int resubmitted;
+        synchronized (lock) {
+            if (closing || currentService == u) {
+                fresh.close();
+                return;
+            }
+            if (upstreamExport != null) {
+                String change = upstreamExport.differenceFrom(fresh.export());
+                if (change != null) {
+                    LOG.severe("client " + peer + ": the new upstream service serves a different export (" + change
+                            + ")");
+                }
+            }
+            old = current;
+            current = fresh;
+            currentService = u;
+            resubmitted = table.size();
+            for (Request r : table.values()) {
+                fresh.submit(r);
+            }
+            lock.notifyAll();
+        }
+        if (old != null) {
+            old.close();
+            LOG.info("client " + peer + ": moved to a new upstream service; resubmitted " + resubmitted
+                    + " requests");
+        }
+    }
+
+    /** Called when the Upstream service goes away: requests stay in the table until another comes. */
+    void upstreamGone(Upstream u) {
+        UpstreamSession old;
+        synchronized (lock) {
+            if (currentService != u) {
+                return;
+            }
+            old = current;
+            current = null;
+            currentService = null;
+        }
+        old.close();
+    }
+
+    /** Stopping the proxy: wait a bounded time for replies in flight, pass DISCONNECT on, close. */
+    void shutdown(long drainMillis) throws InterruptedException {
+        UpstreamSession to;
+        synchronized (lock) {
+            long deadline = System.currentTimeMillis() + drainMillis;
+            while (!table.isEmpty() && System.currentTimeMillis() < deadline) {
+                lock.wait(50);
+            }
+            closing = true;
+            to = table.isEmpty() ? current : null;
+        }
+        if (to != null) {
+            to.disconnect(Request.of(Nbd.CMD_DISC, 0, 0, 0, 0));
+        }
+        closeSocket();
+    }
+
+    private void end() {
+        UpstreamSession s;
+        long held = 0;
+        synchronized (lock) {
+            closing = true;
+            for (Request r : table.values()) {
+                held += cost(r);
+            }
+            table.clear();
+            s = current;
+            current = null;
+            currentService = null;
+            lock.notifyAll();
+        }
+        host.budget().release(held);
+        if (s != null) {
+            s.close();
+        }
+        closeSocket();
+        host.ended(this);
+    }
+
+    private void closeSocket() {
+        try {
+            socket.close();
+        } catch (IOException ignored) {
+            // the client is gone either way
+        }
+    }
+}

@@ -1,0 +1,205 @@
+package org.flexnbd.downstream;
+
+import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.service.Downstream;
+import org.flexnbd.protocol.service.Upstream;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+
+/**
+ * Listens for NBD clients and serves each in a {@link ClientSession}. The Upstream reference is optional, dynamic
+ * and greedy (so method-injected, not constructor-injected): when the upstream bundle is updated, the listener and
+ * its clients stay, and the sessions move their unanswered requests to the new service.
+ */
+@Component(configurationPid = "org.flexnbd.downstream", configurationPolicy = ConfigurationPolicy.REQUIRE,
+        service = Downstream.class, immediate = true)
+@Designate(ocd = DownstreamConfig.class)
+public final class DownstreamComponent implements Downstream, SessionHost {
+    private static final Logger LOG = Logger.getLogger(DownstreamComponent.class.getName());
+
+    private final ListenAddress address;
+    private final String handshake;
+    private final int maxClients;
+    private final long drainMillis;
+    private final PayloadBudget budget;
+    private final Semaphore places;
+    private final Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
+    private final AtomicLong requests = new AtomicLong();
+    private final AtomicLong bytes = new AtomicLong();
+    private final AtomicInteger clientNumbers = new AtomicInteger();
+    private final ServerSocketChannel server;
+    private final IOException bindFailure;
+    private volatile Upstream upstream;
+    private volatile boolean stopping;
+
+    @Activate
+    public DownstreamComponent(DownstreamConfig config) {
+        this.address = new ListenAddress(config.address(), config.port());
+        this.handshake = config.handshake();
+        this.maxClients = Math.max(1, config.maxClients());
+        this.drainMillis = config.drainSeconds() * 1000L;
+        this.budget = new PayloadBudget(config.bufferBytes() + Nbd.MAX_PAYLOAD);
+        this.places = new Semaphore(maxClients);
+        ServerSocketChannel bound = null;
+        IOException failure = null;
+        try {
+            bound = address.bind();
+        } catch (IOException e) {
+            failure = e;
+            LOG.severe("cannot listen on " + address + ": " + e.getMessage());
+        }
+        this.server = bound;
+        this.bindFailure = failure;
+        if (bound != null) {
+            Thread acceptor = new Thread(this::accept, "downstream-accept");
+            acceptor.setDaemon(true);
+            acceptor.start();
+            LOG.info("listening on " + address);
+        }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindUpstream(Upstream u) {
+        upstream = u;
+        for (ClientSession s : sessions) {
+            s.upstreamArrived(u);
+        }
+    }
+
+    void unbindUpstream(Upstream u) {
+        if (upstream == u) {
+            upstream = null;
+        }
+        for (ClientSession s : sessions) {
+            s.upstreamGone(u);
+        }
+    }
+
+    private void accept() {
+        while (!stopping) {
+            try {
+                places.acquire();
+                SocketChannel client = server.accept();
+                client.setOption(java.net.StandardSocketOptions.TCP_NODELAY, !address.isUnix());
+                String peer = address.isUnix() ? "unix-client-" + clientNumbers.incrementAndGet()
+                        : String.valueOf(client.getRemoteAddress()).replaceFirst("^/", "");
+                ClientSession session = new ClientSession(client, peer, this);
+                sessions.add(session);
+                Thread t = new Thread(session, "client-" + clientNumbers.get() + "-" + peer.replace(' ', '_'));
+                t.setDaemon(true);
+                t.start();
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (InterruptedException e) {
+                return;
+            } catch (IOException | RuntimeException e) {
+                places.release();
+                if (!stopping) {
+                    LOG.log(Level.WARNING, "accept failed", e);
+                }
+            }
+        }
+    }
+
+    @Override
+    public Upstream upstream() {
+        return upstream;
+    }
+
+    @Override
+    public PayloadBudget budget() {
+        return budget;
+    }
+
+    @Override
+    public String handshake() {
+        return handshake;
+    }
+
+    @Override
+    public boolean multiConnAllowed() {
+        return maxClients > 1;
+    }
+
+    @Override
+    public void relayed(long payloadBytes) {
+        requests.incrementAndGet();
+        bytes.addAndGet(payloadBytes);
+    }
+
+    @Override
+    public void ended(ClientSession session) {
+        if (sessions.remove(session)) {
+            places.release();
+        }
+    }
+
+    @Override
+    public String listenAddress() throws IOException {
+        if (bindFailure != null) {
+            throw bindFailure;
+        }
+        return address.toString();
+    }
+
+    @Override
+    public List<String> clientAddresses() {
+        List<String> peers = new ArrayList<>();
+        for (ClientSession s : sessions) {
+            peers.add(s.peer());
+        }
+        return peers;
+    }
+
+    @Override
+    public long requestsRelayed() {
+        return requests.get();
+    }
+
+    @Override
+    public long bytesRelayed() {
+        return bytes.get();
+    }
+
+    @Deactivate
+    void deactivate() {
+        stopping = true;
+        if (server != null) {
+            try {
+                server.close();
+            } catch (IOException ignored) {
+                // no more clients either way
+            }
+            address.unbind();
+        }
+        try {
+            for (ClientSession s : List.copyOf(sessions)) {
+                s.shutdown(drainMillis);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,26 @@
+package org.flexnbd.downstream;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+@ObjectClassDefinition(name = "flexnbd downstream", description = "Where NBD clients connect to the proxy")
+@interface DownstreamConfig {
+    @AttributeDefinition(description = "Address to listen on; a path starting with / is a UNIX socket")
+    String address() default "127.0.0.1";
+
+    @AttributeDefinition(description = "TCP port; 0 for a UNIX socket")
+    int port() default 10809;
+
+    @AttributeDefinition(description = "Clients served at once; others wait, without a hello, for a free place")
+    int maxClients() default 1;
+
+    @AttributeDefinition(description = "Handshake offered to clients: same (as the upstream), newstyle or oldstyle")
+    String handshake() default "same";
+
+    @AttributeDefinition(description = "Payload bytes held for all clients at once (write data kept for"
+            + " retransmission, read data on its way back); past it, clients are not read from")
+    long bufferBytes() default 64L * 1024 * 1024;
+
+    @AttributeDefinition(description = "Seconds a stopping proxy waits for requests in flight")
+    int drainSeconds() default 5;
+}

@@ -1,0 +1,22 @@
+package org.flexnbd.downstream;
+
+import org.flexnbd.protocol.service.Upstream;
+
+/** What a client session needs from the listener that accepted it. */
+interface SessionHost {
+
+    /** The Upstream service now bound, or null while there is none (during a hot update of its bundle). */
+    Upstream upstream();
+
+    PayloadBudget budget();
+
+    /** same, newstyle or oldstyle. */
+    String handshake();
+
+    /** Whether more than one client may be served, so CAN_MULTI_CONN may be passed on. */
+    boolean multiConnAllowed();
+
+    void relayed(long payloadBytes);
+
+    void ended(ClientSession session);
+}
