@@ -173,7 +173,10 @@ public final class ServerHandshake {
             OptionCodec.writeReply(out, opt, Nbd.REP_INFO,
                     ByteBuffer.allocate(2 + b.remaining()).putShort((short) Nbd.INFO_DESCRIPTION).put(b).flip());
         }
-        if (requests.contains(Nbd.INFO_BLOCK_SIZE)) {
+        // The defaults are what a client assumes when none are sent: sending them would describe the export
+        // differently from an upstream that sent none.
+        boolean defaultSizes = e.minBlock() == 1 && e.preferredBlock() == 4096 && e.maxBlock() == Nbd.MAX_PAYLOAD;
+        if (requests.contains(Nbd.INFO_BLOCK_SIZE) && !defaultSizes) {
             OptionCodec.writeReply(out, opt, Nbd.REP_INFO, ByteBuffer.allocate(14)
                     .putShort((short) Nbd.INFO_BLOCK_SIZE).putInt(e.minBlock()).putInt(e.preferredBlock())
                     .putInt(e.maxBlock()).flip());

@@ -162,7 +162,7 @@ final class UpstreamLink {
     private void run(Connection first) {
         Backoff backoff = new Backoff(maxDelayMillis);
         Connection next = first;
-        boolean everConnected = false;
+        boolean lost = false;
         int attempts = 0;
         while (!isClosed()) {
             if (next == null) {
@@ -194,12 +194,11 @@ final class UpstreamLink {
             Connection c = next;
             next = null;
             int resent = start(c);
-            if (everConnected) {
+            if (lost) {
                 stats.reconnected(resent);
                 LOG.info("reconnected to upstream " + connector.endpoint() + " after " + attempts
                         + " attempts; retransmitting " + resent + " requests");
             }
-            everConnected = true;
             attempts = 0;
             Thread reader = new Thread(() -> read(c), name + "-reader");
             reader.setDaemon(true);
@@ -214,7 +213,8 @@ final class UpstreamLink {
             synchronized (lock) {
                 connection = null;
             }
-            if (!c.isQuiet() && !isClosed()) {
+            lost = !c.isQuiet();
+            if (lost && !isClosed()) {
                 stats.failed(c.failure());
                 LOG.warning("upstream " + connector.endpoint() + " lost (" + c.failure() + "); reconnecting");
             }
