@@ -31,7 +31,8 @@ import org.osgi.service.metatype.annotations.Designate;
 public final class UpstreamComponent implements Upstream {
     private static final Logger LOG = Logger.getLogger(UpstreamComponent.class.getName());
 
-    private final Connector connector;
+    private final String exportName;
+    private volatile Connector connector;
     private final ScheduledExecutorService timer;
     private final ReferenceExport reference = new ReferenceExport();
     private final Stats stats = new Stats();
@@ -52,7 +53,8 @@ public final class UpstreamComponent implements Upstream {
             return t;
         });
         this.connectMillis = Duration.ofSeconds(config.connectTimeoutSeconds()).toMillis();
-        this.connector = new Connector(endpoint, config.exportName(), Duration.ofMillis(connectMillis), timer);
+        this.exportName = config.exportName();
+        this.connector = new Connector(endpoint, exportName, Duration.ofMillis(connectMillis), timer);
         this.maxDelayMillis = config.reconnectMaxDelayMillis();
         long timeoutNanos = TimeUnit.SECONDS.toNanos(config.timeoutSeconds());
         timer.scheduleWithFixedDelay(() -> checkProgress(timeoutNanos), 1, 1, TimeUnit.SECONDS);
@@ -106,7 +108,7 @@ public final class UpstreamComponent implements Upstream {
     private UpstreamLink newLink(Connection first) {
         String name = "upstream-" + (links.size() + 1);
         UpstreamLink[] self = new UpstreamLink[1];
-        UpstreamLink link = new UpstreamLink(name, connector, reference, stats, maxDelayMillis, first,
+        UpstreamLink link = new UpstreamLink(name, () -> connector, reference, stats, maxDelayMillis, first,
                 () -> returned(self[0]));
         self[0] = link;
         links.add(link);
@@ -143,6 +145,31 @@ public final class UpstreamComponent implements Upstream {
         LOG.warning("reconnect requested: dropping " + all.size() + " upstream connections");
         for (UpstreamLink l : all) {
             l.reconnect("reconnect requested");
+        }
+    }
+
+    @Override
+    public void retarget(String address, int port) throws IOException {
+        Connector next = new Connector(new Endpoint(address, port, connector.endpoint().bind()), exportName,
+                Duration.ofMillis(connectMillis), timer);
+        Connection probe = next.connect();
+        try {
+            String change = reference.get() == null ? null : reference.get().differenceFrom(probe.export);
+            if (change != null) {
+                throw new IOException(next.endpoint() + " serves a different export: " + change);
+            }
+        } finally {
+            probe.fail("probe before retargeting", true);
+        }
+        Endpoint was = connector.endpoint();
+        connector = next;
+        LOG.warning("retargeting from upstream " + was + " to " + next.endpoint());
+        List<UpstreamLink> all;
+        synchronized (this) {
+            all = List.copyOf(links);
+        }
+        for (UpstreamLink l : all) {
+            l.reconnect("retargeted to " + next.endpoint());
         }
     }
 

@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -30,7 +31,7 @@ final class UpstreamLink {
     private static final Logger LOG = Logger.getLogger(UpstreamLink.class.getName());
 
     private final String name;
-    private final Connector connector;
+    private final Supplier<Connector> connectors;
     private final ReferenceExport reference;
     private final Stats stats;
     private final long maxDelayMillis;
@@ -45,10 +46,10 @@ final class UpstreamLink {
     private boolean closed;
     private final Thread thread;
 
-    UpstreamLink(String name, Connector connector, ReferenceExport reference, Stats stats, long maxDelayMillis,
+    UpstreamLink(String name, Supplier<Connector> connectors, ReferenceExport reference, Stats stats, long maxDelayMillis,
             Connection first, Runnable onIdle) {
         this.name = name;
-        this.connector = connector;
+        this.connectors = connectors;
         this.reference = reference;
         this.stats = stats;
         this.maxDelayMillis = maxDelayMillis;
@@ -165,6 +166,7 @@ final class UpstreamLink {
         boolean lost = false;
         int attempts = 0;
         while (!isClosed()) {
+            Connector connector = connectors.get();
             if (next == null) {
                 try {
                     Thread.sleep(backoff.nextDelayMillis());

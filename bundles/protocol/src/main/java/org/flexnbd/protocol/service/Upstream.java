@@ -25,4 +25,11 @@ public interface Upstream {
 
     /** Drops every upstream connection and reconnects; requests in flight are retransmitted. */
     void reconnect();
+
+    /**
+     * Moves to another upstream server (a UNIX socket path as {@code address}, with port 0): it must serve the same
+     * export, checked as after a reconnect; then every connection moves, retransmitting what is in flight. Throws,
+     * with the reason, and stays where it was when the new server cannot be reached or serves something else.
+     */
+    void retarget(String address, int port) throws IOException;
 }
