@@ -1,10 +1,15 @@
 package org.flexnbd.protocol;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 
 /**
  * Turns a structured reply into the simple reply a client that did not negotiate structured replies expects: the
- * first error wins (and carries no data); READ data is assembled from its data and hole chunks.
+ * first error wins (and carries no data); READ data is assembled from its data and hole chunks. A successful READ
+ * whose content chunks do not cover the request exactly (a chunk outside it, two overlapping, or a gap) is an EIO:
+ * the spec has the server cover the whole request, and zeroes for bytes it never sent would be silent corruption.
  */
 public final class SimpleConversion {
     private SimpleConversion() {
@@ -21,17 +26,44 @@ public final class SimpleConversion {
             return Reply.simple(reply.cookie(), 0, null);
         }
         ByteBuffer data = ByteBuffer.allocate((int) request.length());
+        List<long[]> extents = new ArrayList<>();
         for (Chunk c : reply.chunks()) {
-            if (c.type() != Nbd.REPLY_TYPE_OFFSET_DATA) {
-                continue; // holes read as zeroes, which the buffer already holds
-            }
             ByteBuffer p = c.payload();
-            long at = p.getLong() - request.offset();
-            if (at < 0 || at + p.remaining() > request.length()) {
+            long at;
+            long length;
+            if (c.type() == Nbd.REPLY_TYPE_OFFSET_DATA) {
+                at = p.getLong() - request.offset();
+                length = p.remaining();
+            } else if (c.type() == Nbd.REPLY_TYPE_OFFSET_HOLE) {
+                at = p.getLong() - request.offset();
+                length = p.getInt() & 0xffffffffL;
+            } else {
+                continue;
+            }
+            if (at < 0 || at + length > request.length()) {
                 return Reply.simple(reply.cookie(), Nbd.EIO, null);
             }
-            data.put((int) at, p, p.position(), p.remaining());
+            extents.add(new long[] {at, length});
+            if (c.type() == Nbd.REPLY_TYPE_OFFSET_DATA) {
+                data.put((int) at, p, p.position(), p.remaining());
+            } // a hole reads as zeroes, which the buffer already holds
+        }
+        if (!coversExactly(extents, request.length())) {
+            return Reply.simple(reply.cookie(), Nbd.EIO, null);
         }
         return Reply.simple(reply.cookie(), 0, data);
+    }
+
+    /** Whether the extents, each {offset, length}, tile [0, length) without gap or overlap. */
+    private static boolean coversExactly(List<long[]> extents, long length) {
+        extents.sort(Comparator.comparingLong(e -> e[0]));
+        long end = 0;
+        for (long[] e : extents) {
+            if (e[0] != end) {
+                return false;
+            }
+            end += e[1];
+        }
+        return end == length;
     }
 }
