@@ -146,6 +146,17 @@ final class UpstreamLink {
 
     void close() {
         synchronized (lock) {
+            // A DISCONNECT passed on by a stopping client goes out before the connection is closed.
+            long deadline = System.currentTimeMillis() + 1000;
+            while (disconnect != null && connection != null && !connection.isFailed()
+                    && System.currentTimeMillis() < deadline) {
+                try {
+                    lock.wait(50);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
             closed = true;
             if (connection != null) {
                 connection.fail("stopping", true);
@@ -268,6 +279,9 @@ final class UpstreamLink {
                     RequestCodec.write(c.out, disc);
                     c.out.flush();
                     c.fail("client disconnected; a fresh connection for the next one", true);
+                    synchronized (lock) {
+                        lock.notifyAll();
+                    }
                     return;
                 }
             }
