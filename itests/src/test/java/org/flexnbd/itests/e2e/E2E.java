@@ -1,0 +1,69 @@
+package org.flexnbd.itests.e2e;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+import org.junit.Assume;
+
+/** Small helpers the end-to-end tests share. */
+final class E2E {
+    private E2E() {
+    }
+
+    /** The tests need the NBD tools that .ci/run installs; on a machine without them they are skipped. */
+    static void assumeTool(String tool) {
+        Assume.assumeTrue(tool + " is not installed", Files.isExecutable(Path.of("/usr/bin", tool))
+                || Files.isExecutable(Path.of("/usr/sbin", tool)));
+    }
+
+    static void assumeDistribution() {
+        Assume.assumeTrue("the distribution is not built: " + Proxy.SCRIPT, Files.isExecutable(Proxy.SCRIPT));
+    }
+
+    static String sha256(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 20];
+            for (int n = in.read(buf); n > 0; n = in.read(buf)) {
+                md.update(buf, 0, n);
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A file of random bytes in /dev/shm (memory, so that copies measure the proxy, not the disk). */
+    static Path randomFile(Path dir, String name, long bytes) throws IOException {
+        Path f = dir.resolve(name);
+        java.util.Random r = new java.util.Random(bytes);
+        byte[] buf = new byte[1 << 20];
+        try (var out = Files.newOutputStream(f)) {
+            for (long left = bytes; left > 0; left -= buf.length) {
+                r.nextBytes(buf);
+                out.write(buf, 0, (int) Math.min(buf.length, left));
+            }
+        }
+        return f;
+    }
+
+    /** A scratch folder in /dev/shm, removed by the caller. */
+    static Path shm(String prefix) throws IOException {
+        Path base = Path.of("/dev/shm");
+        return Files.isDirectory(base) ? Files.createTempDirectory(base, prefix) : Files.createTempDirectory(prefix);
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        if (dir == null || !Files.exists(dir)) {
+            return;
+        }
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package org.flexnbd.itests.e2e;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** The appliance as operators run it: the distribution's start script, as a process. */
+final class Proxy implements AutoCloseable {
+    static final Path SCRIPT = Path.of(System.getProperty("flexnbd.dist", "../distribution/target/flexnbd-proxy"))
+            .resolve("bin/flexnbd-proxy").toAbsolutePath();
+
+    final Peer process;
+    final int port;
+
+    private Proxy(Peer process, int port) {
+        this.process = process;
+        this.port = port;
+    }
+
+    /** Starts the proxy listening on 127.0.0.1:port with the further flags given, and waits until it listens. */
+    static Proxy start(Path dir, int port, String... flags) throws IOException, InterruptedException {
+        List<String> cmd = Peer.list(SCRIPT.toString(), "-l", "127.0.0.1", "-p", Integer.toString(port));
+        cmd.addAll(List.of(flags));
+        Proxy p = new Proxy(Peer.start(dir, "proxy", cmd), port);
+        try {
+            Peer.awaitPort(port, 20);
+        } catch (AssertionError e) {
+            String err = p.process.stderr();
+            p.close();
+            throw new AssertionError(e.getMessage() + "; proxy stderr:\n" + err);
+        }
+        return p;
+    }
+
+    /** Starts the proxy with exactly these arguments, without waiting for anything. */
+    static Peer launch(Path dir, String... args) throws IOException {
+        List<String> cmd = Peer.list(SCRIPT.toString());
+        cmd.addAll(List.of(args));
+        return Peer.start(dir, "proxy", cmd);
+    }
+
+    /** Waits for a UNIX socket file to appear. */
+    static void awaitSocket(Path socket, int seconds) throws InterruptedException {
+        for (int i = 0; i < seconds * 20 && !Files.exists(socket); i++) {
+            Thread.sleep(50);
+        }
+        if (!Files.exists(socket)) {
+            throw new AssertionError("no socket " + socket + " after " + seconds + " s");
+        }
+    }
+
+    String uri() {
+        return "nbd://127.0.0.1:" + port;
+    }
+
+    String stderr() throws IOException {
+        return process.stderr();
+    }
+
+    /** SIGTERM, then the exit status (null if it did not exit within the bound). */
+    Integer terminate() throws IOException, InterruptedException {
+        process.signal("TERM");
+        return process.waitFor(20);
+    }
+
+    @Override
+    public void close() {
+        process.close();
+    }
+}

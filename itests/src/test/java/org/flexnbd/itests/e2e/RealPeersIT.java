@@ -1,0 +1,117 @@
+package org.flexnbd.itests.e2e;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.nio.file.Path;
+
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+/** nbdkit upstreams (newstyle and oldstyle) with nbdinfo, qemu-io and nbdcopy as clients, through the proxy. */
+public class RealPeersIT {
+    private static final long GIB = 1L << 30;
+
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+
+    private Path shm;
+
+    @Before
+    public void tools() throws Exception {
+        E2E.assumeDistribution();
+        for (String tool : new String[] {"nbdkit", "nbdinfo", "nbdcopy", "qemu-io"}) {
+            E2E.assumeTool(tool);
+        }
+        shm = E2E.shm("flexnbd-peers");
+    }
+
+    @After
+    public void clean() throws Exception {
+        E2E.deleteTree(shm);
+    }
+
+    private Path dir() {
+        return tmp.getRoot().toPath();
+    }
+
+    private String run(String name, String... command) throws Exception {
+        try (Peer p = Peer.run(dir(), name, 300, command)) {
+            assertEquals(name + " failed: " + p.stderr(), 0, p.exitStatus());
+            return p.stdout();
+        }
+    }
+
+    /** nbdinfo's JSON, less the URI (which names the port it connected to). */
+    private String describe(String uri) throws Exception {
+        return run("nbdinfo", "nbdinfo", "--json", uri).replaceAll("\"uri\": \"[^\"]*\",?", "");
+    }
+
+    @Test
+    public void newstyleUpstreamLooksTheSameThroughTheProxy() throws Exception {
+        try (Nbdkit up = new Nbdkit(dir(), Peer.freePort(), "memory", "1G").start();
+                Proxy proxy = Proxy.start(dir(), Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port), "--max-clients", "4")) {
+            assertEquals(describe(up.uri()), describe(proxy.uri()));
+            String qemu = run("qemu-io", "qemu-io", "-f", "raw", proxy.uri(), "-c", "write -P 0xab 0 1M", "-c",
+                    "read -P 0xab 0 1M", "-c", "write -P 0xcd 512M 4M", "-c", "read -P 0xcd 512M 4M");
+            assertTrue(qemu, qemu.contains("read 4194304/4194304 bytes at offset 536870912"));
+            assertTrue(qemu, !qemu.contains("Pattern verification failed"));
+            copyBothWays(proxy.uri());
+        }
+    }
+
+    @Test
+    public void singleClientProxyHidesMultiConn() throws Exception {
+        try (Nbdkit up = new Nbdkit(dir(), Peer.freePort(), "memory", "64M").start();
+                Proxy proxy = Proxy.start(dir(), Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port))) {
+            assertTrue(describe(up.uri()).contains("\"can_multi_conn\": true"));
+            assertTrue(describe(proxy.uri()).contains("\"can_multi_conn\": false"));
+        }
+    }
+
+    @Test
+    public void oldstyleUpstreamIsOfferedAsItSpeaksOrAsNewstyle() throws Exception {
+        try (Nbdkit up = new Nbdkit(dir(), Peer.freePort(), "-o", "memory", "1G").start();
+                Proxy same = Proxy.start(dir(), Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port));
+                Proxy newstyle = Proxy.start(dir(), Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port), "--handshake", "newstyle")) {
+            assertTrue(run("nbdinfo", "nbdinfo", same.uri()).contains("protocol: oldstyle"));
+            String info = run("nbdinfo", "nbdinfo", newstyle.uri());
+            assertTrue(info, info.contains("protocol: newstyle-fixed"));
+            assertTrue(info, info.contains("export-size: 1073741824"));
+            copyBothWays(newstyle.uri());
+        }
+    }
+
+    @Test
+    public void oldstyleClientInFrontOfANewstyleUpstream() throws Exception {
+        try (Nbdkit up = new Nbdkit(dir(), Peer.freePort(), "memory", "256M").start();
+                Proxy proxy = Proxy.start(dir(), Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port), "--handshake", "oldstyle")) {
+            String info = run("nbdinfo", "nbdinfo", proxy.uri());
+            assertTrue(info, info.contains("protocol: oldstyle"));
+            assertTrue(info, info.contains("export-size: 268435456"));
+            Path src = E2E.randomFile(shm, "src-old.img", 256L << 20);
+            Path back = shm.resolve("back-old.img");
+            run("nbdcopy", "nbdcopy", src.toString(), proxy.uri());
+            run("nbdcopy", "nbdcopy", proxy.uri(), back.toString());
+            assertEquals(E2E.sha256(src), E2E.sha256(back));
+        }
+    }
+
+    private void copyBothWays(String uri) throws Exception {
+        Path src = E2E.randomFile(shm, "src.img", GIB);
+        Path back = shm.resolve("back.img");
+        run("nbdcopy", "nbdcopy", "--flush", src.toString(), uri);
+        run("nbdcopy", "nbdcopy", uri, back.toString());
+        assertEquals(E2E.sha256(src), E2E.sha256(back));
+        java.nio.file.Files.delete(back);
+        java.nio.file.Files.delete(src);
+    }
+}

@@ -1,0 +1,200 @@
+package org.flexnbd.itests.e2e;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.flexnbd.protocol.ExportInfo;
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.ReplyCodec;
+import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.RequestCodec;
+import org.flexnbd.protocol.ServerHandshake;
+import org.flexnbd.protocol.ServerOffer;
+import org.flexnbd.protocol.WireInput;
+import org.flexnbd.protocol.WireOutput;
+
+/**
+ * An NBD server whose misbehaviour a test chooses: it serves a small memory export with simple replies, and once,
+ * on the first READ or WRITE, it can close the connection or stop answering. It records every request it receives
+ * and the most it ever had unanswered at once; it can hold replies back until enough requests are in.
+ */
+final class ScriptedUpstream implements AutoCloseable {
+    enum Fault {
+        NONE, CLOSE_ON_READ, CLOSE_ON_WRITE, STALL_ON_READ, STALL_ON_WRITE
+    }
+
+    static final int SIZE = 16 * 1024 * 1024;
+    private static final int FLAGS = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH | Nbd.FLAG_SEND_FUA;
+
+    private final byte[] disk = new byte[SIZE];
+    private final ServerSocketChannel server;
+    private final Fault fault;
+    private final int holdUntil;
+    private final AtomicBoolean faultSpent = new AtomicBoolean();
+    private final List<Request> received = new CopyOnWriteArrayList<>();
+    private final AtomicInteger connections = new AtomicInteger();
+    private final List<SocketChannel> open = new CopyOnWriteArrayList<>();
+    private int outstanding;
+    private int maxOutstanding;
+
+    /** {@code holdUntil}: replies wait until this many requests are unanswered (or 2 s pass); 0 to answer at once. */
+    ScriptedUpstream(Fault fault, int holdUntil) throws IOException {
+        this.fault = fault;
+        this.holdUntil = holdUntil;
+        server = ServerSocketChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        Thread t = new Thread(this::accept, "scripted-upstream");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    int port() {
+        return server.socket().getLocalPort();
+    }
+
+    List<Request> received() {
+        return List.copyOf(received);
+    }
+
+    int connections() {
+        return connections.get();
+    }
+
+    synchronized int maxOutstanding() {
+        return maxOutstanding;
+    }
+
+    private void accept() {
+        try {
+            while (true) {
+                SocketChannel c = server.accept();
+                open.add(c);
+                connections.incrementAndGet();
+                Thread t = new Thread(() -> serve(c), "scripted-upstream-conn");
+                t.setDaemon(true);
+                t.start();
+            }
+        } catch (IOException closed) {
+            // stopped
+        }
+    }
+
+    private void serve(SocketChannel c) {
+        try (c) {
+            WireInput in = new WireInput(c, 1 << 16);
+            WireOutput out = new WireOutput(c, 1 << 16);
+            ServerOffer offer = new ServerOffer(ExportInfo.of("", SIZE, FLAGS), false, List.of());
+            if (ServerHandshake.newstyle(in, out, offer) == null) {
+                return;
+            }
+            BlockingQueue<Request> arriving = new LinkedBlockingQueue<>();
+            Thread reader = new Thread(() -> readAll(in, arriving), "scripted-upstream-reader");
+            reader.setDaemon(true);
+            reader.start();
+            List<Request> held = new ArrayList<>();
+            while (true) {
+                Request r = held.isEmpty() ? arriving.take() : arriving.poll(2, TimeUnit.SECONDS);
+                if (r == END) {
+                    return;
+                }
+                if (r != null) {
+                    received.add(r);
+                    if (r.type() == Nbd.CMD_DISC) {
+                        return;
+                    }
+                    if (misbehave(r, c)) {
+                        if (!c.isOpen()) {
+                            return;
+                        }
+                        continue;
+                    }
+                    held.add(r);
+                    synchronized (this) {
+                        outstanding++;
+                        maxOutstanding = Math.max(maxOutstanding, outstanding);
+                    }
+                }
+                if (r == null || held.size() >= holdUntil) {
+                    for (Request h : held) {
+                        answer(h, out);
+                    }
+                    out.flush();
+                    synchronized (this) {
+                        outstanding -= held.size();
+                    }
+                    held.clear();
+                }
+            }
+        } catch (IOException e) {
+            // the proxy closed or reset the connection: that is what some tests do
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static final Request END = Request.of(Nbd.CMD_DISC, 0, -1, 0, 0);
+
+    private static void readAll(WireInput in, BlockingQueue<Request> to) {
+        try {
+            for (Request r = RequestCodec.read(in, Nbd.MAX_PAYLOAD); r != null; r = RequestCodec.read(in,
+                    Nbd.MAX_PAYLOAD)) {
+                to.add(r);
+            }
+        } catch (IOException e) {
+            // closed
+        }
+        to.add(END);
+    }
+
+    private boolean misbehave(Request r, SocketChannel c) throws IOException {
+        boolean read = r.type() == Nbd.CMD_READ;
+        boolean write = r.type() == Nbd.CMD_WRITE;
+        boolean close = (fault == Fault.CLOSE_ON_READ && read) || (fault == Fault.CLOSE_ON_WRITE && write);
+        boolean stall = (fault == Fault.STALL_ON_READ && read) || (fault == Fault.STALL_ON_WRITE && write);
+        if (!(close || stall) || !faultSpent.compareAndSet(false, true)) {
+            return false;
+        }
+        if (close) {
+            c.close();
+        }
+        return true; // a stalled request is simply never answered on this connection
+    }
+
+    private void answer(Request r, WireOutput out) throws IOException {
+        long end = r.offset() + r.length();
+        if (r.offset() < 0 || end > SIZE) {
+            ReplyCodec.writeSimple(out, r.cookie(), Nbd.EINVAL, null);
+            return;
+        }
+        synchronized (disk) {
+            switch (r.type()) {
+                case Nbd.CMD_READ -> ReplyCodec.writeSimple(out, r.cookie(), 0,
+                        ByteBuffer.wrap(disk, (int) r.offset(), (int) r.length()).slice());
+                case Nbd.CMD_WRITE -> {
+                    r.payload().get(disk, (int) r.offset(), (int) r.length());
+                    ReplyCodec.writeSimple(out, r.cookie(), 0, null);
+                }
+                default -> ReplyCodec.writeSimple(out, r.cookie(), 0, null);
+            }
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+        for (SocketChannel c : open) {
+            c.close();
+        }
+    }
+}

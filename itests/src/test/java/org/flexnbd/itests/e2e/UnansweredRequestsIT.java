@@ -1,0 +1,130 @@
+package org.flexnbd.itests.e2e;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.Reply;
+import org.flexnbd.protocol.Request;
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+/**
+ * Requests left unanswered by an upstream that closes, or that stops answering for longer than --upstream-timeout,
+ * are sent again, exactly as the client sent them, to the next connection; the client gets one right reply.
+ */
+public class UnansweredRequestsIT {
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+
+    private ScriptedUpstream upstream;
+    private Proxy proxy;
+    private ScriptedClient client;
+
+    @Before
+    public void distribution() {
+        E2E.assumeDistribution();
+    }
+
+    private void start(ScriptedUpstream.Fault fault, int holdUntil) throws Exception {
+        upstream = new ScriptedUpstream(fault, holdUntil);
+        proxy = Proxy.start(tmp.getRoot().toPath(), Peer.freePort(), "-C", "127.0.0.1", "-P",
+                Integer.toString(upstream.port()), "--upstream-timeout", "2", "-v");
+        client = new ScriptedClient(proxy.port);
+    }
+
+    @After
+    public void stop() throws IOException {
+        if (client != null) {
+            client.close();
+        }
+        if (proxy != null) {
+            proxy.close();
+        }
+        if (upstream != null) {
+            upstream.close();
+        }
+    }
+
+    @Test
+    public void readLeftUnansweredByAClosingUpstreamIsSentAgain() throws Exception {
+        start(ScriptedUpstream.Fault.CLOSE_ON_READ, 0);
+        assertReadAfterWriteSurvives();
+    }
+
+    @Test
+    public void readLeftUnansweredByAStalledUpstreamIsSentAgainAfterTheTimeout() throws Exception {
+        start(ScriptedUpstream.Fault.STALL_ON_READ, 0);
+        assertReadAfterWriteSurvives();
+        assertTrue(proxy.stderr(), proxy.stderr().contains("no progress"));
+    }
+
+    @Test
+    public void writeLeftUnansweredByAClosingUpstreamIsSentAgain() throws Exception {
+        start(ScriptedUpstream.Fault.CLOSE_ON_WRITE, 0);
+        assertWriteSurvives();
+    }
+
+    @Test
+    public void writeLeftUnansweredByAStalledUpstreamIsSentAgainAfterTheTimeout() throws Exception {
+        start(ScriptedUpstream.Fault.STALL_ON_WRITE, 0);
+        assertWriteSurvives();
+        assertTrue(proxy.stderr(), proxy.stderr().contains("no progress"));
+    }
+
+    @Test
+    public void manyRequestsAreInFlightAtOnce() throws Exception {
+        start(ScriptedUpstream.Fault.NONE, 16);
+        for (int i = 0; i < 16; i++) {
+            client.send(ScriptedClient.read(100 + i, i * 4096L, 4096));
+        }
+        for (int i = 0; i < 16; i++) {
+            assertEquals(0, client.next().error());
+        }
+        assertTrue("the upstream saw at most " + upstream.maxOutstanding() + " requests outstanding",
+                upstream.maxOutstanding() >= 8);
+    }
+
+    private void assertReadAfterWriteSurvives() throws Exception {
+        assertEquals(0, client.call(ScriptedClient.write(1, 8192, (byte) 0x5a, 65536)).error());
+        Reply r = client.call(ScriptedClient.read(2, 8192, 65536));
+        assertEquals(0, r.error());
+        byte[] expected = new byte[65536];
+        Arrays.fill(expected, (byte) 0x5a);
+        assertArrayEquals(expected, bytes(r.data()));
+        assertSentTwiceAlike(Nbd.CMD_READ, 2);
+    }
+
+    private void assertWriteSurvives() throws Exception {
+        assertEquals(0, client.call(ScriptedClient.write(7, 1 << 20, (byte) 0x33, 1 << 20)).error());
+        Reply r = client.call(ScriptedClient.read(8, 1 << 20, 1 << 20));
+        byte[] expected = new byte[1 << 20];
+        Arrays.fill(expected, (byte) 0x33);
+        assertArrayEquals(expected, bytes(r.data()));
+        assertSentTwiceAlike(Nbd.CMD_WRITE, 7);
+    }
+
+    /** The retransmission is the request as the client sent it: command, flags, offset, length, cookie, payload. */
+    private void assertSentTwiceAlike(int type, long cookie) {
+        List<Request> copies = upstream.received().stream().filter(r -> r.type() == type && r.cookie() == cookie)
+                .toList();
+        assertEquals("copies of the request the upstream received: " + copies, 2, copies.size());
+        assertEquals(copies.get(0), copies.get(1));
+        assertTrue("a second connection", upstream.connections() >= 2);
+    }
+
+    private static byte[] bytes(ByteBuffer b) {
+        byte[] a = new byte[b.remaining()];
+        b.get(a);
+        return a;
+    }
+}

@@ -1,0 +1,101 @@
+package org.flexnbd.itests.e2e;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Path;
+
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+/**
+ * The upstream is killed with SIGKILL several times during one copy, and restarted 2 s later each time: the copy
+ * through the proxy succeeds, and what the upstream holds, read back directly, is what was copied.
+ */
+public class UpstreamKilledIT {
+    private static final long SIZE = 512L << 20;
+    private static final int KILLS = 3;
+
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+
+    private Path shm;
+    private Path disk;
+
+    @Before
+    public void tools() throws Exception {
+        E2E.assumeDistribution();
+        E2E.assumeTool("nbdkit");
+        E2E.assumeTool("nbdcopy");
+        shm = E2E.shm("flexnbd-kill");
+        disk = shm.resolve("upstream.img");
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(SIZE);
+        }
+    }
+
+    @After
+    public void clean() throws Exception {
+        E2E.deleteTree(shm);
+    }
+
+    private Nbdkit upstream(int port) {
+        // Throttled to 64 MB/s (the filter counts bits), so that the kills land mid-copy; -t 1 keeps nbdkit's abandoned-connection quirk away.
+        return new Nbdkit(tmp.getRoot().toPath(), port, "-t", "1", "--filter=rate", "file", disk.toString(),
+                "rate=512M");
+    }
+
+    @Test
+    public void writesSurviveRepeatedKills() throws Exception {
+        Path src = E2E.randomFile(shm, "src.img", SIZE);
+        int port = Peer.freePort();
+        Nbdkit up = upstream(port).start();
+        try (Proxy proxy = Proxy.start(tmp.getRoot().toPath(), Peer.freePort(), "-C", "127.0.0.1", "-P",
+                Integer.toString(port), "-v");
+                Peer copy = Peer.start(tmp.getRoot().toPath(), "nbdcopy", "nbdcopy", "--flush", src.toString(),
+                        proxy.uri())) {
+            up = killAndRestart(up, port, copy);
+            Integer status = copy.waitFor(300);
+            assertEquals("nbdcopy: " + copy.stderr() + "\nproxy: " + proxy.stderr(), Integer.valueOf(0), status);
+            assertTrue(proxy.stderr(), proxy.stderr().contains("retransmitting"));
+        } finally {
+            up.close();
+        }
+        assertEquals(E2E.sha256(src), E2E.sha256(disk));
+    }
+
+    @Test
+    public void readsSurviveRepeatedKills() throws Exception {
+        Path src = E2E.randomFile(shm, "src.img", SIZE);
+        java.nio.file.Files.copy(src, disk, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Path back = shm.resolve("back.img");
+        int port = Peer.freePort();
+        Nbdkit up = upstream(port).start();
+        try (Proxy proxy = Proxy.start(tmp.getRoot().toPath(), Peer.freePort(), "-C", "127.0.0.1", "-P",
+                Integer.toString(port), "-v");
+                Peer copy = Peer.start(tmp.getRoot().toPath(), "nbdcopy", "nbdcopy", proxy.uri(),
+                        back.toString())) {
+            up = killAndRestart(up, port, copy);
+            Integer status = copy.waitFor(300);
+            assertEquals("nbdcopy: " + copy.stderr() + "\nproxy: " + proxy.stderr(), Integer.valueOf(0), status);
+        } finally {
+            up.close();
+        }
+        assertEquals(E2E.sha256(src), E2E.sha256(back));
+    }
+
+    private Nbdkit killAndRestart(Nbdkit up, int port, Peer copy) throws Exception {
+        for (int i = 0; i < KILLS; i++) {
+            Thread.sleep(1500);
+            assertTrue("the copy is still running when kill " + (i + 1) + " comes", copy.isAlive());
+            up.kill9();
+            Thread.sleep(2000);
+            up = upstream(port).start();
+        }
+        return up;
+    }
+}
