@@ -28,11 +28,12 @@ import org.flexnbd.protocol.WireOutput;
 /**
  * An NBD server whose misbehaviour a test chooses: it serves a small memory export with simple replies, and once,
  * on the first READ or WRITE, it can close the connection or stop answering. It records every request it receives
- * and the most it ever had unanswered at once; it can hold replies back until enough requests are in.
+ * and the most it ever had unanswered at once; it can hold replies back until enough requests are in. It can
+ * also answer the first READ with EIO, or the first WRITE with ESHUTDOWN (as a server going away does).
  */
 final class ScriptedUpstream implements AutoCloseable {
     enum Fault {
-        NONE, CLOSE_ON_READ, CLOSE_ON_WRITE, STALL_ON_READ, STALL_ON_WRITE
+        NONE, CLOSE_ON_READ, CLOSE_ON_WRITE, STALL_ON_READ, STALL_ON_WRITE, EIO_ON_READ, ESHUTDOWN_ON_WRITE
     }
 
     static final int SIZE = 16 * 1024 * 1024;
@@ -162,8 +163,16 @@ final class ScriptedUpstream implements AutoCloseable {
         boolean write = r.type() == Nbd.CMD_WRITE;
         boolean close = (fault == Fault.CLOSE_ON_READ && read) || (fault == Fault.CLOSE_ON_WRITE && write);
         boolean stall = (fault == Fault.STALL_ON_READ && read) || (fault == Fault.STALL_ON_WRITE && write);
-        if (!(close || stall) || !faultSpent.compareAndSet(false, true)) {
+        int error = fault == Fault.EIO_ON_READ && read ? Nbd.EIO
+                : fault == Fault.ESHUTDOWN_ON_WRITE && write ? Nbd.ESHUTDOWN : 0;
+        if (!(close || stall || error != 0) || !faultSpent.compareAndSet(false, true)) {
             return false;
+        }
+        if (error != 0) {
+            WireOutput out = new WireOutput(c, 64);
+            ReplyCodec.writeSimple(out, r.cookie(), error, null);
+            out.flush();
+            return true;
         }
         if (close) {
             c.close();

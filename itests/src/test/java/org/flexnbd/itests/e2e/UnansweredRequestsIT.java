@@ -82,6 +82,23 @@ public class UnansweredRequestsIT {
     }
 
     @Test
+    public void anUpstreamErrorPassesThroughAndAReadErrorCarriesNoData() throws Exception {
+        start(ScriptedUpstream.Fault.EIO_ON_READ, 0);
+        assertEquals(Nbd.EIO, client.call(ScriptedClient.read(3, 0, 65536)).error());
+        // Had the error reply carried data, this reply would be read out of step.
+        Reply next = client.call(ScriptedClient.read(4, 0, 4096));
+        assertEquals(0, next.error());
+        assertEquals(4096, next.data().remaining());
+        assertEquals("an error is an answer, not a reason to reconnect", 1, upstream.connections());
+    }
+
+    @Test
+    public void eshutdownMakesTheProxyReconnectAndSendAgain() throws Exception {
+        start(ScriptedUpstream.Fault.ESHUTDOWN_ON_WRITE, 0);
+        assertWriteSurvives();
+    }
+
+    @Test
     public void manyRequestsAreInFlightAtOnce() throws Exception {
         start(ScriptedUpstream.Fault.NONE, 16);
         for (int i = 0; i < 16; i++) {
