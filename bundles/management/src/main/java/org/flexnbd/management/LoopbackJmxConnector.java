@@ -1,0 +1,181 @@
+package org.flexnbd.management;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.UnknownHostException;
+import java.rmi.NoSuchObjectException;
+import java.rmi.registry.LocateRegistry;
+import java.rmi.registry.Registry;
+import java.rmi.server.RMIServerSocketFactory;
+import java.rmi.server.UnicastRemoteObject;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.logging.Logger;
+
+import javax.management.MBeanServer;
+import javax.management.remote.JMXConnectorServerFactory;
+import javax.management.remote.JMXServiceURL;
+import javax.management.remote.rmi.RMIConnectorServer;
+import javax.management.remote.rmi.RMIJRMPServerImpl;
+
+/**
+ * A JMX RMI connector reachable at {@code service:jmx:rmi:///jndi/rmi://127.0.0.1:PORT/jmxrmi}: an RMI registry and
+ * the connector's RMI server share the one port, both listening on 127.0.0.1 only. The connector's stub is bound in
+ * the registry directly (as the JDK's own management agent does), so no JNDI provider has to be found from inside
+ * the OSGi framework. {@link #close()} unexports both, which closes the listening socket and frees the port.
+ */
+final class LoopbackJmxConnector implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(LoopbackJmxConnector.class.getName());
+
+    static final String BINDING = "jmxrmi";
+    private static final String HOSTNAME_PROPERTY = "java.rmi.server.hostname";
+    private static final InetAddress LOOPBACK = loopback();
+
+    private final int port;
+    private final Registry registry;
+    private final RMIConnectorServer server;
+
+    private LoopbackJmxConnector(int port, Registry registry, RMIConnectorServer server) {
+        this.port = port;
+        this.registry = registry;
+        this.server = server;
+    }
+
+    /** The URL clients use, the form JConsole's host:port field expects. */
+    static String url(int port) {
+        return "service:jmx:rmi:///jndi/rmi://127.0.0.1:" + port + "/" + BINDING;
+    }
+
+    String url() {
+        return url(port);
+    }
+
+    /** Opens the registry and the connector on {@code port}; throws with the reason, leaving nothing open. */
+    static LoopbackJmxConnector open(int port, MBeanServer mbs) throws IOException {
+        if (port <= 0 || port > 65535) {
+            throw new IllegalArgumentException("JMX port " + port + " is not in 1-65535");
+        }
+        stubsOnLoopback();
+        RMIServerSocketFactory sockets = new LoopbackServerSockets();
+        Thread thread = Thread.currentThread();
+        ClassLoader was = thread.getContextClassLoader();
+        // RMI remembers the context class loader of the thread that exports an object and unmarshals incoming
+        // calls with it: let that be this bundle's loader, which imports the javax.management packages.
+        thread.setContextClassLoader(LoopbackJmxConnector.class.getClassLoader());
+        Registry registry = null;
+        RMIConnectorServer server = null;
+        try {
+            registry = LocateRegistry.createRegistry(port, null, sockets);
+            Map<String, Object> env = new HashMap<>();
+            env.put(RMIConnectorServer.RMI_SERVER_SOCKET_FACTORY_ATTRIBUTE, sockets);
+            env.put(JMXConnectorServerFactory.DEFAULT_CLASS_LOADER, LoopbackJmxConnector.class.getClassLoader());
+            // No URL path: the stub is not bound through JNDI by the server itself but in the registry below.
+            RMIJRMPServerImpl rmiServer = new RMIJRMPServerImpl(port, null, sockets, env);
+            server = new RMIConnectorServer(new JMXServiceURL("rmi", "127.0.0.1", port), env, rmiServer, mbs);
+            server.start();
+            registry.bind(BINDING, rmiServer.toStub());
+            return new LoopbackJmxConnector(port, registry, server);
+        } catch (Exception e) {
+            stopQuietly(server);
+            unexportQuietly(registry);
+            if (e instanceof IOException io) {
+                throw io;
+            }
+            if (e instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IOException(Reasons.of(e));
+        } finally {
+            thread.setContextClassLoader(was);
+        }
+    }
+
+    /**
+     * An RMI stub tells its clients to connect to {@code java.rmi.server.hostname}, or else to the address this host's
+     * name resolves to, which may not be 127.0.0.1 (Debian maps it to 127.0.1.1; elsewhere it is an external
+     * address), and the connector listens on 127.0.0.1 only. There is no per-object setting, so in that case only, and
+     * only when nobody has set it, this sets the JVM-wide property to 127.0.0.1.
+     */
+    private static void stubsOnLoopback() {
+        String set = System.getProperty(HOSTNAME_PROPERTY);
+        if (set != null) {
+            if (!set.equals("127.0.0.1") && !set.equals("localhost")) {
+                LOG.warning(HOSTNAME_PROPERTY + "=" + set + ": JMX clients will be sent there, but the JMX"
+                        + " connector listens on 127.0.0.1 only");
+            }
+            return;
+        }
+        String local;
+        try {
+            local = InetAddress.getLocalHost().getHostAddress();
+        } catch (UnknownHostException e) {
+            local = null;
+        }
+        if (!"127.0.0.1".equals(local)) {
+            System.setProperty(HOSTNAME_PROPERTY, "127.0.0.1");
+            LOG.info("set " + HOSTNAME_PROPERTY + "=127.0.0.1 (this host's name resolves to " + local
+                    + "), so that JMX clients connect to the loopback connector");
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            registry.unbind(BINDING);
+        } catch (Exception e) {
+            // unexported below either way
+        }
+        stopQuietly(server);
+        unexportQuietly(registry);
+    }
+
+    private static void stopQuietly(RMIConnectorServer server) {
+        if (server != null) {
+            try {
+                server.stop();
+            } catch (IOException e) {
+                LOG.warning("stopping the JMX connector: " + Reasons.of(e));
+            }
+        }
+    }
+
+    private static void unexportQuietly(Registry registry) {
+        if (registry != null) {
+            try {
+                UnicastRemoteObject.unexportObject(registry, true);
+            } catch (NoSuchObjectException e) {
+                // not exported
+            }
+        }
+    }
+
+    private static InetAddress loopback() {
+        try {
+            return InetAddress.getByAddress("127.0.0.1", new byte[] {127, 0, 0, 1});
+        } catch (UnknownHostException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /**
+     * Server sockets on 127.0.0.1 only. One instance serves both the registry and the connector, and equal instances
+     * are what lets RMI put both on one listening socket.
+     */
+    static final class LoopbackServerSockets implements RMIServerSocketFactory {
+        @Override
+        public ServerSocket createServerSocket(int port) throws IOException {
+            return new ServerSocket(port, 50, LOOPBACK);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof LoopbackServerSockets;
+        }
+
+        @Override
+        public int hashCode() {
+            return LoopbackServerSockets.class.hashCode();
+        }
+    }
+}
