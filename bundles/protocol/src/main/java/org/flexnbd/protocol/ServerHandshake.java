@@ -114,7 +114,7 @@ public final class ServerHandshake {
             // EXPORT_NAME has no error reply: the spec has the server close the connection.
             throw NbdException.fatal("client asked for unknown export '" + name + "'");
         }
-        ExportInfo e = offer.export();
+        ExportInfo e = negotiatedExport();
         out.writeLong(e.size()).writeShort(e.transmissionFlags());
         if (!noZeroes) {
             out.writeZeroes(124);
@@ -123,7 +123,13 @@ public final class ServerHandshake {
     }
 
     private ClientAgreement agreement() {
-        return new ClientAgreement(offer.export(), false, structured, selected);
+        return new ClientAgreement(negotiatedExport(), false, structured, selected);
+    }
+
+    /** The export as this client may see it: SEND_DF only with structured replies, as the spec requires. */
+    private ExportInfo negotiatedExport() {
+        ExportInfo e = offer.export();
+        return structured ? e : e.withTransmissionFlags(e.transmissionFlags() & ~Nbd.FLAG_SEND_DF);
     }
 
     private void list(ByteBuffer data) throws IOException {
@@ -158,7 +164,7 @@ public final class ServerHandshake {
             OptionCodec.writeError(out, opt, Nbd.REP_ERR_UNKNOWN, "no export '" + name + "'");
             return null;
         }
-        ExportInfo e = offer.export();
+        ExportInfo e = negotiatedExport();
         OptionCodec.writeReply(out, opt, Nbd.REP_INFO, ByteBuffer.allocate(12).putShort((short) Nbd.INFO_EXPORT)
                 .putLong(e.size()).putShort((short) e.transmissionFlags()).flip());
         if (requests.contains(Nbd.INFO_NAME)) {

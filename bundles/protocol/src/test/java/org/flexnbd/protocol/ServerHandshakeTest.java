@@ -287,6 +287,32 @@ public class ServerHandshakeTest {
         }
     }
 
+    @Test
+    public void sendDfIsOnlyShownToAClientWithStructuredReplies() {
+        ExportInfo df = ExportInfo.of("", SIZE, FLAGS | Nbd.FLAG_SEND_DF);
+        ServerOffer offer = new ServerOffer(df, true, List.of());
+        Run simple = serve(offer, client(FIXED_NO_ZEROES).raw(Bytes.option(Nbd.OPT_INFO, goData("")))
+                .raw(exportName("")));
+        assertArrayEquals(Bytes.of().u16(Nbd.INFO_EXPORT).u64(SIZE).u16(FLAGS).array(),
+                simple.replies.next(Nbd.OPT_INFO, Nbd.REP_INFO).data());
+        simple.replies.next(Nbd.OPT_INFO, Nbd.REP_ACK);
+        assertArrayEquals(Bytes.of().u64(SIZE).u16(FLAGS).array(), Wire.remaining(simple.replies.rest()));
+        assertEquals(FLAGS, simple.agreement.export().transmissionFlags());
+
+        Run structured = serve(offer, client(FIXED_NO_ZEROES).raw(Bytes.option(Nbd.OPT_STRUCTURED_REPLY))
+                .raw(Bytes.option(Nbd.OPT_GO, goData(""))));
+        structured.replies.next(Nbd.OPT_STRUCTURED_REPLY, Nbd.REP_ACK);
+        assertArrayEquals(Bytes.of().u16(Nbd.INFO_EXPORT).u64(SIZE).u16(FLAGS | Nbd.FLAG_SEND_DF).array(),
+                structured.replies.next(Nbd.OPT_GO, Nbd.REP_INFO).data());
+        assertEquals(FLAGS | Nbd.FLAG_SEND_DF, structured.agreement.export().transmissionFlags());
+
+        Run exportName = serve(offer, client(FIXED_NO_ZEROES).raw(Bytes.option(Nbd.OPT_STRUCTURED_REPLY))
+                .raw(exportName("")));
+        exportName.replies.next(Nbd.OPT_STRUCTURED_REPLY, Nbd.REP_ACK);
+        assertArrayEquals(Bytes.of().u64(SIZE).u16(FLAGS | Nbd.FLAG_SEND_DF).array(),
+                Wire.remaining(exportName.replies.rest()));
+    }
+
     // LIST, ABORT, STRUCTURED_REPLY
 
     @Test
