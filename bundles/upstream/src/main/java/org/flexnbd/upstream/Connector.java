@@ -1,7 +1,9 @@
 package org.flexnbd.upstream;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.List;
@@ -52,6 +54,10 @@ final class Connector {
                 throw new IOException("handshake took longer than " + limit.toSeconds() + " s");
             }
             return new Connection(channel, in, out, export);
+        } catch (ClosedByInterruptException e) {
+            guard.cancel(false);
+            closeQuietly(socket);
+            throw new InterruptedIOException("stopped during the handshake");
         } catch (AsynchronousCloseException e) {
             closeQuietly(socket);
             throw new IOException("handshake took longer than " + limit.toSeconds() + " s", e);

@@ -183,13 +183,17 @@ final class UpstreamLink {
                     Thread.sleep(backoff.nextDelayMillis());
                     attempts++;
                     next = connector.connect();
-                } catch (InterruptedException e) {
+                } catch (InterruptedException | java.io.InterruptedIOException e) {
                     return;
                 } catch (IOException e) {
-                    stats.failed("cannot reconnect to upstream " + connector.endpoint() + ": " + e.getMessage());
+                    if (isClosed()) {
+                        return;
+                    }
+                    String why = e.getMessage() == null ? e.toString() : e.getMessage();
+                    stats.failed("cannot reconnect to upstream " + connector.endpoint() + ": " + why);
                     if (attempts == 1 || attempts % 10 == 0) {
-                        LOG.warning("upstream " + connector.endpoint() + ": attempt " + attempts + " failed: "
-                                + e.getMessage() + "; retrying");
+                        LOG.warning("upstream " + connector.endpoint() + ": attempt " + attempts + " failed: " + why
+                                + "; retrying");
                     }
                     continue;
                 }
@@ -207,6 +211,9 @@ final class UpstreamLink {
             Connection c = next;
             next = null;
             int resent = start(c);
+            if (resent < 0) {
+                return;
+            }
             if (lost) {
                 stats.reconnected(resent);
                 LOG.info("reconnected to upstream " + connector.endpoint() + " after " + attempts
@@ -240,9 +247,16 @@ final class UpstreamLink {
         }
     }
 
-    /** Makes {@code c} current and queues every unanswered request again, in order; returns how many. */
+    /**
+     * Makes {@code c} current and queues every unanswered request again, in order; returns how many, or -1 when the
+     * link was closed meanwhile (and {@code c} with it).
+     */
     private int start(Connection c) {
         synchronized (lock) {
+            if (closed) {
+                c.fail("stopping", true);
+                return -1;
+            }
             connection = c;
             queue.clear();
             queue.addAll(pending.values());
