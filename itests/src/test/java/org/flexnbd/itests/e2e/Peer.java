@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
  * A process a test starts and stops: stdout and stderr go to files, PATH has /usr/bin first (the NBD tools' Python
  * must be the system one), and {@link #close()} kills it by PID and waits a bounded time.
  */
-final class Peer implements AutoCloseable {
+public final class Peer implements AutoCloseable {
     private final Process process;
     private final Path stdout;
     private final Path stderr;
@@ -29,11 +29,11 @@ final class Peer implements AutoCloseable {
         this.stderr = stderr;
     }
 
-    static Peer start(Path dir, String name, String... command) throws IOException {
+    public static Peer start(Path dir, String name, String... command) throws IOException {
         return start(dir, name, Arrays.asList(command));
     }
 
-    static Peer start(Path dir, String name, List<String> command) throws IOException {
+    public static Peer start(Path dir, String name, List<String> command) throws IOException {
         Files.createDirectories(dir);
         Path out = Files.createTempFile(dir, name, ".out");
         Path err = Files.createTempFile(dir, name, ".err");
@@ -45,7 +45,7 @@ final class Peer implements AutoCloseable {
     }
 
     /** Runs a command to its end within {@code seconds}; returns its exit status (output in the files). */
-    static Peer run(Path dir, String name, int seconds, String... command) throws IOException, InterruptedException {
+    public static Peer run(Path dir, String name, int seconds, String... command) throws IOException, InterruptedException {
         Peer p = start(dir, name, command);
         if (!p.process.waitFor(seconds, TimeUnit.SECONDS)) {
             p.close();
@@ -55,32 +55,32 @@ final class Peer implements AutoCloseable {
         return p;
     }
 
-    long pid() {
+    public long pid() {
         return process.pid();
     }
 
-    boolean isAlive() {
+    public boolean isAlive() {
         return process.isAlive();
     }
 
-    int exitStatus() {
+    public int exitStatus() {
         return process.exitValue();
     }
 
-    Integer waitFor(int seconds) throws InterruptedException {
+    public Integer waitFor(int seconds) throws InterruptedException {
         return process.waitFor(seconds, TimeUnit.SECONDS) ? process.exitValue() : null;
     }
 
-    String stdout() throws IOException {
+    public String stdout() throws IOException {
         return Files.readString(stdout, StandardCharsets.UTF_8);
     }
 
-    String stderr() throws IOException {
+    public String stderr() throws IOException {
         return Files.readString(stderr, StandardCharsets.UTF_8);
     }
 
     /** Sends a signal by PID (TERM, INT, KILL, STOP, CONT). */
-    void signal(String sig) throws IOException, InterruptedException {
+    public void signal(String sig) throws IOException, InterruptedException {
         new ProcessBuilder("kill", "-" + sig, Long.toString(process.pid())).inheritIO().start().waitFor(5,
                 TimeUnit.SECONDS);
     }
@@ -103,7 +103,7 @@ final class Peer implements AutoCloseable {
     }
 
     /** Waits until something accepts TCP connections on 127.0.0.1:port. */
-    static void awaitPort(int port, int seconds) throws InterruptedException {
+    public static void awaitPort(int port, int seconds) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (System.nanoTime() < deadline) {
             try (Socket s = new Socket()) {
@@ -116,13 +116,13 @@ final class Peer implements AutoCloseable {
         throw new AssertionError("nothing listening on 127.0.0.1:" + port + " after " + seconds + " s");
     }
 
-    static int freePort() throws IOException {
+    public static int freePort() throws IOException {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
         }
     }
 
-    static List<String> list(String... parts) {
+    public static List<String> list(String... parts) {
         return new ArrayList<>(Arrays.asList(parts));
     }
 }
