@@ -1,0 +1,21 @@
+package org.flexnbd.cli;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/** What start-up needs from the running appliance: configurations to push, services to wait for. */
+interface Appliance {
+
+    /**
+     * Configures PID: its defaults from config/PID.cfg, the properties it already has over them, and {@code flags}
+     * over those. Returns the properties pushed.
+     */
+    Map<String, Object> configure(String pid, Map<String, Object> flags) throws ConfigDefaults.ConfigException;
+
+    /** The service, once there is one; null when none came within the timeout. */
+    <T> T awaitService(Class<T> type, Duration timeout) throws InterruptedException;
+
+    /** Whether the file exists, waiting up to the timeout for it to appear. */
+    boolean awaitFile(Path file, Duration timeout) throws InterruptedException;
+}

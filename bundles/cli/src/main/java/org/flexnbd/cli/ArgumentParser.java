@@ -1,0 +1,297 @@
+package org.flexnbd.cli;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.DefaultParser;
+import org.apache.commons.cli.MissingArgumentException;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import org.apache.commons.cli.ParseException;
+import org.apache.commons.cli.UnrecognizedOptionException;
+import org.apache.commons.cli.help.HelpFormatter;
+import org.apache.commons.cli.help.TextHelpAppendable;
+
+/**
+ * Turns the command line (and the environment, for FLEXNBD_UPSTREAM_TIMEOUT) into an {@link Outcome}. Pure: no
+ * OSGi, no output, no global state; the environment is given, so that tests can choose it.
+ */
+final class ArgumentParser {
+    static final String COMMAND = "flexnbd-proxy";
+    static final String TIMEOUT_VARIABLE = "FLEXNBD_UPSTREAM_TIMEOUT";
+    static final String DEMO_ADDRESS = "127.0.0.1";
+    static final int DEMO_PORT = 10809;
+    static final int DEFAULT_CACHE_BYTES = 4096;
+    static final List<String> HANDSHAKES = List.of("same", "newstyle", "oldstyle");
+
+    private static final Option ADDR = Option.builder("l").longOpt("addr").hasArg().argName("ADDR")
+            .desc("address to listen on for NBD clients; a path starting with / is a UNIX socket (then no --port)")
+            .get();
+    private static final Option PORT = Option.builder("p").longOpt("port").hasArg().argName("PORT")
+            .desc("port to listen on").get();
+    private static final Option CONN_ADDR = Option.builder("C").longOpt("conn-addr").hasArg().argName("ADDR")
+            .desc("address of the NBD server to connect to; a path starting with / is a UNIX socket"
+                    + " (then no --conn-port)")
+            .get();
+    private static final Option CONN_PORT = Option.builder("P").longOpt("conn-port").hasArg().argName("PORT")
+            .desc("port of the NBD server to connect to").get();
+    private static final Option BIND = Option.builder("b").longOpt("bind").hasArg().argName("ADDR")
+            .desc("local address to connect to the NBD server from").get();
+    private static final Option HELP = Option.builder("h").longOpt("help").desc("show this help and exit").get();
+    private static final Option VERBOSE = Option.builder("v").longOpt("verbose")
+            .desc("log information too (I lines); with --debug, also D lines").get();
+    private static final Option QUIET = Option.builder("q").longOpt("quiet")
+            .desc("log fatal errors only (F lines); of -v and -q the last one given wins").get();
+    private static final Option CONN_EXPORT = Option.builder().longOpt("conn-export").hasArg().argName("NAME")
+            .desc("export name to ask a newstyle NBD server for (default: the empty name)").get();
+    private static final Option UPSTREAM_TIMEOUT = Option.builder().longOpt("upstream-timeout").hasArg()
+            .argName("SECONDS")
+            .desc("no progress this long on an upstream connection with requests outstanding counts as a failure:"
+                    + " reconnect and retransmit (default: $" + TIMEOUT_VARIABLE + ", or 30)")
+            .get();
+    private static final Option MAX_CLIENTS = Option.builder().longOpt("max-clients").hasArg().argName("N")
+            .desc("clients served at once, each with its own upstream connection (default 1)").get();
+    private static final Option JMX_PORT = Option.builder().longOpt("jmx-port").hasArg().argName("PORT")
+            .desc("also open a JMX RMI connector on 127.0.0.1:PORT").get();
+    private static final Option HANDSHAKE = Option.builder().longOpt("handshake").hasArg().argName("STYLE")
+            .desc("handshake offered to clients: same (as the NBD server spoke; the default), newstyle or oldstyle")
+            .get();
+    private static final Option CACHE = Option.builder().longOpt("cache").hasArg().optionalArg(true)
+            .argName("BYTES").desc("read-ahead cache of BYTES (default " + DEFAULT_CACHE_BYTES + "); off unless given")
+            .get();
+    private static final Option DEBUG = Option.builder().longOpt("debug").desc("with -v, also log debug lines")
+            .get();
+    private static final Option DEMO = Option.builder().longOpt("demo")
+            .desc("no NBD server needed: proxy to an embedded in-memory one (listens on " + DEMO_ADDRESS + ":"
+                    + DEMO_PORT + " unless -l/-p say otherwise)")
+            .get();
+
+    private final Map<String, String> environment;
+
+    /** @param environment the process environment (System.getenv() in production) */
+    ArgumentParser(Map<String, String> environment) {
+        this.environment = Map.copyOf(environment);
+    }
+
+    static Options options() {
+        Options o = new Options();
+        for (Option opt : List.of(ADDR, PORT, CONN_ADDR, CONN_PORT, BIND, HELP, VERBOSE, QUIET, CONN_EXPORT,
+                UPSTREAM_TIMEOUT, MAX_CLIENTS, JMX_PORT, HANDSHAKE, CACHE, DEBUG, DEMO)) {
+            o.addOption(opt);
+        }
+        return o;
+    }
+
+    Outcome parse(String... args) {
+        CommandLine cmd;
+        try {
+            cmd = DefaultParser.builder().setAllowPartialMatching(false).setStripLeadingAndTrailingQuotes(false).get()
+                    .parse(options(), args);
+        } catch (UnrecognizedOptionException e) {
+            return new Outcome.UsageError("unknown option " + e.getOption());
+        } catch (MissingArgumentException e) {
+            return new Outcome.UsageError(name(e.getOption()) + " needs a value");
+        } catch (ParseException e) {
+            return new Outcome.UsageError(e.getMessage());
+        }
+        if (cmd.hasOption(HELP)) {
+            return new Outcome.Help(usage());
+        }
+        try {
+            return new Outcome.Run(settings(cmd));
+        } catch (UsageException e) {
+            return new Outcome.UsageError(e.getMessage());
+        }
+    }
+
+    private ProxySettings settings(CommandLine cmd) throws UsageException {
+        if (!cmd.getArgList().isEmpty()) {
+            throw new UsageException("unexpected argument '" + cmd.getArgList().get(0) + "'");
+        }
+        boolean demo = cmd.hasOption(DEMO);
+        Address listen = listenAddress(cmd, demo);
+        Optional<Address> upstream;
+        if (demo) {
+            for (Option o : List.of(CONN_ADDR, CONN_PORT, BIND)) {
+                if (cmd.hasOption(o)) {
+                    throw new UsageException(name(o) + " cannot be used with --demo, which brings its own NBD server");
+                }
+            }
+            upstream = Optional.empty();
+        } else {
+            upstream = Optional.of(endpoint(cmd, CONN_ADDR, CONN_PORT, "required (or use --demo)"));
+        }
+        Optional<String> bind = Optional.ofNullable(last(cmd, BIND));
+        if (bind.isPresent() && bind.get().isBlank()) {
+            throw new UsageException(name(BIND) + " needs an address");
+        }
+        Optional<String> handshake = Optional.ofNullable(last(cmd, HANDSHAKE));
+        if (handshake.isPresent() && !HANDSHAKES.contains(handshake.get())) {
+            throw new UsageException(name(HANDSHAKE) + " must be one of " + String.join(", ", HANDSHAKES) + ", not '"
+                    + handshake.get() + "'");
+        }
+        OptionalInt cache = OptionalInt.empty();
+        if (cmd.hasOption(CACHE)) {
+            String bytes = last(cmd, CACHE);
+            cache = OptionalInt.of(bytes == null ? DEFAULT_CACHE_BYTES : positive(CACHE, bytes));
+        }
+        return new ProxySettings(listen, upstream, bind, Optional.ofNullable(last(cmd, CONN_EXPORT)),
+                upstreamTimeout(cmd), positive(cmd, MAX_CLIENTS), port(cmd, JMX_PORT), handshake, cache, demo,
+                verbosity(cmd));
+    }
+
+    private Address listenAddress(CommandLine cmd, boolean demo) throws UsageException {
+        if (!demo) {
+            return endpoint(cmd, ADDR, PORT, "required");
+        }
+        String addr = last(cmd, ADDR);
+        if (addr != null && Address.isUnixPath(addr)) {
+            return endpoint(cmd, ADDR, PORT, "required");
+        }
+        String port = last(cmd, PORT);
+        return new Address(addr == null ? DEMO_ADDRESS : nonEmpty(ADDR, addr),
+                port == null ? DEMO_PORT : port(PORT, port));
+    }
+
+    /** An address flag and its port flag: the port is required with a host, and forbidden with a UNIX path. */
+    private static Address endpoint(CommandLine cmd, Option addrOption, Option portOption, String missing)
+            throws UsageException {
+        String addr = last(cmd, addrOption);
+        if (addr == null) {
+            throw new UsageException(name(addrOption) + " is " + missing);
+        }
+        nonEmpty(addrOption, addr);
+        String port = last(cmd, portOption);
+        if (Address.isUnixPath(addr)) {
+            if (port != null) {
+                throw new UsageException(name(portOption) + " cannot be used with a UNIX socket " + name(addrOption)
+                        + " (" + addr + ")");
+            }
+            return Address.unix(addr);
+        }
+        if (port == null) {
+            throw new UsageException(name(portOption) + " is required with " + name(addrOption) + " " + addr);
+        }
+        return new Address(addr, port(portOption, port));
+    }
+
+    private OptionalInt upstreamTimeout(CommandLine cmd) throws UsageException {
+        OptionalInt flag = positive(cmd, UPSTREAM_TIMEOUT);
+        if (flag.isPresent()) {
+            return flag;
+        }
+        String env = environment.get(TIMEOUT_VARIABLE);
+        if (env == null || env.isBlank()) {
+            return OptionalInt.empty();
+        }
+        Integer seconds = parsePositive(env.trim());
+        if (seconds == null) {
+            throw new UsageException(TIMEOUT_VARIABLE + " must be a positive number of seconds, not '" + env + "'");
+        }
+        return OptionalInt.of(seconds);
+    }
+
+    /** -v and -q may both be given: the last one wins. --debug adds debug lines to -v. */
+    private static Verbosity verbosity(CommandLine cmd) {
+        Verbosity v = Verbosity.NORMAL;
+        for (Option o : cmd.getOptions()) {
+            if (VERBOSE.getOpt().equals(o.getOpt())) {
+                v = Verbosity.VERBOSE;
+            } else if (QUIET.getOpt().equals(o.getOpt())) {
+                v = Verbosity.QUIET;
+            }
+        }
+        return v == Verbosity.VERBOSE && cmd.hasOption(DEBUG) ? Verbosity.DEBUG : v;
+    }
+
+    /** The value of the last occurrence of the option (like getopt), or null. */
+    private static String last(CommandLine cmd, Option option) {
+        String[] values = cmd.getOptionValues(option);
+        return values == null || values.length == 0 ? null : values[values.length - 1];
+    }
+
+    private static OptionalInt positive(CommandLine cmd, Option option) throws UsageException {
+        String v = last(cmd, option);
+        return v == null ? OptionalInt.empty() : OptionalInt.of(positive(option, v));
+    }
+
+    private static OptionalInt port(CommandLine cmd, Option option) throws UsageException {
+        String v = last(cmd, option);
+        return v == null ? OptionalInt.empty() : OptionalInt.of(port(option, v));
+    }
+
+    private static int positive(Option option, String value) throws UsageException {
+        Integer n = parsePositive(value);
+        if (n == null) {
+            throw new UsageException(name(option) + " must be a positive number, not '" + value + "'");
+        }
+        return n;
+    }
+
+    private static int port(Option option, String value) throws UsageException {
+        Integer n = parsePositive(value);
+        if (n == null || n > 65535) {
+            throw new UsageException(name(option) + " must be a port number from 1 to 65535, not '" + value + "'");
+        }
+        return n;
+    }
+
+    private static Integer parsePositive(String value) {
+        if (!value.matches("[0-9]+")) {
+            return null;
+        }
+        try {
+            int n = Integer.parseInt(value);
+            return n > 0 ? n : null;
+        } catch (NumberFormatException tooBig) {
+            return null;
+        }
+    }
+
+    private static String nonEmpty(Option option, String value) throws UsageException {
+        if (value.isBlank()) {
+            throw new UsageException(name(option) + " needs an address");
+        }
+        return value;
+    }
+
+    /** "-l/--addr", or "--cache" for a long-only option. */
+    private static String name(Option o) {
+        return o.getOpt() == null ? "--" + o.getLongOpt() : "-" + o.getOpt() + "/--" + o.getLongOpt();
+    }
+
+    /** The text -h/--help prints. */
+    static String usage() {
+        StringBuilder text = new StringBuilder();
+        HelpFormatter help = HelpFormatter.builder().setHelpAppendable(new TextHelpAppendable(text))
+                .setShowSince(false).get();
+        try {
+            help.printHelp(COMMAND + " -l ADDR -p PORT -C ADDR -P PORT [-b ADDR] [OPTION]...",
+                    "Proxy requests from NBD clients to an NBD server, resiliently: the clients' connections survive"
+                            + " the loss of the server's, and requests in flight are sent again after a reconnect.",
+                    options(),
+                    "An ADDR starting with / is a UNIX socket path; leave out its port then. Defaults of every"
+                            + " setting are in the installation's config/*.cfg files; flags win over them."
+                            + " Exit status: 0 after a clean stop (SIGTERM, SIGINT); 1 when the NBD server cannot"
+                            + " be reached or the listen address cannot be bound; 2 for a usage error.",
+                    false);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return text.toString();
+    }
+
+    /** A validation failure, with the one-line message for the user. */
+    private static final class UsageException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        UsageException(String message) {
+            super(message, null, false, false);
+        }
+    }
+}

@@ -1,0 +1,119 @@
+package org.flexnbd.cli;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.IntConsumer;
+import java.util.function.Supplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import org.osgi.framework.BundleContext;
+import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+
+/**
+ * The command line: takes the arguments from the launcher, prints usage or a usage error, sets the log level,
+ * configures the components and reports the exit status to the launcher when the process is to end.
+ * <p>
+ * The launcher hands over the arguments and takes the exit status through two services of java.* types (a
+ * {@code Supplier<String[]>} and an {@code IntConsumer}, told apart by the property {@code flexnbd.launcher}), so
+ * that neither side needs an API jar of the other. The work runs on a thread of its own: start-up waits for other
+ * components, which SCR must be free to activate meanwhile.
+ */
+@Component(immediate = true)
+public final class CliComponent {
+    /** The framework property with the installation directory (its config/ holds the defaults). */
+    static final String HOME_PROPERTY = "flexnbd.home";
+    /** Level of the fatal lines (F). */
+    static final Level FATAL = Level.parse("1100");
+
+    private static final Logger LOG = Logger.getLogger(CliComponent.class.getName());
+
+    private final Supplier<String[]> args;
+    private final IntConsumer exit;
+    private final OsgiAppliance appliance;
+    private final Thread thread;
+    private volatile Path demoDirectory;
+
+    @Activate
+    public CliComponent(BundleContext context,
+            @Reference(name = "args", target = "(flexnbd.launcher=args)") Supplier<String[]> args,
+            @Reference(name = "exit", target = "(flexnbd.launcher=exit)") IntConsumer exit,
+            @Reference(name = "configAdmin") ConfigurationAdmin configAdmin) {
+        this.args = args;
+        this.exit = exit;
+        String home = context.getProperty(HOME_PROPERTY);
+        this.appliance = new OsgiAppliance(context, configAdmin,
+                new ConfigDefaults(home == null ? null : Path.of(home, "config")));
+        this.thread = new Thread(this::run, "cli");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    private void run() {
+        Outcome outcome = new ArgumentParser(System.getenv()).parse(args.get());
+        if (outcome instanceof Outcome.Help help) {
+            PrintStream out = System.out;
+            out.print(help.usage());
+            out.flush();
+            exit.accept(0);
+        } else if (outcome instanceof Outcome.UsageError error) {
+            PrintStream err = System.err;
+            err.println(ArgumentParser.COMMAND + ": " + error.message() + " (see " + ArgumentParser.COMMAND
+                    + " --help)");
+            err.flush();
+            exit.accept(2);
+        } else if (outcome instanceof Outcome.Run run) {
+            start(run.settings());
+        }
+    }
+
+    private void start(ProxySettings settings) {
+        Logger.getLogger("").setLevel(settings.verbosity().level());
+        try {
+            Path demoSocket = null;
+            if (settings.demo()) {
+                demoDirectory = Files.createTempDirectory("flexnbd-demo-");
+                demoSocket = demoDirectory.resolve("demo.sock");
+            }
+            new Startup(settings, appliance, demoSocket).run();
+        } catch (StartupFailure e) {
+            LOG.log(FATAL, e.getMessage());
+            exit.accept(e.status());
+        } catch (IOException e) {
+            LOG.log(FATAL, "cannot create a folder for the demo upstream's socket: " + Startup.reason(e));
+            exit.accept(1);
+        } catch (InterruptedException e) {
+            // The framework is stopping: nothing more to do.
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.log(FATAL, "start-up failed", e);
+            exit.accept(1);
+        }
+    }
+
+    @Deactivate
+    void deactivate() {
+        thread.interrupt();
+        try {
+            thread.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        appliance.close();
+        Path dir = demoDirectory;
+        if (dir != null) {
+            try {
+                Files.deleteIfExists(dir.resolve("demo.sock"));
+                Files.deleteIfExists(dir);
+            } catch (IOException e) {
+                LOG.fine("cannot remove " + dir + ": " + e);
+            }
+        }
+    }
+}

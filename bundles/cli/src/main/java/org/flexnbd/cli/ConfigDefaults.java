@@ -1,0 +1,69 @@
+package org.flexnbd.cli;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * The defaults in the installation's config/PID.cfg files (java.util.Properties syntax), typed as {@link Pids} says.
+ * The cli reads them itself, just before it pushes a configuration, so that each configuration has one owner and the
+ * defaults are in place before the flags go over them.
+ */
+final class ConfigDefaults {
+    private final Path directory;
+
+    /** @param directory the config folder, or null when there is none (every PID then has no defaults) */
+    ConfigDefaults(Path directory) {
+        this.directory = directory;
+    }
+
+    /** The typed properties of PID.cfg; empty when there is no such file. */
+    Map<String, Object> read(String pid) throws ConfigException {
+        Map<String, Object> typed = new LinkedHashMap<>();
+        if (directory == null) {
+            return typed;
+        }
+        Path file = directory.resolve(pid + ".cfg");
+        if (!Files.isRegularFile(file)) {
+            return typed;
+        }
+        Properties raw = new Properties();
+        try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            raw.load(in);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new ConfigException(file + ": " + e.getMessage());
+        }
+        for (String key : raw.stringPropertyNames()) {
+            typed.put(key, convert(file, key, raw.getProperty(key).trim(), Pids.type(pid, key)));
+        }
+        return typed;
+    }
+
+    private static Object convert(Path file, String key, String value, Class<?> type) throws ConfigException {
+        try {
+            if (type == Integer.class) {
+                return Integer.valueOf(value);
+            }
+            if (type == Long.class) {
+                return Long.valueOf(value);
+            }
+            return value;
+        } catch (NumberFormatException e) {
+            throw new ConfigException(file + ": " + key + " must be a number, not '" + value + "'");
+        }
+    }
+
+    /** A .cfg file that cannot be read or holds a wrong value. */
+    static final class ConfigException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        ConfigException(String message) {
+            super(message, null, false, false);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+package org.flexnbd.cli;
+
+import java.util.Map;
+
+/**
+ * The configurations the cli owns, and the type of each key the components read. A .cfg file holds strings; these
+ * types turn them into the values ConfigAdmin passes on. Keys not listed here stay strings.
+ */
+final class Pids {
+    static final String UPSTREAM = "org.flexnbd.upstream";
+    static final String DOWNSTREAM = "org.flexnbd.downstream";
+    static final String MANAGEMENT = "org.flexnbd.management";
+    static final String DEMO = "org.flexnbd.demo";
+
+    /** The demo upstream's size when neither config/org.flexnbd.demo.cfg nor anything else says: 1 GiB. */
+    static final long DEFAULT_DEMO_SIZE = 1L << 30;
+    /** How long the start-up connect may take when the configuration does not say. */
+    static final int DEFAULT_CONNECT_TIMEOUT_SECONDS = 15;
+
+    private static final Map<String, Map<String, Class<?>>> TYPES = Map.of(
+            UPSTREAM, Map.of("address", String.class, "port", Integer.class, "bind", String.class,
+                    "exportName", String.class, "timeoutSeconds", Integer.class, "connectTimeoutSeconds",
+                    Integer.class, "reconnectMaxDelayMillis", Integer.class, "maxClients", Integer.class),
+            DOWNSTREAM, Map.of("address", String.class, "port", Integer.class, "maxClients", Integer.class,
+                    "handshake", String.class, "bufferBytes", Long.class, "drainSeconds", Integer.class,
+                    "cacheBytes", Integer.class),
+            MANAGEMENT, Map.of("jmxPort", Integer.class),
+            DEMO, Map.of("path", String.class, "size", Long.class));
+
+    private Pids() {
+    }
+
+    /** The type of a key of a configuration, String when unknown. */
+    static Class<?> type(String pid, String key) {
+        return TYPES.getOrDefault(pid, Map.of()).getOrDefault(key, String.class);
+    }
+}

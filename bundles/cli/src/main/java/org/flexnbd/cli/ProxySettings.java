@@ -1,0 +1,25 @@
+package org.flexnbd.cli;
+
+import java.util.Optional;
+import java.util.OptionalInt;
+
+/**
+ * What the command line asks for, validated. Settings that are optional are empty when neither a flag nor the
+ * environment gave them, so that the defaults in config/*.cfg apply.
+ *
+ * @param listen where clients connect (always known: --demo has a default)
+ * @param upstream the NBD server to relay to; empty with --demo, which brings its own
+ * @param bind -b: the local address to connect upstream from
+ * @param exportName --conn-export
+ * @param upstreamTimeoutSeconds --upstream-timeout, or else FLEXNBD_UPSTREAM_TIMEOUT
+ * @param maxClients --max-clients
+ * @param jmxPort --jmx-port
+ * @param handshake --handshake: same, newstyle or oldstyle
+ * @param cacheBytes --cache: the read-ahead cache size, when the cache is on
+ * @param demo --demo
+ * @param verbosity -q, -v, --debug
+ */
+record ProxySettings(Address listen, Optional<Address> upstream, Optional<String> bind, Optional<String> exportName,
+        OptionalInt upstreamTimeoutSeconds, OptionalInt maxClients, OptionalInt jmxPort, Optional<String> handshake,
+        OptionalInt cacheBytes, boolean demo, Verbosity verbosity) {
+}

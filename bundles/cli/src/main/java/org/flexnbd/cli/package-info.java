@@ -1,0 +1,4 @@
+/**
+ * The command line of flexnbd-proxy: flags to ConfigAdmin configurations, usage, exit status. Exports nothing.
+ */
+package org.flexnbd.cli;

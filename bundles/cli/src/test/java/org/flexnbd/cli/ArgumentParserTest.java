@@ -1,0 +1,294 @@
+package org.flexnbd.cli;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+import org.junit.Test;
+
+public class ArgumentParserTest {
+    private static final Map<String, String> NO_ENV = Map.of();
+
+    private static ProxySettings run(String... args) {
+        return run(NO_ENV, args);
+    }
+
+    private static ProxySettings run(Map<String, String> env, String... args) {
+        Outcome o = new ArgumentParser(env).parse(args);
+        if (o instanceof Outcome.Run r) {
+            return r.settings();
+        }
+        throw new AssertionError("expected settings from " + String.join(" ", args) + ", got " + o);
+    }
+
+    private static String error(String... args) {
+        return error(NO_ENV, args);
+    }
+
+    private static String error(Map<String, String> env, String... args) {
+        Outcome o = new ArgumentParser(env).parse(args);
+        if (o instanceof Outcome.UsageError e) {
+            assertFalse("one line: " + e.message(), e.message().contains("\n"));
+            assertFalse(e.message().isBlank());
+            return e.message();
+        }
+        throw new AssertionError("expected a usage error from " + String.join(" ", args) + ", got " + o);
+    }
+
+    private static final String[] TCP = {"-l", "127.0.0.1", "-p", "4777", "-C", "10.0.0.1", "-P", "4778"};
+
+    private static String[] tcp(String... more) {
+        String[] all = new String[TCP.length + more.length];
+        System.arraycopy(TCP, 0, all, 0, TCP.length);
+        System.arraycopy(more, 0, all, TCP.length, more.length);
+        return all;
+    }
+
+    @Test
+    public void theManualsExampleGivesBothEndpointsAndLeavesTheRestToTheDefaults() {
+        ProxySettings s = run(TCP);
+        assertEquals(new Address("127.0.0.1", 4777), s.listen());
+        assertEquals(Optional.of(new Address("10.0.0.1", 4778)), s.upstream());
+        assertEquals(Optional.empty(), s.bind());
+        assertEquals(Optional.empty(), s.exportName());
+        assertEquals(OptionalInt.empty(), s.upstreamTimeoutSeconds());
+        assertEquals(OptionalInt.empty(), s.maxClients());
+        assertEquals(OptionalInt.empty(), s.jmxPort());
+        assertEquals(Optional.empty(), s.handshake());
+        assertEquals(OptionalInt.empty(), s.cacheBytes());
+        assertFalse(s.demo());
+        assertEquals(Verbosity.NORMAL, s.verbosity());
+    }
+
+    @Test
+    public void longFlagsAreTheSameAsShortOnes() {
+        ProxySettings s = run("--addr", "::1", "--port", "1", "--conn-addr", "nbd.example", "--conn-port", "65535",
+                "--bind", "10.1.1.1");
+        assertEquals(new Address("::1", 1), s.listen());
+        assertEquals("[::1]:1", s.listen().toString());
+        assertEquals(Optional.of(new Address("nbd.example", 65535)), s.upstream());
+        assertEquals(Optional.of("10.1.1.1"), s.bind());
+    }
+
+    @Test
+    public void valuesMayBeAttachedWithEqualsOrDirectly() {
+        ProxySettings s = run("-l127.0.0.1", "-p4777", "--conn-addr=10.0.0.1", "--conn-port=4778");
+        assertEquals(new Address("127.0.0.1", 4777), s.listen());
+        assertEquals(Optional.of(new Address("10.0.0.1", 4778)), s.upstream());
+    }
+
+    @Test
+    public void everyOptionalFlag() {
+        ProxySettings s = run(tcp("-b", "10.0.0.2", "--conn-export", "disk1", "--upstream-timeout", "7",
+                "--max-clients", "4", "--jmx-port", "9010", "--handshake", "newstyle", "--cache=8192"));
+        assertEquals(Optional.of("10.0.0.2"), s.bind());
+        assertEquals(Optional.of("disk1"), s.exportName());
+        assertEquals(OptionalInt.of(7), s.upstreamTimeoutSeconds());
+        assertEquals(OptionalInt.of(4), s.maxClients());
+        assertEquals(OptionalInt.of(9010), s.jmxPort());
+        assertEquals(Optional.of("newstyle"), s.handshake());
+        assertEquals(OptionalInt.of(8192), s.cacheBytes());
+    }
+
+    @Test
+    public void anEmptyExportNameIsAllowed() {
+        assertEquals(Optional.of(""), run(tcp("--conn-export", "")).exportName());
+    }
+
+    @Test
+    public void helpWinsAndListsEveryFlag() {
+        for (String flag : new String[] {"-h", "--help"}) {
+            Outcome o = new ArgumentParser(NO_ENV).parse(flag);
+            assertTrue(o instanceof Outcome.Help);
+            String usage = ((Outcome.Help) o).usage();
+            for (String f : new String[] {"--addr", "--port", "--conn-addr", "--conn-port", "--bind", "--help",
+                "--verbose", "--quiet", "--conn-export", "--upstream-timeout", "--max-clients", "--jmx-port",
+                "--handshake", "--cache", "--debug", "--demo", "-l", "-p", "-C", "-P", "-b", "-v", "-q"}) {
+                assertTrue(f + " in\n" + usage, usage.contains(f));
+            }
+        }
+        assertTrue(new ArgumentParser(NO_ENV).parse(tcp("-h")) instanceof Outcome.Help);
+        assertTrue("help even when other flags are incomplete",
+                new ArgumentParser(NO_ENV).parse("-l", "x", "--help") instanceof Outcome.Help);
+    }
+
+    @Test
+    public void unknownFlagsAreUsageErrors() {
+        assertTrue(error(tcp("--no-such-flag")).contains("--no-such-flag"));
+        assertTrue(error(tcp("-x")).contains("-x"));
+        assertTrue("no abbreviations", error(tcp("--verb")).contains("--verb"));
+        assertTrue(error(tcp("stray")).contains("stray"));
+    }
+
+    @Test
+    public void aFlagWithoutItsValueIsAUsageError() {
+        assertTrue(error("-l", "127.0.0.1", "-p", "4777", "-C", "10.0.0.1", "-P").contains("-P/--conn-port"));
+        assertTrue(error(tcp("--max-clients")).contains("--max-clients"));
+    }
+
+    @Test
+    public void theListenAddressIsRequired() {
+        assertTrue(error("-p", "4777", "-C", "10.0.0.1", "-P", "4778").contains("-l/--addr"));
+        assertTrue(error().contains("-l/--addr"));
+        assertTrue(error("-l", "", "-p", "4777", "-C", "10.0.0.1", "-P", "4778").contains("-l/--addr"));
+    }
+
+    @Test
+    public void theListenPortIsRequiredWithAHostAndForbiddenWithAUnixSocket() {
+        assertTrue(error("-l", "127.0.0.1", "-C", "10.0.0.1", "-P", "4778").contains("-p/--port"));
+        assertTrue(error("-l", "/run/proxy.sock", "-p", "4777", "-C", "10.0.0.1", "-P", "4778")
+                .contains("-p/--port"));
+        ProxySettings s = run("-l", "/run/proxy.sock", "-C", "10.0.0.1", "-P", "4778");
+        assertEquals(Address.unix("/run/proxy.sock"), s.listen());
+        assertTrue(s.listen().isUnix());
+        assertEquals("/run/proxy.sock", s.listen().toString());
+    }
+
+    @Test
+    public void theUpstreamIsRequiredUnlessDemo() {
+        String e = error("-l", "127.0.0.1", "-p", "4777");
+        assertTrue(e, e.contains("-C/--conn-addr") && e.contains("--demo"));
+        assertTrue(error("-l", "127.0.0.1", "-p", "4777", "-P", "4778").contains("-C/--conn-addr"));
+    }
+
+    @Test
+    public void theUpstreamPortIsRequiredWithAHostAndForbiddenWithAUnixSocket() {
+        assertTrue(error("-l", "127.0.0.1", "-p", "4777", "-C", "10.0.0.1").contains("-P/--conn-port"));
+        assertTrue(error("-l", "127.0.0.1", "-p", "4777", "-C", "/tmp/x.sock", "-P", "4000")
+                .contains("-P/--conn-port"));
+        ProxySettings s = run("-l", "127.0.0.1", "-p", "4777", "-C", "/tmp/x.sock");
+        assertEquals(Optional.of(Address.unix("/tmp/x.sock")), s.upstream());
+    }
+
+    @Test
+    public void portsAreFrom1To65535() {
+        for (String bad : new String[] {"0", "65536", "-1", "notaport", "", "4777x", "1e3", "99999999999"}) {
+            assertTrue(bad, error("-l", "127.0.0.1", "-p", bad, "-C", "10.0.0.1", "-P", "4778")
+                    .contains("-p/--port"));
+            assertTrue(bad, error("-l", "127.0.0.1", "-p", "1", "-C", "10.0.0.1", "-P", bad)
+                    .contains("-P/--conn-port"));
+            assertTrue(bad, error(tcp("--jmx-port", bad)).contains("--jmx-port"));
+        }
+        assertEquals(OptionalInt.of(65535), run(tcp("--jmx-port", "65535")).jmxPort());
+    }
+
+    @Test
+    public void numbersArePositive() {
+        for (String bad : new String[] {"0", "-3", "many", "2.5", "3000000000"}) {
+            assertTrue(bad, error(tcp("--upstream-timeout", bad)).contains("--upstream-timeout"));
+            assertTrue(bad, error(tcp("--max-clients", bad)).contains("--max-clients"));
+            assertTrue(bad, error(tcp("--cache=" + bad)).contains("--cache"));
+        }
+    }
+
+    @Test
+    public void theHandshakeIsOneOfThree() {
+        for (String style : new String[] {"same", "newstyle", "oldstyle"}) {
+            assertEquals(Optional.of(style), run(tcp("--handshake", style)).handshake());
+        }
+        assertTrue(error(tcp("--handshake", "fixed")).contains("--handshake"));
+        assertTrue(error(tcp("--handshake", "NEWSTYLE")).contains("--handshake"));
+    }
+
+    @Test
+    public void theCacheIsOffUnlessGivenWith4096BytesByDefault() {
+        assertEquals(OptionalInt.empty(), run(TCP).cacheBytes());
+        assertEquals(OptionalInt.of(4096), run(tcp("--cache")).cacheBytes());
+        assertEquals(OptionalInt.of(4096), run(tcp("--cache", "-v")).cacheBytes());
+        assertEquals(OptionalInt.of(65536), run(tcp("--cache=65536")).cacheBytes());
+        assertEquals(OptionalInt.of(65536), run(tcp("--cache", "65536")).cacheBytes());
+    }
+
+    @Test
+    public void verbosityTheLastOfVerboseAndQuietWins() {
+        assertEquals(Verbosity.NORMAL, run(TCP).verbosity());
+        assertEquals(Verbosity.VERBOSE, run(tcp("-v")).verbosity());
+        assertEquals(Verbosity.QUIET, run(tcp("-q")).verbosity());
+        assertEquals(Verbosity.QUIET, run(tcp("-v", "-q")).verbosity());
+        assertEquals(Verbosity.VERBOSE, run(tcp("-q", "-v")).verbosity());
+        assertEquals(Verbosity.VERBOSE, run(tcp("--quiet", "--verbose")).verbosity());
+        assertEquals(Verbosity.QUIET, run(tcp("-v", "-q", "-v", "-q")).verbosity());
+        assertEquals(Verbosity.QUIET, run(tcp("-vq")).verbosity());
+        assertEquals(Verbosity.VERBOSE, run(tcp("-qv")).verbosity());
+        assertEquals("-v before the other flags", Verbosity.VERBOSE, run("-q", "-v", "-l", "127.0.0.1", "-p", "1",
+                "-C", "h", "-P", "2").verbosity());
+    }
+
+    @Test
+    public void debugAddsDebugLinesToVerboseOnly() {
+        assertEquals(Verbosity.DEBUG, run(tcp("-v", "--debug")).verbosity());
+        assertEquals(Verbosity.DEBUG, run(tcp("--debug", "-v")).verbosity());
+        assertEquals(Verbosity.NORMAL, run(tcp("--debug")).verbosity());
+        assertEquals(Verbosity.QUIET, run(tcp("-v", "--debug", "-q")).verbosity());
+    }
+
+    @Test
+    public void verbosityLevels() {
+        assertEquals(1100, Verbosity.QUIET.level().intValue());
+        assertEquals(java.util.logging.Level.WARNING, Verbosity.NORMAL.level());
+        assertEquals(java.util.logging.Level.INFO, Verbosity.VERBOSE.level());
+        assertEquals(java.util.logging.Level.FINE, Verbosity.DEBUG.level());
+    }
+
+    @Test
+    public void theEnvironmentSetsTheDefaultUpstreamTimeout() {
+        Map<String, String> env = Map.of("FLEXNBD_UPSTREAM_TIMEOUT", "12");
+        assertEquals(OptionalInt.of(12), run(env, TCP).upstreamTimeoutSeconds());
+        assertEquals("the flag wins", OptionalInt.of(5), run(env, tcp("--upstream-timeout", "5"))
+                .upstreamTimeoutSeconds());
+        assertEquals("blank is unset", OptionalInt.empty(), run(Map.of("FLEXNBD_UPSTREAM_TIMEOUT", " "), TCP)
+                .upstreamTimeoutSeconds());
+        assertEquals(" 9 ", OptionalInt.of(9), run(Map.of("FLEXNBD_UPSTREAM_TIMEOUT", " 9 "), TCP)
+                .upstreamTimeoutSeconds());
+        assertTrue(error(Map.of("FLEXNBD_UPSTREAM_TIMEOUT", "soon"), TCP).contains("FLEXNBD_UPSTREAM_TIMEOUT"));
+        assertTrue(error(Map.of("FLEXNBD_UPSTREAM_TIMEOUT", "0"), TCP).contains("FLEXNBD_UPSTREAM_TIMEOUT"));
+        assertEquals("a bad variable does not matter when the flag is given", OptionalInt.of(5),
+                run(Map.of("FLEXNBD_UPSTREAM_TIMEOUT", "soon"), tcp("--upstream-timeout", "5"))
+                        .upstreamTimeoutSeconds());
+    }
+
+    @Test
+    public void aRepeatedFlagTakesItsLastValue() {
+        ProxySettings s = run(tcp("-P", "5000", "--max-clients", "2", "--max-clients", "3"));
+        assertEquals(Optional.of(new Address("10.0.0.1", 5000)), s.upstream());
+        assertEquals(OptionalInt.of(3), s.maxClients());
+    }
+
+    @Test
+    public void demoNeedsNoUpstreamAndListensOnTheDefaultAddress() {
+        ProxySettings s = run("--demo");
+        assertTrue(s.demo());
+        assertEquals(Optional.empty(), s.upstream());
+        assertEquals(new Address("127.0.0.1", 10809), s.listen());
+        assertEquals(new Address("127.0.0.1", 4000), run("--demo", "-p", "4000").listen());
+        assertEquals(new Address("0.0.0.0", 10809), run("--demo", "-l", "0.0.0.0").listen());
+        assertEquals(Address.unix("/tmp/demo-proxy.sock"), run("--demo", "-l", "/tmp/demo-proxy.sock").listen());
+        assertTrue(error("--demo", "-l", "/tmp/demo-proxy.sock", "-p", "4000").contains("-p/--port"));
+        assertEquals(Verbosity.VERBOSE, run("--demo", "-v").verbosity());
+    }
+
+    @Test
+    public void demoBringsItsOwnUpstream() {
+        assertTrue(error("--demo", "-C", "10.0.0.1", "-P", "4778").contains("--demo"));
+        assertTrue(error("--demo", "-C", "/tmp/x.sock").contains("-C/--conn-addr"));
+        assertTrue(error("--demo", "-P", "4778").contains("-P/--conn-port"));
+        assertTrue(error("--demo", "-b", "10.0.0.2").contains("-b/--bind"));
+    }
+
+    @Test
+    public void aBlankBindIsAUsageError() {
+        assertTrue(error(tcp("-b", " ")).contains("-b/--bind"));
+    }
+
+    @Test
+    public void parsingHasNoStateBetweenCalls() {
+        ArgumentParser p = new ArgumentParser(NO_ENV);
+        assertTrue(p.parse(tcp("--no-such-flag")) instanceof Outcome.UsageError);
+        assertTrue(p.parse(TCP) instanceof Outcome.Run);
+        assertEquals(Verbosity.NORMAL, ((Outcome.Run) p.parse(TCP)).settings().verbosity());
+    }
+}

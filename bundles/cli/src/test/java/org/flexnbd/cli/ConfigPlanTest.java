@@ -1,0 +1,50 @@
+package org.flexnbd.cli;
+
+import static org.junit.Assert.assertEquals;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+import org.junit.Test;
+
+public class ConfigPlanTest {
+    private static ProxySettings settings(String... args) {
+        return ((Outcome.Run) new ArgumentParser(Map.of()).parse(args)).settings();
+    }
+
+    @Test
+    public void onlyTheEndpointsWhenNothingElseIsGiven() {
+        ConfigPlan plan = new ConfigPlan(settings("-l", "127.0.0.1", "-p", "4777", "-C", "10.0.0.1", "-P", "4778"));
+        assertEquals(Map.of("address", "10.0.0.1", "port", 4778), plan.upstream(null));
+        assertEquals(Map.of("address", "127.0.0.1", "port", 4777), plan.downstream());
+        assertEquals(Map.of(), plan.management());
+    }
+
+    @Test
+    public void everyFlagHasItsKeyWithTheTypeTheComponentsRead() {
+        ConfigPlan plan = new ConfigPlan(settings("-l", "/run/p.sock", "-C", "/run/up.sock", "-b", "10.0.0.2",
+                "--conn-export", "disk", "--upstream-timeout", "9", "--max-clients", "3", "--jmx-port", "9010",
+                "--handshake", "oldstyle", "--cache"));
+        assertEquals(Map.of("address", "/run/up.sock", "port", 0, "bind", "10.0.0.2", "exportName", "disk",
+                "timeoutSeconds", 9, "maxClients", 3), plan.upstream(null));
+        assertEquals(Map.of("address", "/run/p.sock", "port", 0, "maxClients", 3, "handshake", "oldstyle",
+                "cacheBytes", 4096), plan.downstream());
+        assertEquals(Map.of("jmxPort", 9010), plan.management());
+    }
+
+    @Test
+    public void theEnvironmentsUpstreamTimeoutGoesIntoTheUpstreamConfiguration() {
+        ConfigPlan plan = new ConfigPlan(((Outcome.Run) new ArgumentParser(Map.of("FLEXNBD_UPSTREAM_TIMEOUT", "44"))
+                .parse("-l", "127.0.0.1", "-p", "1", "-C", "h", "-P", "2")).settings());
+        assertEquals(44, plan.upstream(null).get("timeoutSeconds"));
+    }
+
+    @Test
+    public void demoPointsTheUpstreamAtTheDemoSocket() {
+        ConfigPlan plan = new ConfigPlan(settings("--demo"));
+        Path socket = Path.of("/tmp/flexnbd-demo-1/demo.sock");
+        assertEquals(Map.of("path", socket.toString()), plan.demo(socket));
+        assertEquals(Map.of("address", socket.toString(), "port", 0, "bind", ""), plan.upstream(socket));
+        assertEquals(Map.of("address", "127.0.0.1", "port", 10809), plan.downstream());
+    }
+}
