@@ -47,6 +47,12 @@ final class TestClient implements Closeable {
         return new TestClient(c);
     }
 
+    static TestClient connectUnix(Path socket, List<String> contexts) throws IOException {
+        TestClient client = new TestClient(SocketChannel.open(UnixDomainSocketAddress.of(socket)));
+        client.export = ClientHandshake.negotiate(client.in, client.out, "", contexts);
+        return client;
+    }
+
     static TestClient connect(MemoryServer server, List<String> contexts) throws IOException {
         TestClient client = raw(server);
         client.export = ClientHandshake.negotiate(client.in, client.out, "", contexts);
