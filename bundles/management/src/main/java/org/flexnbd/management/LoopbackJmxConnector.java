@@ -2,7 +2,9 @@ package org.flexnbd.management;
 
 import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.UnknownHostException;
 import java.rmi.NoSuchObjectException;
 import java.rmi.registry.LocateRegistry;
@@ -11,6 +13,9 @@ import java.rmi.server.RMIServerSocketFactory;
 import java.rmi.server.UnicastRemoteObject;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 import javax.management.MBeanServer;
@@ -35,11 +40,14 @@ final class LoopbackJmxConnector implements AutoCloseable {
     private final int port;
     private final Registry registry;
     private final RMIConnectorServer server;
+    private final LoopbackServerSockets sockets;
 
-    private LoopbackJmxConnector(int port, Registry registry, RMIConnectorServer server) {
+    private LoopbackJmxConnector(int port, Registry registry, RMIConnectorServer server,
+            LoopbackServerSockets sockets) {
         this.port = port;
         this.registry = registry;
         this.server = server;
+        this.sockets = sockets;
     }
 
     /** The URL clients use, the form JConsole's host:port field expects. */
@@ -57,7 +65,7 @@ final class LoopbackJmxConnector implements AutoCloseable {
             throw new IllegalArgumentException("JMX port " + port + " is not in 1-65535");
         }
         stubsOnLoopback();
-        RMIServerSocketFactory sockets = new LoopbackServerSockets();
+        LoopbackServerSockets sockets = new LoopbackServerSockets();
         Thread thread = Thread.currentThread();
         ClassLoader was = thread.getContextClassLoader();
         // RMI remembers the context class loader of the thread that exports an object and unmarshals incoming
@@ -75,10 +83,11 @@ final class LoopbackJmxConnector implements AutoCloseable {
             server = new RMIConnectorServer(new JMXServiceURL("rmi", "127.0.0.1", port), env, rmiServer, mbs);
             server.start();
             registry.bind(BINDING, rmiServer.toStub());
-            return new LoopbackJmxConnector(port, registry, server);
+            return new LoopbackJmxConnector(port, registry, server, sockets);
         } catch (Exception e) {
             stopQuietly(server);
             unexportQuietly(registry);
+            sockets.closeAccepted();
             if (e instanceof IOException io) {
                 throw io;
             }
@@ -128,6 +137,33 @@ final class LoopbackJmxConnector implements AutoCloseable {
         }
         stopQuietly(server);
         unexportQuietly(registry);
+        sockets.closeAccepted();
+        awaitPortFree();
+    }
+
+    /**
+     * The listening socket is closed by RMI's accept thread once it has been woken, a moment after the unexport has
+     * returned; wait (briefly) for that, so that a connector activated right after this one can have the port.
+     */
+    private void awaitPortFree() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (true) {
+            try (ServerSocket probe = new ServerSocket()) {
+                probe.bind(new InetSocketAddress(LOOPBACK, port));
+                return;
+            } catch (IOException e) {
+                if (System.nanoTime() - deadline > 0) {
+                    LOG.warning("127.0.0.1:" + port + " still in use after closing the JMX connector: " + Reasons.of(e));
+                    return;
+                }
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     private static void stopQuietly(RMIConnectorServer server) {
@@ -159,23 +195,36 @@ final class LoopbackJmxConnector implements AutoCloseable {
     }
 
     /**
-     * Server sockets on 127.0.0.1 only. One instance serves both the registry and the connector, and equal instances
-     * are what lets RMI put both on one listening socket.
+     * Server sockets on 127.0.0.1 only. One instance serves both the registry and the connector (RMI puts exports with
+     * equal factories on one listening socket; each connector has its own instance, equal only to itself). It keeps
+     * the connections it accepted: RMI leaves an idle client connection open after everything is unexported, and
+     * closing them is what frees the port while a JMX client is still connected.
      */
     static final class LoopbackServerSockets implements RMIServerSocketFactory {
+        private final Set<Socket> accepted = ConcurrentHashMap.newKeySet();
+
         @Override
         public ServerSocket createServerSocket(int port) throws IOException {
-            return new ServerSocket(port, 50, LOOPBACK);
+            return new ServerSocket(port, 50, LOOPBACK) {
+                @Override
+                public Socket accept() throws IOException {
+                    Socket s = super.accept();
+                    accepted.removeIf(Socket::isClosed);
+                    accepted.add(s);
+                    return s;
+                }
+            };
         }
 
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof LoopbackServerSockets;
-        }
-
-        @Override
-        public int hashCode() {
-            return LoopbackServerSockets.class.hashCode();
+        void closeAccepted() {
+            for (Socket s : accepted) {
+                try {
+                    s.close();
+                } catch (IOException e) {
+                    // closed either way
+                }
+            }
+            accepted.clear();
         }
     }
 }

@@ -82,7 +82,7 @@ public final class ManagementComponent {
         }
     }
 
-    private void poll() {
+    void poll() {
         try {
             mbean.poll();
         } catch (RuntimeException e) {

@@ -234,7 +234,7 @@ final class ProxyManagement extends StandardEmitterMBean implements ProxyMBean {
         try {
             u.reconnect();
         } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "reconnect failed: " + Reasons.of(e), e);
+            LOG.warning("reconnect failed: " + Reasons.of(e));
             throw new IllegalStateException("reconnect failed: " + Reasons.of(e));
         }
     }
