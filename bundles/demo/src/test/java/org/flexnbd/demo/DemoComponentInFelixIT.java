@@ -125,7 +125,7 @@ public class DemoComponentInFelixIT {
         assertTrue(what, condition.getAsBoolean());
     }
 
-    @Test
+    @Test(timeout = 120_000)
     public void servesWhileConfiguredAndCleansUpAfter() throws Exception {
         Path socket = tmp.getRoot().toPath().resolve("demo.sock");
         Thread.sleep(200);

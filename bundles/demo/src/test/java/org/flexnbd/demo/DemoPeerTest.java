@@ -19,6 +19,7 @@ import org.junit.Before;
 import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
+import org.junit.rules.Timeout;
 
 /** The demo server negotiated with and driven by real NBD clients: nbdinfo, qemu-io, nbdsh, nbdcopy. */
 public class DemoPeerTest {
@@ -27,6 +28,9 @@ public class DemoPeerTest {
 
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
+
+    @Rule
+    public Timeout timeout = Timeout.seconds(120);
 
     private MemoryServer unix;
     private MemoryServer tcp;

@@ -20,11 +20,15 @@ import org.junit.Before;
 import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
+import org.junit.rules.Timeout;
 
 /** The component's life cycle, driven the way SCR drives it: construct with a configuration, then deactivate. */
 public class DemoUpstreamComponentTest {
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
+
+    @Rule
+    public Timeout timeout = Timeout.seconds(120);
 
     private final List<LogRecord> logged = new ArrayList<>();
     private final Logger logger = Logger.getLogger(DemoUpstreamComponent.class.getName());

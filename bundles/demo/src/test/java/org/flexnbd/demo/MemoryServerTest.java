@@ -24,6 +24,7 @@ import org.junit.After;
 import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
+import org.junit.rules.Timeout;
 
 /** The demo server through the protocol bundle's client-side codecs, on both kinds of socket. */
 public class MemoryServerTest {
@@ -33,6 +34,9 @@ public class MemoryServerTest {
 
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
+
+    @Rule
+    public Timeout timeout = Timeout.seconds(120);
 
     private MemoryServer server;
 

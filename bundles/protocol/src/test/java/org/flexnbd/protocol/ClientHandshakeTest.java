@@ -358,7 +358,7 @@ public class ClientHandshakeTest {
 
     // Both sides together
 
-    @Test
+    @Test(timeout = 20_000)
     public void clientAgainstServerHandshakeThroughPipes() throws Exception {
         java.nio.channels.Pipe toServer = java.nio.channels.Pipe.open();
         java.nio.channels.Pipe toClient = java.nio.channels.Pipe.open();

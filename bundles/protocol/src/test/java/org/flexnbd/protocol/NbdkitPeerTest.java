@@ -110,7 +110,6 @@ public class NbdkitPeerTest {
 
     private UpstreamExport connect(List<String> contexts) throws IOException {
         channel = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
-        channel.socket().setSoTimeout(10000);
         in = new WireInput(channel, 64 * 1024);
         out = new WireOutput(channel, 64 * 1024);
         return ClientHandshake.negotiate(in, out, "", contexts);
@@ -155,7 +154,7 @@ public class NbdkitPeerTest {
         return Wire.remaining(simple.data());
     }
 
-    @Test
+    @Test(timeout = 60_000) // a stuck read must not hang the build; @After still stops nbdkit
     public void newstyleHandshakeWriteReadBlockStatusFlushDisconnect() throws Exception {
         startNbdkit();
         UpstreamExport e = connect(List.of("base:allocation"));
@@ -231,7 +230,7 @@ public class NbdkitPeerTest {
         assertFalse("nbdkit closes after DISC", in.hasMore());
     }
 
-    @Test
+    @Test(timeout = 60_000)
     public void severalRequestsInFlight() throws Exception {
         startNbdkit();
         connect(List.of("base:allocation"));
@@ -248,7 +247,7 @@ public class NbdkitPeerTest {
         }
     }
 
-    @Test
+    @Test(timeout = 60_000)
     public void oldstyleHandshakeWriteRead() throws Exception {
         startNbdkit("-o");
         UpstreamExport e = connect(List.of("base:allocation"));
@@ -273,7 +272,7 @@ public class NbdkitPeerTest {
         assertArrayEquals(data, Wire.remaining(roundTrip(Request.of(Nbd.CMD_READ, 0, 7, 12345, data.length)).data()));
     }
 
-    @Test
+    @Test(timeout = 60_000)
     public void newstyleWithoutMetaContexts() throws Exception {
         startNbdkit();
         UpstreamExport e = connect(List.of());

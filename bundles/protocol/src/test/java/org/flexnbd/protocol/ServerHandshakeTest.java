@@ -546,7 +546,7 @@ public class ServerHandshakeTest {
         }
     }
 
-    @Test
+    @Test(timeout = 20_000)
     public void theServerSpeaksOnlyAfterEachOption() throws IOException {
         // A real pipe: the client waits for each reply before sending the next option, as the spec requires.
         java.nio.channels.Pipe toServer = java.nio.channels.Pipe.open();

@@ -174,7 +174,7 @@ public class WireIoTest {
         assertArrayEquals(new byte[] {1, 2, 3}, channel.bytes.toByteArray());
     }
 
-    @Test
+    @Test(timeout = 20_000)
     public void throughARealPipe() throws Exception {
         Pipe pipe = Pipe.open();
         byte[] payload = Bytes.pattern(3 << 20, 4);
