@@ -51,9 +51,10 @@ results="$work/results.tsv"
 seconds() { python3 -c 'import sys,time; print(time.time())'; }
 
 fio_run() { # path rw bs depth -> MiB/s and IOPS
+    # The nbd engine prints a line of its own on stdout: the JSON goes to a file.
     fio --name=b --ioengine=nbd --uri="${uri[$1]}" --rw="$2" --bs="$3" --iodepth="$4" --size="$size" \
-        --time_based --runtime=5 --output-format=json 2>/dev/null |
-    python3 -c 'import json,sys; j=json.load(sys.stdin)["jobs"][0]; d=j["read"] if j["read"]["io_bytes"] else j["write"]; print("%.1f\t%.0f" % (d["bw_bytes"]/1048576, d["iops"]))'
+        --time_based --runtime=5 --output-format=json --output="$work/fio.json" >/dev/null 2>&1
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; d=j["read"] if j["read"]["io_bytes"] else j["write"]; print("%.1f\t%.0f" % (d["bw_bytes"]/1048576, d["iops"]))' "$work/fio.json"
 }
 
 for r in $(seq 1 "$rounds"); do
