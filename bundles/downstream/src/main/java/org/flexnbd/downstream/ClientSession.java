@@ -158,7 +158,7 @@ final class ClientSession implements Runnable {
                     throw e;
                 }
                 LOG.warning("client " + peer + ": " + e.getMessage() + "; answered with error " + e.error());
-                send(Reply.simple(e.cookie(), e.error(), null));
+                send(Reply.simple(e.cookie(), e.error(), null), false);
                 continue;
             }
             if (r == null) {
@@ -205,8 +205,8 @@ final class ClientSession implements Runnable {
         LOG.info("client " + peer + " disconnected");
     }
 
-    /** From an upstream thread: one complete reply. */
-    void reply(UpstreamSession from, Request request, Reply reply) {
+    /** From an upstream thread: one complete reply; with {@code more}, the next follows at once and flushes both. */
+    void reply(UpstreamSession from, Request request, Reply reply, boolean more) {
         synchronized (lock) {
             if (from != current || table.remove(request.cookie()) == null) {
                 return;
@@ -214,7 +214,7 @@ final class ClientSession implements Runnable {
             lock.notifyAll();
         }
         try {
-            send(agreement.structuredReplies() ? forClient(reply) : SimpleConversion.toSimple(request, reply));
+            send(agreement.structuredReplies() ? forClient(reply) : SimpleConversion.toSimple(request, reply), more);
             host.relayed(request.payloadLength() + reply.payloadBytes());
         } catch (IOException e) {
             closeSocket();
@@ -223,10 +223,12 @@ final class ClientSession implements Runnable {
         }
     }
 
-    private void send(Reply reply) throws IOException {
+    private void send(Reply reply, boolean more) throws IOException {
         synchronized (writeLock) {
             ReplyCodec.write(out, reply);
-            out.flush();
+            if (!more) {
+                out.flush();
+            }
         }
     }
 

@@ -28,6 +28,11 @@ public final class WireInput {
         return fill() > 0;
     }
 
+    /** Bytes already read from the channel and not yet consumed: what can be decoded without waiting. */
+    public int buffered() {
+        return buffer.remaining();
+    }
+
     private int fill() throws IOException {
         buffer.compact();
         try {

@@ -41,7 +41,7 @@ final class LinkSession implements UpstreamSession {
         }
     }
 
-    void deliver(Request request, Reply reply) {
-        handler.reply(this, request, reply);
+    void deliver(Request request, Reply reply, boolean more) {
+        handler.reply(this, request, reply, more);
     }
 }

@@ -359,7 +359,7 @@ final class UpstreamLink {
         }
         c.delivering(true);
         try {
-            to.deliver(request, reply);
+            to.deliver(request, reply, c.in.buffered() > 0);
         } finally {
             c.delivering(false);
         }
