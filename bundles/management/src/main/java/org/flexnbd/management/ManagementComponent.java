@@ -3,6 +3,7 @@ package org.flexnbd.management;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -95,12 +96,26 @@ public final class ManagementComponent {
             policyOption = ReferencePolicyOption.GREEDY)
     synchronized void bindUpstream(Upstream u) {
         upstream = u;
+        pollSoon();
     }
 
     synchronized void unbindUpstream(Upstream u) {
         // A greedy reference binds the replacement before it unbinds the one replaced.
         if (upstream == u) {
             upstream = null;
+            pollSoon();
+        }
+    }
+
+    /**
+     * A look at the new upstream now rather than within a second, on the poll thread (not on SCR's: the upstream's
+     * status may wait for its first connection): it sets what later reconnects are counted from.
+     */
+    private void pollSoon() {
+        try {
+            poller.execute(this::poll);
+        } catch (RejectedExecutionException e) {
+            // deactivated: nothing more to look at
         }
     }
 
