@@ -1,0 +1,91 @@
+package org.flexnbd.itests.e2e;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+import java.nio.file.Path;
+
+import javax.management.MBeanAttributeInfo;
+import javax.management.MBeanInfo;
+import javax.management.MBeanServerConnection;
+import javax.management.ObjectName;
+import javax.management.remote.JMXConnector;
+import javax.management.remote.JMXConnectorFactory;
+import javax.management.remote.JMXServiceURL;
+
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+/**
+ * An operator's JMX client (this JVM, over RMI) against the appliance started with --jmx-port: it reads the MBean's
+ * attributes and calls reconnect() while nbdcopy runs through the proxy, whose data then checks out.
+ */
+public class JmxIT {
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+
+    private Path shm;
+
+    @Before
+    public void tools() throws Exception {
+        E2E.assumeDistribution();
+        E2E.assumeTool("nbdkit");
+        E2E.assumeTool("nbdcopy");
+        shm = E2E.shm("flexnbd-jmx");
+    }
+
+    @After
+    public void clean() throws Exception {
+        E2E.deleteTree(shm);
+    }
+
+    @Test
+    public void attributesAndAReconnectDuringACopy() throws Exception {
+        Path dir = tmp.getRoot().toPath();
+        int jmxPort = Peer.freePort();
+        Path src = E2E.randomFile(shm, "src.img", 512L << 20);
+        Path back = shm.resolve("back.img");
+        try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "-t", "1", "--filter=rate", "memory", "512M",
+                "rate=1600M").start();
+                Proxy proxy = Proxy.start(dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port), "--jmx-port", Integer.toString(jmxPort));
+                JMXConnector jmx = JMXConnectorFactory.connect(new JMXServiceURL(
+                        "service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi"))) {
+            MBeanServerConnection mbs = jmx.getMBeanServerConnection();
+            ObjectName proxyName = new ObjectName("flexnbd:type=Proxy");
+            assertEquals("CONNECTED", mbs.getAttribute(proxyName, "State"));
+            assertEquals("127.0.0.1:" + up.port, mbs.getAttribute(proxyName, "UpstreamAddress"));
+            assertEquals("", mbs.getAttribute(proxyName, "ClientAddress"));
+            MBeanInfo info = mbs.getMBeanInfo(proxyName);
+            for (MBeanAttributeInfo a : info.getAttributes()) {
+                assertFalse("a description for " + a.getName(), a.getDescription() == null
+                        || a.getDescription().isBlank() || a.getDescription().equals(a.getName()));
+            }
+
+            try (Peer copy = Peer.start(dir, "nbdcopy", "nbdcopy", src.toString(), proxy.uri())) {
+                long deadline = System.currentTimeMillis() + 10_000;
+                while (((String) mbs.getAttribute(proxyName, "ClientAddress")).isEmpty()
+                        && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(20);
+                }
+                assertTrue("the copy's client is shown", ((String) mbs.getAttribute(proxyName, "ClientAddress"))
+                        .startsWith("127.0.0.1:"));
+                for (int i = 0; i < 3; i++) {
+                    Thread.sleep(300);
+                    mbs.invoke(proxyName, "reconnect", new Object[0], new String[0]);
+                }
+                assertEquals("nbdcopy: " + copy.stderr(), Integer.valueOf(0), copy.waitFor(120));
+            }
+            assertTrue((Long) mbs.getAttribute(proxyName, "ReconnectCount") >= 3);
+            assertTrue((Long) mbs.getAttribute(proxyName, "RequestsRelayed") > 0);
+            try (Peer read = Peer.run(dir, "nbdcopy", 120, "nbdcopy", up.uri(), back.toString())) {
+                assertEquals(read.stderr(), 0, read.exitStatus());
+            }
+            assertEquals(E2E.sha256(src), E2E.sha256(back));
+        }
+    }
+}
