@@ -44,6 +44,7 @@ final class ClientSession implements Runnable {
     private final WireInput in;
     private final WireOutput out;
     private final Object writeLock = new Object();
+    private final ReadAhead readAhead;
 
     private final Object lock = new Object();
     private final LinkedHashMap<Long, Request> table = new LinkedHashMap<>();
@@ -60,6 +61,7 @@ final class ClientSession implements Runnable {
         this.host = host;
         this.in = new WireInput(socket, BUFFER);
         this.out = new WireOutput(socket, BUFFER);
+        this.readAhead = new ReadAhead(host.readAheadBytes());
     }
 
     String peer() {
@@ -81,7 +83,7 @@ final class ClientSession implements Runnable {
             clientContextIds = clientIds(export, agreement);
             LOG.info("client " + peer + " connected (" + (agreement.oldstyle() ? "oldstyle" : "newstyle")
                     + (agreement.structuredReplies() ? ", structured replies" : "") + ")");
-            serve(export.export().maxBlock());
+            serve(export.export().maxBlock(), export.export().size());
         } catch (NbdException e) {
             LOG.warning("client " + peer + ": " + e.getMessage() + "; closing");
         } catch (IOException e) {
@@ -148,7 +150,7 @@ final class ClientSession implements Runnable {
         return ids;
     }
 
-    private void serve(int maxPayload) throws IOException, InterruptedException {
+    private void serve(int maxPayload, long exportSize) throws IOException, InterruptedException {
         while (true) {
             Request r;
             try {
@@ -169,6 +171,10 @@ final class ClientSession implements Runnable {
                 disconnect(r);
                 return;
             }
+            if (readAhead.isOn() && answeredFromCache(r)) {
+                continue;
+            }
+            Request upstream = readAhead.isOn() ? readAhead.widen(r, exportSize) : r;
             long cost = cost(r);
             host.budget().acquire(cost);
             synchronized (lock) {
@@ -178,10 +184,38 @@ final class ClientSession implements Runnable {
                 }
                 table.put(r.cookie(), r);
                 if (current != null) {
-                    current.submit(r);
+                    current.submit(upstream);
                 }
             }
         }
+    }
+
+    private boolean answeredFromCache(Request r) throws IOException {
+        UpstreamSession s;
+        synchronized (lock) {
+            s = current;
+            if (s == null || table.containsKey(r.cookie())) {
+                return false;
+            }
+        }
+        Reply cached = readAhead.answer(r, s.connectionGeneration());
+        if (cached == null) {
+            return false;
+        }
+        send(asNegotiated(r, cached), false);
+        host.relayed(r.length());
+        return true;
+    }
+
+    /** A simple reply to a READ, as this client negotiated: itself, or one data (or error) chunk. */
+    private Reply asNegotiated(Request r, Reply simple) {
+        if (!agreement.structuredReplies()) {
+            return simple;
+        }
+        Chunk only = simple.error() != 0
+                ? Chunks.error(r.cookie(), Nbd.REPLY_FLAG_DONE, simple.error(), "")
+                : Chunks.offsetData(r.cookie(), Nbd.REPLY_FLAG_DONE, r.offset(), simple.data());
+        return Reply.structured(r.cookie(), List.of(only));
     }
 
     /** Payload held for a request until its reply is written: its WRITE data, or room for its READ data. */
@@ -207,19 +241,28 @@ final class ClientSession implements Runnable {
 
     /** From an upstream thread: one complete reply; with {@code more}, the next follows at once and flushes both. */
     void reply(UpstreamSession from, Request request, Reply reply, boolean more) {
+        Request original;
         synchronized (lock) {
-            if (from != current || table.remove(request.cookie()) == null) {
+            original = from == current ? table.remove(request.cookie()) : null;
+            if (original == null) {
                 return;
             }
             lock.notifyAll();
         }
         try {
-            send(agreement.structuredReplies() ? forClient(reply) : SimpleConversion.toSimple(request, reply), more);
-            host.relayed(request.payloadLength() + reply.payloadBytes());
+            Reply out;
+            if (readAhead.isWidened(original.cookie())) {
+                out = asNegotiated(original,
+                        readAhead.narrow(original, request, reply, from.connectionGeneration()));
+            } else {
+                out = agreement.structuredReplies() ? forClient(reply) : SimpleConversion.toSimple(request, reply);
+            }
+            send(out, more);
+            host.relayed(original.payloadLength() + out.payloadBytes());
         } catch (IOException e) {
             closeSocket();
         } finally {
-            host.budget().release(cost(request));
+            host.budget().release(cost(original));
         }
     }
 
@@ -276,6 +319,7 @@ final class ClientSession implements Runnable {
         }
         UpstreamSession old;
         int resubmitted;
+        readAhead.forget();
         synchronized (lock) {
             if (closing || currentService == u) {
                 fresh.close();

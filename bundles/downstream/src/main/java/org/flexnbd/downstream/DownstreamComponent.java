@@ -42,6 +42,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private final String handshake;
     private final int maxClients;
     private final long drainMillis;
+    private final int readAheadBytes;
     private final PayloadBudget budget;
     private final Semaphore places;
     private final Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
@@ -59,6 +60,11 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         this.handshake = config.handshake();
         this.maxClients = Math.max(1, config.maxClients());
         this.drainMillis = config.drainSeconds() * 1000L;
+        if (config.cacheBytes() > 0 && maxClients > 1) {
+            // Another client's write would leave this one's kept data stale.
+            LOG.warning("the read-ahead cache is off: it serves one client only, and --max-clients is " + maxClients);
+        }
+        this.readAheadBytes = maxClients > 1 ? 0 : Math.max(0, config.cacheBytes());
         this.budget = new PayloadBudget(config.bufferBytes() + Nbd.MAX_PAYLOAD);
         this.places = new Semaphore(maxClients);
         ServerSocketChannel bound = null;
@@ -141,6 +147,11 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     @Override
     public boolean multiConnAllowed() {
         return maxClients > 1;
+    }
+
+    @Override
+    public int readAheadBytes() {
+        return readAheadBytes;
     }
 
     @Override

@@ -21,6 +21,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + " retransmission, read data on its way back); past it, clients are not read from")
     long bufferBytes() default 64L * 1024 * 1024;
 
+    @AttributeDefinition(description = "Read-ahead: READs of at most this many bytes are read doubled and the second"
+            + " half kept for the next READ; 0 for off. Off when more than one client may be served")
+    int cacheBytes() default 0;
+
     @AttributeDefinition(description = "Seconds a stopping proxy waits for requests in flight")
     int drainSeconds() default 5;
 }

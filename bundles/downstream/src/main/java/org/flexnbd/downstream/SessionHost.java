@@ -16,6 +16,9 @@ interface SessionHost {
     /** Whether more than one client may be served, so CAN_MULTI_CONN may be passed on. */
     boolean multiConnAllowed();
 
+    /** The read-ahead cache's size for each client, 0 when it is off. */
+    int readAheadBytes();
+
     void relayed(long payloadBytes);
 
     void ended(ClientSession session);

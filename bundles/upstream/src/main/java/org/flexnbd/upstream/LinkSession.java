@@ -25,6 +25,11 @@ final class LinkSession implements UpstreamSession {
     }
 
     @Override
+    public long connectionGeneration() {
+        return link.connectionGeneration();
+    }
+
+    @Override
     public void submit(Request request) {
         link.submit(this, request);
     }

@@ -44,6 +44,7 @@ final class UpstreamLink {
     private LinkSession session;
     private Request disconnect;
     private boolean closed;
+    private volatile long generation;
     private final Thread thread;
 
     UpstreamLink(String name, Supplier<Connector> connectors, ReferenceExport reference, Stats stats, long maxDelayMillis,
@@ -115,6 +116,10 @@ final class UpstreamLink {
                 connection.fail(why, false);
             }
         }
+    }
+
+    long connectionGeneration() {
+        return generation;
     }
 
     int inFlight() {
@@ -258,6 +263,7 @@ final class UpstreamLink {
                 return -1;
             }
             connection = c;
+            generation++;
             queue.clear();
             queue.addAll(pending.values());
             return pending.size();

@@ -9,6 +9,9 @@ public interface UpstreamSession extends AutoCloseable {
     /** The export as negotiated on this session's connection (meta context ids included). */
     UpstreamExport export();
 
+    /** Changes whenever this session's connection is replaced: what was read before may have changed since. */
+    long connectionGeneration();
+
     /** Sends the request, and sends it again after every reconnect until a complete reply has come. */
     void submit(Request request);
 
