@@ -176,17 +176,33 @@ final class ClientSession implements Runnable {
             }
             Request upstream = readAhead.isOn() ? readAhead.widen(r, exportSize) : r;
             long cost = cost(r);
-            host.budget().acquire(cost);
+            if (!host.budget().tryAcquire(cost)) {
+                flushUpstream(); // what is held can only be freed by replies to what was sent
+                host.budget().acquire(cost);
+            }
+            UpstreamSession to;
             synchronized (lock) {
                 if (table.containsKey(r.cookie())) {
                     host.budget().release(cost);
                     throw NbdException.fatal(String.format("cookie %016x reused while still in flight", r.cookie()));
                 }
                 table.put(r.cookie(), r);
-                if (current != null) {
-                    current.submit(upstream);
-                }
+                to = current;
             }
+            // Outside the lock: the write may wait for the upstream, whose replies need the lock to be delivered.
+            if (to != null) {
+                to.submit(upstream, in.buffered() >= Nbd.REQUEST_HEADER_LENGTH);
+            }
+        }
+    }
+
+    private void flushUpstream() {
+        UpstreamSession to;
+        synchronized (lock) {
+            to = current;
+        }
+        if (to != null) {
+            to.flush();
         }
     }
 
@@ -202,8 +218,8 @@ final class ClientSession implements Runnable {
         if (cached == null) {
             return false;
         }
-        send(asNegotiated(r, cached), false);
         host.relayed(r.length());
+        send(asNegotiated(r, cached), false);
         return true;
     }
 
@@ -225,6 +241,7 @@ final class ClientSession implements Runnable {
 
     /** The client's DISCONNECT goes upstream once every reply it waits for is written. */
     private void disconnect(Request disc) throws InterruptedException {
+        flushUpstream();
         UpstreamSession to;
         synchronized (lock) {
             long deadline = System.currentTimeMillis() + DRAIN_MILLIS;
@@ -257,8 +274,8 @@ final class ClientSession implements Runnable {
             } else {
                 out = agreement.structuredReplies() ? forClient(reply) : SimpleConversion.toSimple(request, reply);
             }
+            host.relayed(original.payloadLength() + out.payloadBytes()); // counted before the client can look
             send(out, more);
-            host.relayed(original.payloadLength() + out.payloadBytes());
         } catch (IOException e) {
             closeSocket();
         } finally {
@@ -318,7 +335,7 @@ final class ClientSession implements Runnable {
             return;
         }
         UpstreamSession old;
-        int resubmitted;
+        List<Request> unanswered;
         readAhead.forget();
         synchronized (lock) {
             if (closing || currentService == u) {
@@ -335,12 +352,15 @@ final class ClientSession implements Runnable {
             old = current;
             current = fresh;
             currentService = u;
-            resubmitted = table.size();
-            for (Request r : table.values()) {
-                fresh.submit(r);
-            }
+            unanswered = List.copyOf(table.values());
             lock.notifyAll();
         }
+        // Outside the lock, as in serve(): requests the client sends meanwhile go straight to the fresh session.
+        for (Request r : unanswered) {
+            fresh.submit(r, true);
+        }
+        fresh.flush();
+        int resubmitted = unanswered.size();
         if (old != null) {
             old.close();
             LOG.info("client " + peer + ": moved to a new upstream service; resubmitted " + resubmitted

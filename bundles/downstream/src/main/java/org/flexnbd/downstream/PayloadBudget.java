@@ -13,6 +13,15 @@ final class PayloadBudget {
         this.limit = limit;
     }
 
+    /** Takes {@code bytes} if that needs no wait. */
+    synchronized boolean tryAcquire(long bytes) {
+        if (used > 0 && used + bytes > limit) {
+            return false;
+        }
+        used += bytes;
+        return true;
+    }
+
     synchronized void acquire(long bytes) throws InterruptedException {
         while (used > 0 && used + bytes > limit) {
             wait();

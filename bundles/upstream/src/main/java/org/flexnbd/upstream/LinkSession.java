@@ -30,8 +30,13 @@ final class LinkSession implements UpstreamSession {
     }
 
     @Override
-    public void submit(Request request) {
-        link.submit(this, request);
+    public void submit(Request request, boolean more) {
+        link.submit(this, request, more);
+    }
+
+    @Override
+    public void flush() {
+        link.flush(this);
     }
 
     @Override

@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -40,6 +41,8 @@ final class UpstreamLink {
     private final Object lock = new Object();
     private final LinkedHashMap<Long, Request> pending = new LinkedHashMap<>();
     private final ArrayDeque<Request> queue = new ArrayDeque<>();
+    /** Held by whoever writes to the connection's output: the writer thread, or a submitting client thread. */
+    private final ReentrantLock sending = new ReentrantLock();
     private Connection connection;
     private LinkSession session;
     private Request disconnect;
@@ -86,17 +89,71 @@ final class UpstreamLink {
         onIdle.run();
     }
 
-    void submit(LinkSession s, Request r) {
+    /**
+     * Records the request as outstanding and sends it: straight to the socket on the caller's thread when the
+     * connection is up and nothing is queued before it (no hand-over to the writer thread on the common path),
+     * otherwise through the queue.
+     */
+    void submit(LinkSession s, Request r, boolean more) {
+        Connection c;
         synchronized (lock) {
             if (session != s) {
-                throw new IllegalStateException("session is closed");
+                return; // its client moved on; the client's own table still holds the request
             }
             if (pending.isEmpty() && connection != null) {
                 connection.channel.touch(); // the timeout counts from when something is outstanding
             }
             pending.put(r.cookie(), r);
-            queue.add(r);
-            lock.notifyAll();
+            c = connection;
+            if (c == null || c.isFailed() || !queue.isEmpty() || disconnect != null) {
+                enqueue(r);
+                return;
+            }
+        }
+        if (!sending.tryLock()) {
+            synchronized (lock) {
+                enqueue(r);
+            }
+            return;
+        }
+        try {
+            synchronized (lock) {
+                if (connection != c || !queue.isEmpty()) {
+                    enqueue(r);
+                    return;
+                }
+            }
+            RequestCodec.write(c.out, r);
+            if (!more) {
+                c.out.flush();
+            }
+        } catch (IOException e) {
+            c.fail("write failed: " + e.getMessage(), false);
+        } finally {
+            sending.unlock();
+        }
+    }
+
+    private void enqueue(Request r) {
+        queue.add(r);
+        lock.notifyAll();
+    }
+
+    void flush(LinkSession s) {
+        Connection c;
+        synchronized (lock) {
+            c = session == s ? connection : null;
+        }
+        if (c == null) {
+            return;
+        }
+        sending.lock();
+        try {
+            c.out.flush();
+        } catch (IOException e) {
+            c.fail("write failed: " + e.getMessage(), false);
+        } finally {
+            sending.unlock();
         }
     }
 
@@ -270,45 +327,61 @@ final class UpstreamLink {
         }
     }
 
+    /** The writer thread: sends what was queued (retransmissions, and requests that met a busy socket). */
     private void write(Connection c) {
         try {
             while (true) {
-                Request next;
-                boolean flush;
-                Request disc = null;
                 synchronized (lock) {
-                    while (queue.isEmpty() && disconnect == null && c.out.pending() == 0 && !c.isFailed()
-                            && !closed) {
+                    while (queue.isEmpty() && disconnect == null && !c.isFailed() && !closed) {
                         lock.wait();
                     }
                     if (c.isFailed() || closed) {
                         return;
                     }
-                    next = queue.poll();
-                    flush = next == null && c.out.pending() > 0;
-                    if (next == null && !flush) {
-                        disc = disconnect;
-                        disconnect = null;
-                    }
                 }
-                if (next != null) {
-                    RequestCodec.write(c.out, next);
-                } else if (flush) {
-                    c.out.flush();
-                } else if (disc != null) {
-                    RequestCodec.write(c.out, disc);
-                    c.out.flush();
-                    c.fail("client disconnected; a fresh connection for the next one", true);
-                    synchronized (lock) {
-                        lock.notifyAll();
+                sending.lock();
+                try {
+                    if (drain(c)) {
+                        return;
                     }
-                    return;
+                } finally {
+                    sending.unlock();
                 }
             }
         } catch (IOException e) {
             c.fail("write failed: " + e.getMessage(), false);
         } catch (InterruptedException e) {
             c.fail("stopping", true);
+        }
+    }
+
+    /** Writes the queue out and flushes; then a DISCONNECT if one waits, returning true: the connection is done. */
+    private boolean drain(Connection c) throws IOException {
+        while (true) {
+            Request next;
+            Request disc = null;
+            synchronized (lock) {
+                next = queue.poll();
+                if (next == null) {
+                    disc = disconnect;
+                    disconnect = null;
+                }
+            }
+            if (next != null) {
+                RequestCodec.write(c.out, next);
+                continue;
+            }
+            if (disc == null) {
+                c.out.flush();
+                return false;
+            }
+            RequestCodec.write(c.out, disc);
+            c.out.flush();
+            c.fail("client disconnected; a fresh connection for the next one", true);
+            synchronized (lock) {
+                lock.notifyAll();
+            }
+            return true;
         }
     }
 

@@ -12,8 +12,16 @@ public interface UpstreamSession extends AutoCloseable {
     /** Changes whenever this session's connection is replaced: what was read before may have changed since. */
     long connectionGeneration();
 
-    /** Sends the request, and sends it again after every reconnect until a complete reply has come. */
-    void submit(Request request);
+    /**
+     * Sends the request, and sends it again after every reconnect until a complete reply has come. It may be written
+     * to the upstream's socket on the caller's thread. With {@code more}, the caller has another request at hand
+     * and the socket need not be flushed yet; a caller that then waits for anything must {@link #flush()} first.
+     * Requests submitted after the session is closed are dropped.
+     */
+    void submit(Request request, boolean more);
+
+    /** Sends what earlier submissions with {@code more} left buffered. */
+    void flush();
 
     /**
      * The client sent NBD_CMD_DISC and has no reply outstanding: pass the request on as it came; the connection is
