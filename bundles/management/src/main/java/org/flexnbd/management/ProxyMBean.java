@@ -28,6 +28,10 @@ public interface ProxyMBean {
 
     String getListenAddress();
 
+    long getExportSize();
+
+    String getExportFlags();
+
     void reconnect();
 
     void retarget(String address, int port);

@@ -66,7 +66,11 @@ final class ProxyManagement extends StandardEmitterMBean implements ProxyMBean {
             Map.entry("LastFailure", "Why the upstream connection was last lost; empty if never"),
             Map.entry("LastFailureTime", "When the upstream connection was last lost, ISO-8601 in UTC; empty if never"),
             Map.entry("ListenAddress", "Where the proxy listens for NBD clients (host:port or a UNIX socket path);"
-                    + " 'not listening: REASON' when it could not bind, empty when no listener is running"));
+                    + " 'not listening: REASON' when it could not bind, empty when no listener is running"),
+            Map.entry("ExportSize", "The upstream export's size in bytes, as clients see it; -1 before the first"
+                    + " connection"),
+            Map.entry("ExportFlags", "The upstream export's transmission flags (NBD_FLAG_*), in hexadecimal; empty"
+                    + " before the first connection"));
 
     private static final Map<String, String> OPERATIONS = Map.of(
             "reconnect", "Drop every upstream connection and connect again; requests in flight are retransmitted,"
@@ -201,6 +205,18 @@ final class ProxyManagement extends StandardEmitterMBean implements ProxyMBean {
     public String getLastFailureTime() {
         UpstreamStatus s = status();
         return s == null || s.lastFailureMillis() <= 0 ? "" : Instant.ofEpochMilli(s.lastFailureMillis()).toString();
+    }
+
+    @Override
+    public long getExportSize() {
+        UpstreamStatus s = status();
+        return s == null ? -1 : s.exportSize();
+    }
+
+    @Override
+    public String getExportFlags() {
+        UpstreamStatus s = status();
+        return s == null || s.exportSize() < 0 ? "" : String.format("0x%04x", s.exportFlags());
     }
 
     @Override

@@ -62,7 +62,7 @@ import org.junit.Test;
 public class ManagementComponentTest {
     private static final Set<String> ATTRIBUTES = new TreeSet<>(Arrays.asList("State", "UpstreamAddress",
             "ClientAddress", "InFlightRequests", "ReconnectCount", "Retransmissions", "RequestsRelayed",
-            "BytesRelayed", "LastFailure", "LastFailureTime", "ListenAddress"));
+            "BytesRelayed", "LastFailure", "LastFailureTime", "ListenAddress", "ExportSize", "ExportFlags"));
 
     private final FakeUpstream upstream = new FakeUpstream();
     private final FakeDownstream downstream = new FakeDownstream();
@@ -148,7 +148,7 @@ public class ManagementComponentTest {
     @Test
     public void everyAttributeReadsThroughTheConnector() throws Exception {
         upstream.status = new UpstreamStatus("RECONNECTING", "10.0.0.1:4777", 3, 2, 5, "connection reset by peer",
-                1_700_000_000_123L);
+                1_700_000_000_123L, 1L << 30, 0x1cd);
         downstream.clients = List.of("127.0.0.1:50000", "127.0.0.1:50002");
         downstream.requests = 42;
         downstream.bytes = 1 << 20;
@@ -169,6 +169,8 @@ public class ManagementComponentTest {
         assertEquals("connection reset by peer", values.get("LastFailure"));
         assertEquals("2023-11-14T22:13:20.123Z", values.get("LastFailureTime"));
         assertEquals("127.0.0.1:10809", values.get("ListenAddress"));
+        assertEquals(1L << 30, values.get("ExportSize"));
+        assertEquals("0x01cd", values.get("ExportFlags"));
 
         // one at a time too, as JConsole's attribute tab does
         for (String name : ATTRIBUTES) {
@@ -331,7 +333,7 @@ public class ManagementComponentTest {
         component.poll(); // the first look only sets what later looks compare with
 
         upstream.status = new UpstreamStatus("RECONNECTING", "10.0.0.1:4777", 1, 1, 0, "connection reset by peer",
-                System.currentTimeMillis());
+                System.currentTimeMillis(), 1L << 30, 0x1cd);
         AttributeChangeNotification state = next(received);
         AttributeChangeNotification count = next(received);
         if (!"State".equals(state.getAttributeName())) {
@@ -350,7 +352,7 @@ public class ManagementComponentTest {
         assertEquals(1L, count.getNewValue());
 
         upstream.status = new UpstreamStatus("CONNECTED", "10.0.0.1:4777", 0, 1, 1, "connection reset by peer",
-                System.currentTimeMillis());
+                System.currentTimeMillis(), 1L << 30, 0x1cd);
         state = next(received);
         assertEquals("RECONNECTING", state.getOldValue());
         assertEquals("CONNECTED", state.getNewValue());
@@ -372,7 +374,7 @@ public class ManagementComponentTest {
 
     @Test
     public void missingServicesReportWhatTheyCanAndReplacementsAreUsed() throws Exception {
-        upstream.status = new UpstreamStatus("CONNECTED", "10.0.0.1:4777", 2, 7, 9, "eof", 1000);
+        upstream.status = new UpstreamStatus("CONNECTED", "10.0.0.1:4777", 2, 7, 9, "eof", 1000, 1L << 30, 0x1cd);
         component.unbindUpstream(upstream);
         component.unbindDownstream(downstream);
         assertEquals("STOPPING", read("State"));
@@ -389,7 +391,7 @@ public class ManagementComponentTest {
 
         // a hot update: the greedy reference binds the new service before it unbinds the old one
         FakeUpstream updated = new FakeUpstream();
-        updated.status = new UpstreamStatus("CONNECTED", "10.0.0.3:4777", 0, 0, 0, "", 0);
+        updated.status = new UpstreamStatus("CONNECTED", "10.0.0.3:4777", 0, 0, 0, "", 0, 1L << 30, 0x1cd);
         component.bindUpstream(upstream);
         component.bindUpstream(updated);
         component.unbindUpstream(upstream);

@@ -41,6 +41,7 @@ public final class UpstreamComponent implements Upstream {
 
     private final ArrayDeque<UpstreamLink> idle = new ArrayDeque<>();
     private final List<UpstreamLink> links = new ArrayList<>();
+    private final Object firstConnection = new Object();
     private IOException firstFailure;
     private boolean stopping;
 
@@ -62,16 +63,23 @@ public final class UpstreamComponent implements Upstream {
 
     @Override
     public UpstreamExport awaitReady(Duration timeout) throws IOException, InterruptedException {
-        synchronized (this) {
+        // Its own lock: status() and open() must not wait while the first connection is being made.
+        synchronized (firstConnection) {
             if (firstFailure != null) {
                 throw firstFailure;
             }
-            if (reference.get() == null && links.isEmpty()) {
+            boolean none;
+            synchronized (this) {
+                none = reference.get() == null && links.isEmpty();
+            }
+            if (none) {
                 // The first connection is one attempt, so that a proxy started against nothing fails at once.
                 try {
                     Connection first = connector.connect(timeout);
                     reference.check(first.export);
-                    newLink(first);
+                    synchronized (this) {
+                        newLink(first);
+                    }
                 } catch (IOException e) {
                     firstFailure = e;
                     throw e;
@@ -132,8 +140,10 @@ public final class UpstreamComponent implements Upstream {
                 state = "RECONNECTING";
             }
         }
+        UpstreamExport e = reference.get();
         return new UpstreamStatus(state, connector.endpoint().toString(), inFlight, stats.reconnects(),
-                stats.retransmissions(), stats.lastFailure(), stats.lastFailureMillis());
+                stats.retransmissions(), stats.lastFailure(), stats.lastFailureMillis(),
+                e == null ? -1 : e.export().size(), e == null ? 0 : e.export().transmissionFlags());
     }
 
     @Override

@@ -10,7 +10,9 @@ package org.flexnbd.protocol.service;
  * @param retransmissions requests sent again after a reconnect
  * @param lastFailure why the upstream was last lost, empty if never
  * @param lastFailureMillis when, in milliseconds since the epoch, 0 if never
+ * @param exportSize the export's size in bytes, -1 before the first connection
+ * @param exportFlags the export's transmission flags, 0 before the first connection
  */
 public record UpstreamStatus(String state, String address, int inFlight, long reconnects, long retransmissions,
-        String lastFailure, long lastFailureMillis) {
+        String lastFailure, long lastFailureMillis, long exportSize, int exportFlags) {
 }
