@@ -270,6 +270,7 @@ final class ArgumentParser {
         StringBuilder text = new StringBuilder();
         HelpFormatter help = HelpFormatter.builder().setHelpAppendable(new TextHelpAppendable(text))
                 .setShowSince(false).get();
+        help.setSyntaxPrefix("usage:");
         try {
             help.printHelp(COMMAND + " -l ADDR -p PORT -C ADDR -P PORT [-b ADDR] [OPTION]...",
                     "Proxy requests from NBD clients to an NBD server, resiliently: the clients' connections survive"

@@ -63,10 +63,8 @@ public final class CliComponent {
             out.flush();
             exit.accept(0);
         } else if (outcome instanceof Outcome.UsageError error) {
-            PrintStream err = System.err;
-            err.println(ArgumentParser.COMMAND + ": " + error.message() + " (see " + ArgumentParser.COMMAND
-                    + " --help)");
-            err.flush();
+            // A log line like every line on stderr (the contract), so at the fatal level, which is always shown.
+            LOG.log(FATAL, error.message() + " (see " + ArgumentParser.COMMAND + " --help)");
             exit.accept(2);
         } else if (outcome instanceof Outcome.Run run) {
             start(run.settings());

@@ -1,0 +1,126 @@
+package org.flexnbd.launcher;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+import org.apache.felix.framework.Felix;
+import org.flexnbd.launcher.logging.FelixLog;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleException;
+import org.osgi.framework.Constants;
+import org.osgi.framework.FrameworkEvent;
+
+/**
+ * The Felix framework of one run: its bundle cache in a temporary folder of its own (removed at stop, and cleaned
+ * at first init anyway, so that no earlier run's bundles or configurations come back), quiet (its log goes to
+ * java.util.logging; SCR, ConfigAdmin and FileInstall likewise), FileInstall watching deploy/ for bundle jars.
+ */
+final class EmbeddedFelix {
+    /** The framework property the cli reads the installation directory from. */
+    static final String HOME_PROPERTY = "flexnbd.home";
+
+    private static final Logger LOG = Logger.getLogger(EmbeddedFelix.class.getName());
+
+    private final Felix felix;
+    private final Path storage;
+
+    private EmbeddedFelix(Felix felix, Path storage) {
+        this.felix = felix;
+        this.storage = storage;
+    }
+
+    static EmbeddedFelix start(Path home) throws LaunchException {
+        Path storage;
+        try {
+            storage = Files.createTempDirectory("flexnbd-felix-");
+        } catch (IOException e) {
+            throw new LaunchException("cannot create the framework's cache folder: " + e.getMessage(), e);
+        }
+        Felix felix;
+        try {
+            felix = new Felix(configuration(home, storage));
+            felix.init();
+            felix.start();
+        } catch (BundleException | RuntimeException e) {
+            delete(storage);
+            throw new LaunchException("cannot start the OSGi framework: " + e.getMessage(), e);
+        }
+        return new EmbeddedFelix(felix, storage);
+    }
+
+    static Map<String, Object> configuration(Path home, Path storage) {
+        Path deploy = home.resolve("deploy");
+        Map<String, Object> c = new HashMap<>();
+        c.put(HOME_PROPERTY, home.toString());
+        c.put(Constants.FRAMEWORK_STORAGE, storage.toString());
+        c.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
+        // Felix: its log to java.util.logging, no shutdown hook of its own (the launcher stops it).
+        c.put("felix.log.logger", new FelixLog());
+        c.put("felix.log.level", "3");
+        c.put("felix.shutdown.hook", "false");
+        // SCR and ConfigAdmin print to System.err without a log service; that becomes debug lines. Errors only.
+        c.put("ds.loglevel", "error");
+        c.put("felix.cm.loglevel", "1");
+        // FileInstall: hot update of bundles dropped into deploy/ (a jar with the symbolic name and version of an
+        // installed bundle updates it). Configurations are the cli's alone: no .cfg watching, nothing written back.
+        c.put("felix.fileinstall.dir", deploy.toString());
+        c.put("felix.fileinstall.filter", ".*\\.jar");
+        c.put("felix.fileinstall.poll", "1000");
+        c.put("felix.fileinstall.noInitialDelay", "true");
+        c.put("felix.fileinstall.enableConfigSave", "false");
+        c.put("felix.fileinstall.bundles.new.start", "true");
+        c.put("felix.fileinstall.log.default", "jul");
+        c.put("felix.fileinstall.log.level", "4");
+        return c;
+    }
+
+    BundleContext context() {
+        return felix.getBundleContext();
+    }
+
+    /** Runs the action when the framework stops, whoever stops it. */
+    void whenStopped(Runnable action) {
+        Thread t = new Thread(() -> {
+            try {
+                felix.waitForStop(0);
+                action.run();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "framework-watch");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** Stops every bundle (components deactivate: the listener drains and removes its socket), then the cache. */
+    void stop(Duration bound) {
+        try {
+            felix.stop();
+            FrameworkEvent e = felix.waitForStop(bound.toMillis());
+            if (e.getType() == FrameworkEvent.WAIT_TIMEDOUT) {
+                LOG.warning("the framework did not stop within " + bound.toSeconds() + " s; exiting anyway");
+                return; // bundles still hold files in the cache
+            }
+        } catch (BundleException | RuntimeException e) {
+            LOG.warning("stopping the framework: " + e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        delete(storage);
+    }
+
+    private static void delete(Path folder) {
+        try (Stream<Path> all = Files.walk(folder)) {
+            all.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            LOG.fine("cannot remove " + folder + ": " + e);
+        }
+    }
+}

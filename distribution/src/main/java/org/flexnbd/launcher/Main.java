@@ -1,0 +1,58 @@
+package org.flexnbd.launcher;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import org.flexnbd.launcher.logging.Logging;
+
+/**
+ * The process entry point: starts the appliance (an embedded Felix with the bundles of the installation), hands
+ * it the arguments, waits for the exit status (from the cli bundle, or 0 on SIGTERM/SIGINT), stops it, exits.
+ * The start script passes the installation directory as the system property {@code flexnbd.home}.
+ */
+public final class Main {
+    private static final Logger LOG = Logger.getLogger(Main.class.getName());
+    private static final Level FATAL = Level.parse("1100");
+    private static final Duration STOP_BOUND = Duration.ofSeconds(15);
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        Logging.install();
+        Path home = Path.of(System.getProperty(EmbeddedFelix.HOME_PROPERTY, ".")).toAbsolutePath().normalize();
+        System.exit(run(home, args));
+    }
+
+    static int run(Path home, String[] args) {
+        ExitStatus exit = new ExitStatus();
+        Signals.onTermination(signal -> {
+            LOG.info("SIG" + signal + ": stopping");
+            exit.accept(0);
+        });
+        EmbeddedFelix felix;
+        try {
+            felix = EmbeddedFelix.start(home);
+        } catch (LaunchException e) {
+            LOG.log(FATAL, e.getMessage());
+            return 1;
+        }
+        try {
+            BundleSet bundles = BundleSet.install(felix.context(), home.resolve("bundle"));
+            bundles.startInfrastructure();
+            LauncherServices.register(felix.context(), args, exit);
+            bundles.startApplication();
+            felix.whenStopped(() -> exit.accept(0));
+            return exit.await();
+        } catch (LaunchException e) {
+            LOG.log(FATAL, e.getMessage());
+            return 1;
+        } catch (InterruptedException e) {
+            return 1;
+        } finally {
+            felix.stop(STOP_BOUND);
+        }
+    }
+}
