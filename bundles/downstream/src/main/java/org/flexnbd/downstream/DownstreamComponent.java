@@ -109,11 +109,12 @@ public final class DownstreamComponent implements Downstream, SessionHost {
                 places.acquire();
                 SocketChannel client = server.accept();
                 client.setOption(java.net.StandardSocketOptions.TCP_NODELAY, !address.isUnix());
-                String peer = address.isUnix() ? "unix-client-" + clientNumbers.incrementAndGet()
+                int number = clientNumbers.incrementAndGet();
+                String peer = address.isUnix() ? "unix-client-" + number
                         : String.valueOf(client.getRemoteAddress()).replaceFirst("^/", "");
                 ClientSession session = new ClientSession(client, peer, this);
                 sessions.add(session);
-                Thread t = new Thread(session, "client-" + clientNumbers.get() + "-" + peer.replace(' ', '_'));
+                Thread t = new Thread(session, "client-" + number);
                 t.setDaemon(true);
                 t.start();
             } catch (ClosedChannelException e) {
