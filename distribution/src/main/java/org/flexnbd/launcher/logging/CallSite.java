@@ -1,20 +1,26 @@
 package org.flexnbd.launcher.logging;
 
 import java.util.List;
+import java.util.Set;
 import java.util.logging.LogRecord;
 
 /**
  * Where a log record was made: the source file and line of the first frame on the logging thread's stack outside
- * the logging machinery (java.util.logging, the JDK's System.Logger bridge, this package, and the log adapters of
- * Felix and FileInstall; java.io too, for lines written to System.err). It works because the handler runs
+ * the logging machinery (java.util.logging, the JDK's System.Logger bridge, the classes of this package that pass
+ * records on, and the log adapters of Felix and FileInstall; java.io too, for lines written to System.err). It works because the handler runs
  * synchronously on the thread that logs.
  */
 public record CallSite(String file, int line) {
 
-    private static final List<String> PLUMBING = List.of("java.util.logging.", "sun.util.logging.",
-            "jdk.internal.logger.", "java.lang.System$Logger", "org.flexnbd.launcher.logging.", "java.io.",
-            "sun.nio.cs.", "java.lang.Throwable", "org.apache.felix.framework.Logger",
-            "org.apache.felix.resolver.Logger", "org.apache.felix.fileinstall.internal.Util$");
+    /** Packages of the JDK's logging and output machinery. */
+    private static final List<String> PLUMBING_PACKAGES = List.of("java.util.logging.", "sun.util.logging.",
+            "jdk.internal.logger.", "java.io.", "sun.nio.cs.");
+    /** Top-level classes that only pass log records on. */
+    private static final Set<String> PLUMBING_CLASSES = Set.of("java.lang.System", "java.lang.Throwable",
+            CallSite.class.getName(), LogLineFormatter.class.getName(), StderrHandler.class.getName(),
+            StderrCapture.class.getName(), FelixLog.class.getName(), Logging.class.getName(),
+            "org.apache.felix.framework.Logger", "org.apache.felix.resolver.Logger",
+            "org.apache.felix.fileinstall.internal.Util");
 
     private static final StackWalker WALKER = StackWalker.getInstance();
 
@@ -26,12 +32,13 @@ public record CallSite(String file, int line) {
     }
 
     static boolean isPlumbing(String className) {
-        for (String prefix : PLUMBING) {
+        for (String prefix : PLUMBING_PACKAGES) {
             if (className.startsWith(prefix)) {
                 return true;
             }
         }
-        return false;
+        int nested = className.indexOf('$');
+        return PLUMBING_CLASSES.contains(nested < 0 ? className : className.substring(0, nested));
     }
 
     /** The file name the class file records; else one made from the top-level class's simple name. */
