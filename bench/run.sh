@@ -1,95 +1,244 @@
 #!/usr/bin/env bash
-# Throughput of the same workloads direct to nbdkit, through a blind socat relay, and through flexnbd-proxy,
-# interleaved in one run so that the machine's drift hits every path alike. Prints medians and the ratios.
+# The proxy against its peers on the same workloads, in one run: direct to nbdkit, through a blind socat
+# relay, through qemu-nbd and nbdkit's nbd plugin (plain and with its retry filter) used as proxies, and
+# through flexnbd-proxy. Every path runs each workload once per round, in an order that rotates, so the
+# machine's drift hits all alike; the report gives medians and the proxy's ratios to the relay and direct.
 #
-#   bench/run.sh [ROUNDS]        (default 3; build first: mvn -B -q install -DskipTests)
+#   bench/run.sh [--quick] [--rounds N] [--only SECTIONS] [--out DIR]
 #
-# Needs nbdkit, nbdcopy (libnbd-bin), fio and socat (see .ci/run). Everything binds to 127.0.0.1 and every
-# process started here is stopped by PID on exit.
+#   --quick       1 round, 2 s runs, 256 MiB copies: a smoke test of the harness; results go to a temporary
+#                 folder (printed), never over the documented ones
+#   --rounds N    rounds of the interleaved sections (default 3)
+#   --only LIST   comma-separated sections: main, scaling, memory, startup (default: all)
+#   --out DIR     where tables, raw data and plots go (default: bench/results, plots into docs/)
+#
+# Build first: mvn -B -q install -DskipTests. Needs nbdkit, nbdcopy (libnbd-bin), qemu-nbd (qemu-utils),
+# fio, socat, and gnuplot-nox for the plots (apt-get install -y gnuplot-nox); none of it is needed by CI.
+# Takes about 30 minutes with 3 rounds on 2 cores. Everything binds to 127.0.0.1; every process started
+# here is stopped by PID on exit.
 set -euo pipefail
-export PATH=/usr/bin:/bin:$PATH
 here=$(cd "$(dirname "$0")" && pwd)
-dist=${FLEXNBD_DIST:-$here/../distribution/target/flexnbd-proxy}
-rounds=${1:-3}
-size=1G
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
-for tool in nbdkit nbdcopy fio socat python3; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
+proxy_bin=${FLEXNBD_DIST:-$here/../distribution/target/flexnbd-proxy}/bin/flexnbd-proxy
+rounds=3 sections=main,scaling,memory,startup out="" quick=0
+size=1G bytes=$((1 << 30)) runtime=5 ramp=1 memtime=20
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) quick=1; rounds=1; runtime=2; ramp=0.5; memtime=8; size=256M; bytes=$((256 << 20)) ;;
+        --rounds) rounds=${2:?}; shift ;;
+        --only) sections=${2:?}; shift ;;
+        --out) out=${2:?}; shift ;;
+        -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument $1 (see --help)" ;;
+    esac
+    shift
 done
-[ -x "$dist/bin/flexnbd-proxy" ] || { echo "bench: build first: mvn -B -q install -DskipTests" >&2; exit 1; }
+if [ -z "$out" ]; then
+    if [ "$quick" = 1 ]; then out=${TMPDIR:-/tmp}/flexnbd-bench-quick; else out=$here/results; fi
+fi
+plots=$out
+[ "$quick" = 0 ] && [ "$out" = "$here/results" ] && plots=$here/../docs
+
+for tool in nbdkit nbdcopy qemu-nbd fio socat python3 awk; do
+    command -v "$tool" >/dev/null || die "$tool is not installed (see the header of $0)"
+done
+[ -x "$proxy_bin" ] || die "build first: mvn -B -q install -DskipTests ($proxy_bin is missing)"
+has() { [[ ",$sections," == *",$1,"* ]]; }
 
 work=$(mktemp -d /dev/shm/flexnbd-bench.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
 trap cleanup EXIT
+# Run a copy of the distribution: a rebuild in the tree during the run must not change what is measured.
+cp -r "$(dirname "$proxy_bin")/.." "$work/dist"
+proxy_bin=$work/dist/bin/flexnbd-proxy
+logs=$out/logs
+mkdir -p "$out" "$plots" "$logs"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-await_port() {
-    for _ in $(seq 1 200); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "bench: nothing listens on $1" >&2; exit 1
+# record FILE ROUND PATH WORKLOAD UNIT VALUE. A client that failed printed nothing (and why, on stderr):
+# stop there rather than report a median of fewer runs.
+record() {
+    [ -n "$6" ] || die "no figure for $3, $4 (round $2)"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$2" "$3" "$4" "$5" "$6" >>"$1"
 }
 
-up=$(free_port); relay=$(free_port); proxy=$(free_port)
-nbdkit -f -i 127.0.0.1 -p "$up" memory "$size" & pids+=($!)
-await_port "$up"
-socat -b 262144 TCP-LISTEN:"$relay",bind=127.0.0.1,reuseaddr,fork TCP:127.0.0.1:"$up" & pids+=($!)
-"$dist/bin/flexnbd-proxy" -l 127.0.0.1 -p "$proxy" -C 127.0.0.1 -P "$up" --max-clients 4 & pids+=($!)
-await_port "$relay"; await_port "$proxy"
-
-head -c "$size" /dev/urandom > "$work/src.img"
-nbdcopy "$work/src.img" "nbd://127.0.0.1:$up"     # nbdkit's memory plugin is slow on first writes: warm it up
-
-declare -A uri=([direct]="nbd://127.0.0.1:$up" [relay]="nbd://127.0.0.1:$relay" [proxy]="nbd://127.0.0.1:$proxy")
-results="$work/results.tsv"
-seconds() { python3 -c 'import sys,time; print(time.time())'; }
-
-fio_run() { # path rw bs depth -> MiB/s and IOPS
-    # The nbd engine prints a line of its own on stdout: the JSON goes to a file.
-    fio --name=b --ioengine=nbd --uri="${uri[$1]}" --rw="$2" --bs="$3" --iodepth="$4" --size="$size" \
-        --time_based --runtime=5 --output-format=json --output="$work/fio.json" >/dev/null 2>&1
-    python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; d=j["read"] if j["read"]["io_bytes"] else j["write"]; print("%.1f\t%.0f" % (d["bw_bytes"]/1048576, d["iops"]))' "$work/fio.json"
+# Runs the paths in an order rotated by ROUND, so that no path always follows the same one.
+rotated() { # ROUND PATH...
+    local r=$1; shift
+    local n=$# i
+    local all=("$@")
+    for ((i = 0; i < n; i++)); do echo "${all[$(((i + r) % n))]}"; done
 }
 
-for r in $(seq 1 "$rounds"); do
-    for path in direct relay proxy; do
-        t0=$(seconds); nbdcopy "$work/src.img" "${uri[$path]}"; t1=$(seconds)
-        printf '%s\tnbdcopy write 4 conns\tMiB/s\t%s\n' "$path" "$(python3 -c "print('%.1f' % (1024/($t1-$t0)))")" >> "$results"
-        t0=$(seconds); nbdcopy "${uri[$path]}" null:; t1=$(seconds)
-        printf '%s\tnbdcopy read 4 conns\tMiB/s\t%s\n' "$path" "$(python3 -c "print('%.1f' % (1024/($t1-$t0)))")" >> "$results"
-        IFS=$'\t' read -r bw _ < <(fio_run "$path" write 1M 16)
-        printf '%s\tfio 1M write QD16\tMiB/s\t%s\n' "$path" "$bw" >> "$results"
-        IFS=$'\t' read -r bw _ < <(fio_run "$path" read 1M 16)
-        printf '%s\tfio 1M read QD16\tMiB/s\t%s\n' "$path" "$bw" >> "$results"
-        IFS=$'\t' read -r _ iops < <(fio_run "$path" randread 4k 32)
-        printf '%s\tfio 4K randread QD32\tIOPS\t%s\n' "$path" "$iops" >> "$results"
-        IFS=$'\t' read -r _ iops < <(fio_run "$path" randread 4k 1)
-        printf '%s\tfio 4K randread QD1\tIOPS\t%s\n' "$path" "$iops" >> "$results"
-    done
-    echo "bench: round $r of $rounds done" >&2
+# --- setup: one upstream, every path to it -------------------------------------------------------------
+start_upstream up
+up=${upstream_port[up]}
+start_relay relay "$up"
+start_qemu_nbd qemu-nbd "$up"
+start_nbdkit_nbd nbdkit-nbd "$up"
+start_nbdkit_nbd nbdkit-retry "$up" --filter=retry
+start_proxy proxy "$up" --max-clients 4
+proxy_idle_rss=$(rss_of "${pid_of[proxy]}")
+paths=(direct relay qemu-nbd nbdkit-nbd nbdkit-retry proxy)
+uri[direct]="nbd://127.0.0.1:$up"
+
+head -c "$bytes" /dev/urandom >"$work/src.img"
+note "warming up: nbdkit's memory plugin is several times slower on the first write of each page"
+nbdcopy "$work/src.img" "${uri[direct]}"
+# One short pass through every path: connections made, the proxy's JIT compiled, as in a long-lived service.
+for p in "${paths[@]}"; do
+    runtime=2 ramp=0 fio_run "${uri[$p]}" randread 4k 32 >/dev/null
+    nbdcopy "${uri[$p]}" null:
 done
 
-python3 - "$results" "$rounds" <<'PY'
-import sys, statistics, collections
-rows = collections.defaultdict(list)
-units = {}
-order = []
-for line in open(sys.argv[1]):
-    path, workload, unit, value = line.rstrip("\n").split("\t")
-    rows[(workload, path)].append(float(value))
-    units[workload] = unit
-    if workload not in order:
-        order.append(workload)
-print(f"medians of {sys.argv[2]} interleaved rounds; nbdkit memory upstream, loopback")
-print(f"{'workload':24} {'unit':6} {'direct':>9} {'relay':>9} {'proxy':>9} {'proxy/relay':>12} {'proxy/direct':>13}")
-for w in order:
-    m = {p: statistics.median(rows[(w, p)]) for p in ("direct", "relay", "proxy")}
-    print(f"{w:24} {units[w]:6} {m['direct']:9.0f} {m['relay']:9.0f} {m['proxy']:9.0f} "
-          f"{m['proxy']/m['relay']:12.2f} {m['proxy']/m['direct']:13.2f}")
-PY
+# --- main: the table of issue 5 ------------------------------------------------------------------------
+main_workload() { # FILE ROUND PATH WORKLOAD
+    local f=$1 r=$2 p=$3 u=${uri[$3]} bw iops lat
+    case $4 in
+        copy-write) record "$f" "$r" "$p" "nbdcopy write 4 conns" MiB/s "$(nbdcopy_rate "$bytes" "$work/src.img" "$u")" ;;
+        copy-read) record "$f" "$r" "$p" "nbdcopy read 4 conns" MiB/s "$(nbdcopy_rate "$bytes" "$u" null:)" ;;
+        seq-write) IFS=$'\t' read -r bw _ _ < <(fio_run "$u" write 1M 16)
+            record "$f" "$r" "$p" "fio 1M seq write QD16" MiB/s "$bw" ;;
+        seq-read) IFS=$'\t' read -r bw _ _ < <(fio_run "$u" read 1M 16)
+            record "$f" "$r" "$p" "fio 1M seq read QD16" MiB/s "$bw" ;;
+        randread-1) IFS=$'\t' read -r _ iops lat < <(fio_run "$u" randread 4k 1)
+            record "$f" "$r" "$p" "fio 4K randread QD1" IOPS "$iops"
+            record "$f" "$r" "$p" "fio 4K randread QD1 latency" µs "$lat" ;;
+        randread-32) IFS=$'\t' read -r _ iops _ < <(fio_run "$u" randread 4k 32)
+            record "$f" "$r" "$p" "fio 4K randread QD32" IOPS "$iops" ;;
+        randwrite-1) IFS=$'\t' read -r _ iops lat < <(fio_run "$u" randwrite 4k 1)
+            record "$f" "$r" "$p" "fio 4K randwrite QD1" IOPS "$iops"
+            record "$f" "$r" "$p" "fio 4K randwrite QD1 latency" µs "$lat" ;;
+        randwrite-32) IFS=$'\t' read -r _ iops _ < <(fio_run "$u" randwrite 4k 32)
+            record "$f" "$r" "$p" "fio 4K randwrite QD32" IOPS "$iops" ;;
+    esac
+}
+
+run_main() {
+    local f=$out/main.tsv r w p
+    : >"$f"
+    # The proxy's memory while it works: sampled through the whole section.
+    : >"$out/main-rss.tsv"
+    sample_rss "${pid_of[proxy]}" "$out/main-rss.tsv" 0.5 7200 & pids+=($!)
+    local sampler=$!
+    for r in $(seq 1 "$rounds"); do
+        for w in copy-write copy-read seq-write seq-read randread-1 randread-32 randwrite-1 randwrite-32; do
+            for p in $(rotated "$r" "${paths[@]}"); do main_workload "$f" "$r" "$p" "$w"; done
+            note "main: round $r of $rounds: $w done"
+        done
+    done
+    stop_pid "$sampler"
+    {
+        printf 'idle after start\t%s\n' "$proxy_idle_rss"
+        printf 'after the main section\t%s\n' "$(rss_of "${pid_of[proxy]}")"
+        printf 'peak sampled VmRSS\t%s\n' "$(sort -t$'\t' -k2 -g "$out/main-rss.tsv" | tail -1 | cut -f2)"
+    } >"$out/memory-load.tsv"
+}
+
+# --- scaling: where the cost bends ----------------------------------------------------------------------
+run_scaling() {
+    local f=$out/scaling.tsv r qd bs p bw iops lat
+    : >"$f"
+    # The read-ahead cache (--cache, off by default) only matters for small sequential reads: its own instance.
+    start_proxy proxy-cache "$up" --max-clients 4 --cache
+    runtime=2 ramp=0 fio_run "${uri[proxy-cache]}" read 4k 1 >/dev/null
+    for r in $(seq 1 "$rounds"); do
+        for qd in 1 4 16 64 256; do
+            for p in $(rotated "$r" direct relay proxy); do
+                IFS=$'\t' read -r _ iops _ < <(fio_run "${uri[$p]}" randread 4k "$qd")
+                record "$f" "$r" "$p" "4K randread QD$qd" IOPS "$iops"
+            done
+        done
+        for bs in 4k 64k 1m 4m 32m; do
+            for p in $(rotated "$r" direct relay proxy); do
+                IFS=$'\t' read -r bw _ _ < <(fio_run "${uri[$p]}" read "$bs" 16)
+                record "$f" "$r" "$p" "seq read ${bs^^} QD16" MiB/s "$bw"
+            done
+        done
+        for p in $(rotated "$r" direct relay proxy proxy-cache); do
+            IFS=$'\t' read -r _ iops lat < <(fio_run "${uri[$p]}" read 4k 1)
+            record "$f" "$r" "$p" "seq read 4K QD1" IOPS "$iops"
+            record "$f" "$r" "$p" "seq read 4K QD1 latency" µs "$lat"
+        done
+        note "scaling: round $r of $rounds done"
+    done
+    stop_pid "${pid_of[proxy-cache]}"
+}
+
+# --- memory: a client as fast as it can against a slow upstream ----------------------------------------
+# The upstream takes 100 MiB/s (nbdkit's rate filter counts bits); fio queues far more than the proxy's
+# 64 MiB bound (256 x 1 MiB; then 4 clients x 256 x 256 KiB). RSS must level off, not follow the queue.
+# Twice: with the JVM's default heap sizing (a quarter of the machine's memory), and with the heap capped,
+# to tell buffered payload from heap the JVM merely chose to keep. jstat shows the heap's own view.
+memory_case() { # VARIANT JAVA_OPTS
+    local v=$1 f=$out/memory-slow.tsv series=$out/memory-slow-rss-$1.tsv bw sampler jstat_pid=""
+    : >"$series"
+    JAVA_OPTS=$2 start_proxy "proxy-slow-$v" "${upstream_port[slow]}" --max-clients 4
+    local pid=${pid_of[proxy-slow-$v]}
+    printf '%s: idle\t%s\n' "$v" "$(rss_of "$pid")" >>"$f"
+    sample_rss "$pid" "$series" 0.25 600 & pids+=($!); sampler=$!
+    if command -v jstat >/dev/null; then
+        jstat -gc "$pid" 1000 >"$out/memory-slow-jstat-$v.txt" 2>&1 & pids+=($!); jstat_pid=$!
+    fi
+    IFS=$'\t' read -r bw _ _ < <(runtime=$memtime ramp=0 fio_run "${uri[proxy-slow-$v]}" write 1M 256)
+    printf '%s: after 1 client, 1M writes QD256, %s s (%s MiB/s)\t%s\n' "$v" "$memtime" "$bw" "$(rss_of "$pid")" >>"$f"
+    printf '\n\n' >>"$series"   # a new data set for gnuplot: the second phase
+    IFS=$'\t' read -r bw _ _ < <(runtime=$memtime ramp=0 fio_run "${uri[proxy-slow-$v]}" write 256k 256 --numjobs=4)
+    printf '%s: after 4 clients, 256K writes QD256 each, %s s (%s MiB/s)\t%s\n' "$v" "$memtime" "$bw" "$(rss_of "$pid")" >>"$f"
+    stop_pid "$sampler"
+    [ -n "$jstat_pid" ] && stop_pid "$jstat_pid"
+    stop_pid "$pid"
+}
+
+run_memory() {
+    : >"$out/memory-slow.tsv"
+    start_upstream slow --filter=rate rate=800M
+    memory_case default ""
+    memory_case xmx256m "-Xmx256m"
+    stop_pid "${pid_of[slow]}"
+}
+
+# --- start-up: process start to the port accepting a connection ----------------------------------------
+# Sets ms to the time from launch to the port accepting. Not in a $(subshell): a process started there would
+# escape the EXIT trap if it failed.
+time_to_listen() { # NAME START_FUNCTION ARGS...
+    local name=$1 fn=$2 t0 t1; shift 2
+    t0=$EPOCHREALTIME
+    "$fn" "$name" "$@"   # the start_* functions return once the port accepts (polled every 20 ms)
+    t1=$EPOCHREALTIME
+    stop_pid "${pid_of[$name]}"
+    ms=$(python3 -c "print('%.0f' % (($t1 - $t0) * 1000))")
+}
+
+run_startup() {
+    local f=$out/startup.tsv i ms
+    : >"$f"
+    for i in 1 2 3 4 5; do
+        time_to_listen t-proxy start_proxy "$up" --max-clients 4; record "$f" "$i" proxy start-up ms "$ms"
+        time_to_listen t-relay start_relay "$up"; record "$f" "$i" relay start-up ms "$ms"
+        time_to_listen t-qemu start_qemu_nbd "$up"; record "$f" "$i" qemu-nbd start-up ms "$ms"
+        time_to_listen t-nbdkit start_nbdkit_nbd "$up"; record "$f" "$i" nbdkit-nbd start-up ms "$ms"
+    done
+}
+
+started=$(date -u +%Y-%m-%dT%H:%MZ)
+has main && run_main
+has scaling && run_scaling
+has memory && run_memory
+has startup && run_startup
+{
+    echo "started $started, finished $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "rounds $rounds, fio runs of ${runtime} s after ${ramp} s ramp, nbdcopy of $size"
+    echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
+        "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
+    echo "peers: $(nbdkit --version), $(nbdcopy --version | head -1), $(qemu-nbd --version | head -1)," \
+        "$(fio --version), $(socat -V | sed -n 's/^socat version \([^ ]*\).*/socat \1/p')"
+    echo "proxy: $(git -C "$here/.." log -1 --format='%h %s' 2>/dev/null || echo unknown), $(java -version 2>&1 | head -1)"
+} >"$out/run-info.txt"
+
+python3 "$here/report.py" "$out" | tee "$out/report.md"
+if command -v gnuplot >/dev/null; then
+    gnuplot -e "dir='$out'; plots='$plots'" "$here/plot.gp" && note "plots in $plots"
+else
+    note "gnuplot is not installed: no plots (apt-get install -y gnuplot-nox)"
+fi
