@@ -25,6 +25,7 @@ import org.flexnbd.protocol.SimpleConversion;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
 import org.flexnbd.protocol.WireOutput;
+import org.flexnbd.protocol.service.ReplyHandler;
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
 
@@ -33,7 +34,7 @@ import org.flexnbd.protocol.service.UpstreamSession;
  * when the Upstream service itself is replaced (a hot update of its bundle) every one of them is submitted again to
  * the new one. Replies are accepted only from the current upstream session, and only once per request.
  */
-final class ClientSession implements Runnable {
+final class ClientSession implements Runnable, ReplyHandler {
     private static final Logger LOG = Logger.getLogger(ClientSession.class.getName());
     private static final int BUFFER = 256 * 1024;
     private static final long DRAIN_MILLIS = 60_000;
@@ -51,15 +52,18 @@ final class ClientSession implements Runnable {
     private UpstreamSession current;
     private Upstream currentService;
     private UpstreamExport upstreamExport;
-    private ClientAgreement agreement;
+    private volatile ClientAgreement agreement;
     private Map<Integer, Integer> clientContextIds = Map.of();
+    /** Replies taken from the table and not yet written: DISCONNECT and shutdown wait for these too. */
+    private int writing;
     private boolean closing;
 
     ClientSession(SocketChannel socket, String peer, SessionHost host) {
         this.socket = socket;
         this.peer = peer;
         this.host = host;
-        this.in = new WireInput(socket, BUFFER);
+        // Before waiting for the client, send upstream what its earlier requests left buffered.
+        this.in = new WireInput(socket, BUFFER, this::flushUpstream);
         this.out = new WireOutput(socket, BUFFER);
         this.readAhead = new ReadAhead(host.readAheadBytes());
     }
@@ -160,7 +164,7 @@ final class ClientSession implements Runnable {
                     throw e;
                 }
                 LOG.warning("client " + peer + ": " + e.getMessage() + "; answered with error " + e.error());
-                send(Reply.simple(e.cookie(), e.error(), null), false);
+                send(errorReply(e.cookie(), e.error()), false);
                 continue;
             }
             if (r == null) {
@@ -223,6 +227,14 @@ final class ClientSession implements Runnable {
         return true;
     }
 
+    /** An error the proxy answers itself: the spec forbids a simple reply to a READ once structured replies are on. */
+    private Reply errorReply(long cookie, int error) {
+        if (!agreement.structuredReplies()) {
+            return Reply.simple(cookie, error, null);
+        }
+        return Reply.structured(cookie, List.of(Chunks.error(cookie, Nbd.REPLY_FLAG_DONE, error, "")));
+    }
+
     /** A simple reply to a READ, as this client negotiated: itself, or one data (or error) chunk. */
     private Reply asNegotiated(Request r, Reply simple) {
         if (!agreement.structuredReplies()) {
@@ -245,7 +257,7 @@ final class ClientSession implements Runnable {
         UpstreamSession to;
         synchronized (lock) {
             long deadline = System.currentTimeMillis() + DRAIN_MILLIS;
-            while (!table.isEmpty() && !closing && System.currentTimeMillis() < deadline) {
+            while ((!table.isEmpty() || writing > 0) && !closing && System.currentTimeMillis() < deadline) {
                 lock.wait(100);
             }
             to = current;
@@ -256,30 +268,58 @@ final class ClientSession implements Runnable {
         LOG.info("client " + peer + " disconnected");
     }
 
-    /** From an upstream thread: one complete reply; with {@code more}, the next follows at once and flushes both. */
-    void reply(UpstreamSession from, Request request, Reply reply, boolean more) {
+    /** From an upstream thread: one complete reply, buffered until {@link #flush()}. */
+    @Override
+    public void reply(UpstreamSession from, Request request, Reply reply) {
         Request original;
         synchronized (lock) {
             original = from == current ? table.remove(request.cookie()) : null;
             if (original == null) {
                 return;
             }
-            lock.notifyAll();
+            writing++;
         }
         try {
             Reply out;
-            if (readAhead.isWidened(original.cookie())) {
-                out = asNegotiated(original,
-                        readAhead.narrow(original, request, reply, from.connectionGeneration()));
-            } else {
-                out = agreement.structuredReplies() ? forClient(reply) : SimpleConversion.toSimple(request, reply);
+            try {
+                if (readAhead.isWidened(original.cookie())) {
+                    out = asNegotiated(original,
+                            readAhead.narrow(original, request, reply, from.connectionGeneration()));
+                } else {
+                    out = agreement.structuredReplies() ? forClient(reply)
+                            : SimpleConversion.toSimple(request, reply);
+                }
+            } catch (RuntimeException malformed) {
+                // The request is out of the table: it must still get an answer.
+                LOG.log(Level.WARNING, "client " + peer + ": unusable upstream reply to " + original, malformed);
+                out = errorReply(original.cookie(), Nbd.EIO);
+            } finally {
+                readAhead.answered(original);
             }
             host.relayed(original.payloadLength() + out.payloadBytes()); // counted before the client can look
-            send(out, more);
+            send(out, true);
         } catch (IOException e) {
             closeSocket();
         } finally {
             host.budget().release(cost(original));
+            synchronized (lock) {
+                writing--;
+                lock.notifyAll();
+            }
+        }
+    }
+
+    @Override
+    public void flush() {
+        if (agreement == null) {
+            return; // the handshake still owns the output, on the client's thread
+        }
+        synchronized (writeLock) {
+            try {
+                out.flush();
+            } catch (IOException e) {
+                closeSocket();
+            }
         }
     }
 
@@ -326,7 +366,7 @@ final class ClientSession implements Runnable {
     void upstreamArrived(Upstream u) {
         UpstreamSession fresh;
         try {
-            fresh = u.open(this::reply);
+            fresh = u.open(this);
         } catch (IOException e) {
             LOG.warning("client " + peer + ": cannot open an upstream session: " + e.getMessage());
             return;
@@ -338,8 +378,8 @@ final class ClientSession implements Runnable {
         List<Request> unanswered;
         readAhead.forget();
         synchronized (lock) {
-            if (closing || currentService == u) {
-                fresh.close();
+            if (closing || currentService == u || host.upstream() != u) {
+                fresh.close(); // a newer service was bound meanwhile: it brings its own session
                 return;
             }
             if (upstreamExport != null) {
@@ -387,11 +427,11 @@ final class ClientSession implements Runnable {
         UpstreamSession to;
         synchronized (lock) {
             long deadline = System.currentTimeMillis() + drainMillis;
-            while (!table.isEmpty() && System.currentTimeMillis() < deadline) {
+            while ((!table.isEmpty() || writing > 0) && System.currentTimeMillis() < deadline) {
                 lock.wait(50);
             }
             closing = true;
-            to = table.isEmpty() ? current : null;
+            to = table.isEmpty() && writing == 0 ? current : null;
         }
         if (to != null) {
             to.disconnect(Request.of(Nbd.CMD_DISC, 0, 0, 0, 0));

@@ -17,6 +17,7 @@ import org.flexnbd.protocol.SimpleConversion;
 final class ReadAhead {
     private final int limit;
     private final Map<Long, Long> widened = new HashMap<>();
+    private int othersOut;
     private long generation;
     private long keptOffset;
     private ByteBuffer kept;
@@ -44,14 +45,19 @@ final class ReadAhead {
         return Reply.simple(r.cookie(), 0, data);
     }
 
-    /** What to send upstream for {@code r}: a small READ doubled (within the export), anything else as it is. */
+    /**
+     * What to send upstream for {@code r}: a small READ doubled (within the export), anything else as it is. A READ
+     * is not doubled while another request is out: the upstream may run them in any order, so the extra half could
+     * be older than a write the client already has an answer for.
+     */
     synchronized Request widen(Request r, long exportSize) {
         if (r.type() != Nbd.CMD_READ) {
+            othersOut++;
             forget();
             return r;
         }
         long length = Math.min(2 * r.length(), exportSize - r.offset());
-        if (r.length() == 0 || r.length() > limit || length <= r.length()) {
+        if (r.length() == 0 || r.length() > limit || length <= r.length() || othersOut > 0) {
             return r;
         }
         widened.put(r.cookie(), generation);
@@ -79,6 +85,13 @@ final class ReadAhead {
             keptGeneration = connection;
         }
         return Reply.simple(original.cookie(), 0, data.slice(0, (int) original.length()));
+    }
+
+    /** A reply to {@code r} was written (or will never come): it is no longer out. */
+    synchronized void answered(Request r) {
+        if (r.type() != Nbd.CMD_READ && othersOut > 0) {
+            othersOut--;
+        }
     }
 
     /** Empties the cache; doubled READs still out will not fill it. */

@@ -168,10 +168,14 @@ public final class ClientHandshake {
         if (size < 0) {
             throw NbdException.fatal("GO acknowledged without INFO_EXPORT");
         }
-        if (min < 1 || preferred < min || max < preferred) {
-            throw NbdException.fatal("inconsistent block sizes " + min + "/" + preferred + "/" + max);
+        // The sizes are unsigned; a maximum of up to 4 GiB - 1 is legal, and the proxy caps it at 32 MiB anyway.
+        long maxUnsigned = Integer.toUnsignedLong(max);
+        int cappedMax = (int) Math.min(maxUnsigned, Nbd.MAX_PAYLOAD);
+        if (min < 1 || preferred < min || Integer.toUnsignedLong(preferred) > maxUnsigned || cappedMax < min) {
+            throw NbdException.fatal("inconsistent block sizes " + Integer.toUnsignedString(min) + "/"
+                    + Integer.toUnsignedString(preferred) + "/" + Integer.toUnsignedString(max));
         }
-        return new ExportInfo(exportName, size, flags, min, preferred, Math.min(max, Nbd.MAX_PAYLOAD), description);
+        return new ExportInfo(exportName, size, flags, min, Math.min(preferred, cappedMax), cappedMax, description);
     }
 
     private ExportInfo exportName() throws IOException {

@@ -40,7 +40,7 @@ public final class SimpleConversion {
             } else {
                 continue;
             }
-            if (at < 0 || at + length > request.length()) {
+            if (at < 0 || at > request.length() || length > request.length() - at) { // no overflow on a huge offset
                 return Reply.simple(reply.cookie(), Nbd.EIO, null);
             }
             extents.add(new long[] {at, length});

@@ -13,10 +13,20 @@ import java.nio.charset.StandardCharsets;
 public final class WireInput {
     private final ReadableByteChannel channel;
     private final ByteBuffer buffer;
+    private final Runnable beforeWait;
 
     public WireInput(ReadableByteChannel channel, int bufferSize) {
+        this(channel, bufferSize, () -> { });
+    }
+
+    /**
+     * {@code beforeWait} runs each time everything buffered has been used and the channel must be read, which may
+     * wait: the moment to flush what was written in answer to what was read so far.
+     */
+    public WireInput(ReadableByteChannel channel, int bufferSize, Runnable beforeWait) {
         this.channel = channel;
         this.buffer = ByteBuffer.allocate(Math.max(bufferSize, 64));
+        this.beforeWait = beforeWait;
         buffer.flip();
     }
 
@@ -34,6 +44,7 @@ public final class WireInput {
     }
 
     private int fill() throws IOException {
+        beforeWait.run();
         buffer.compact();
         try {
             int n = channel.read(buffer);
@@ -83,6 +94,9 @@ public final class WireInput {
             ByteBuffer slice = buffer.slice(buffer.position(), n);
             dst.put(slice);
             buffer.position(buffer.position() + n);
+        }
+        if (dst.hasRemaining()) {
+            beforeWait.run();
         }
         while (dst.hasRemaining()) {
             if (channel.read(dst) < 0) {

@@ -20,6 +20,9 @@ final class Connection {
     private volatile String failure;
     private volatile boolean quiet;
     private volatile boolean delivering;
+    private volatile boolean delivered;
+    private final long openedNanos = System.nanoTime();
+    private volatile Runnable beforeWait = () -> { };
 
     Connection(ProgressChannel channel, WireInput in, WireOutput out, UpstreamExport export) {
         this.channel = channel;
@@ -53,10 +56,31 @@ final class Connection {
         return quiet;
     }
 
+    /** What to do before the reader waits for the upstream: flush the replies delivered so far. */
+    void beforeWait(Runnable r) {
+        beforeWait = r;
+    }
+
+    void waiting() {
+        beforeWait.run();
+    }
+
     /** While a reply is handed to a client, a slow client is not the upstream's fault. */
     void delivering(boolean now) {
         delivering = now;
         channel.touch();
+    }
+
+    void delivered() {
+        delivered = true;
+    }
+
+    long ageMillis() {
+        return (System.nanoTime() - openedNanos) / 1_000_000;
+    }
+
+    boolean hasDelivered() {
+        return delivered;
     }
 
     boolean isDelivering() {

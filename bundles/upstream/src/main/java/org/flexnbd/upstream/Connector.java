@@ -47,13 +47,19 @@ final class Connector {
         ScheduledFuture<?> guard = timer.schedule(() -> closeQuietly(socket), limit.toMillis(), TimeUnit.MILLISECONDS);
         try {
             ProgressChannel channel = new ProgressChannel(socket);
-            WireInput in = new WireInput(channel, Connection.BUFFER);
+            Connection[] self = new Connection[1];
+            WireInput in = new WireInput(channel, Connection.BUFFER, () -> {
+                if (self[0] != null) {
+                    self[0].waiting();
+                }
+            });
             WireOutput out = new WireOutput(channel, Connection.BUFFER);
             UpstreamExport export = ClientHandshake.negotiate(in, out, exportName, META_CONTEXTS);
             if (!guard.cancel(false)) {
                 throw new IOException("handshake took longer than " + limit.toSeconds() + " s");
             }
-            return new Connection(channel, in, out, export);
+            self[0] = new Connection(channel, in, out, export);
+            return self[0];
         } catch (ClosedByInterruptException e) {
             guard.cancel(false);
             closeQuietly(socket);

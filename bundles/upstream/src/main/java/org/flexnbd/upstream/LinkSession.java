@@ -51,7 +51,11 @@ final class LinkSession implements UpstreamSession {
         }
     }
 
-    void deliver(Request request, Reply reply, boolean more) {
-        handler.reply(this, request, reply, more);
+    void deliver(Request request, Reply reply) {
+        handler.reply(this, request, reply);
+    }
+
+    void flushReplies() {
+        handler.flush();
     }
 }

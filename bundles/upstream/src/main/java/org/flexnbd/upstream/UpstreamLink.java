@@ -30,6 +30,8 @@ import org.flexnbd.protocol.UpstreamExport;
  */
 final class UpstreamLink {
     private static final Logger LOG = Logger.getLogger(UpstreamLink.class.getName());
+    /** Chunks of replies not yet DONE held at once: far more than any honest server's requests in flight need. */
+    private static final long MAX_PARTIAL_BYTES = 4L * Nbd.MAX_PAYLOAD;
 
     private final String name;
     private final Supplier<Connector> connectors;
@@ -112,13 +114,18 @@ final class UpstreamLink {
         }
         if (!sending.tryLock()) {
             synchronized (lock) {
-                enqueue(r);
+                if (connection == c) { // else a reconnect has queued every pending request, this one too
+                    enqueue(r);
+                }
             }
             return;
         }
         try {
             synchronized (lock) {
-                if (connection != c || !queue.isEmpty()) {
+                if (connection != c) {
+                    return; // queued by the reconnect, as above
+                }
+                if (!queue.isEmpty()) {
                     enqueue(r);
                     return;
                 }
@@ -269,7 +276,6 @@ final class UpstreamLink {
                     continue;
                 }
             }
-            backoff.reset();
             Connection c = next;
             next = null;
             int resent = start(c);
@@ -294,6 +300,11 @@ final class UpstreamLink {
             }
             synchronized (lock) {
                 connection = null;
+            }
+            if (c.hasDelivered() || c.ageMillis() > maxDelayMillis) {
+                // Only a connection that answered something, or lasted, resets the pace: a server that accepts
+                // and then refuses everything (ESHUTDOWN, a reset) must not be hammered.
+                backoff.reset();
             }
             lost = !c.isQuiet();
             if (lost && !isClosed()) {
@@ -388,6 +399,8 @@ final class UpstreamLink {
     private void read(Connection c) {
         Map<Integer, Integer> contextIds = reference.contextIdMap(c.export);
         Map<Long, List<Chunk>> partial = new HashMap<>();
+        long partialBytes = 0;
+        c.beforeWait(this::flushReplies);
         try {
             while (!c.isFailed()) {
                 ReplyMessage m = ReplyCodec.read(c.in, this::lookup, Nbd.MAX_PAYLOAD);
@@ -396,10 +409,17 @@ final class UpstreamLink {
                     Chunk chunk = normalize(m.chunk(), contextIds);
                     List<Chunk> chunks = partial.computeIfAbsent(chunk.cookie(), k -> new ArrayList<>());
                     chunks.add(chunk);
+                    partialBytes += chunk.length();
+                    if (partialBytes > MAX_PARTIAL_BYTES) {
+                        throw new IOException("upstream sent " + partialBytes + " bytes of unfinished replies");
+                    }
                     if (!chunk.isDone()) {
                         continue;
                     }
                     partial.remove(chunk.cookie());
+                    for (Chunk done : chunks) {
+                        partialBytes -= done.length();
+                    }
                     complete = Reply.structured(chunk.cookie(), chunks);
                 }
                 if (complete.error() == Nbd.ESHUTDOWN) {
@@ -414,9 +434,21 @@ final class UpstreamLink {
             LOG.log(Level.SEVERE, "reader failed", e);
             c.fail("reader failed: " + e, false);
         } finally {
+            flushReplies();
             synchronized (lock) {
                 lock.notifyAll();
             }
+        }
+    }
+
+    /** The reader is about to wait, or stops: replies delivered to the client so far go out now. */
+    private void flushReplies() {
+        LinkSession to;
+        synchronized (lock) {
+            to = session;
+        }
+        if (to != null) {
+            to.flushReplies();
         }
     }
 
@@ -437,8 +469,9 @@ final class UpstreamLink {
             return; // its client has gone
         }
         c.delivering(true);
+        c.delivered();
         try {
-            to.deliver(request, reply, c.in.buffered() > 0);
+            to.deliver(request, reply);
         } finally {
             c.delivering(false);
         }

@@ -3,12 +3,13 @@ package org.flexnbd.protocol.service;
 import org.flexnbd.protocol.Reply;
 import org.flexnbd.protocol.Request;
 
-/** Receives complete upstream replies: a structured reply arrives once, with all its chunks. */
-@FunctionalInterface
+/**
+ * Receives complete upstream replies: a structured reply arrives once, with all its chunks. Replies may be
+ * buffered; {@link #flush()} comes whenever the upstream has nothing more to deliver at once.
+ */
 public interface ReplyHandler {
-    /**
-     * One complete reply. {@code more} says that further reply bytes have already arrived and another reply follows
-     * at once, so that the client's socket need not be flushed after each of a burst.
-     */
-    void reply(UpstreamSession from, Request request, Reply reply, boolean more);
+    void reply(UpstreamSession from, Request request, Reply reply);
+
+    /** Send what was buffered: no further reply is at hand. */
+    void flush();
 }
