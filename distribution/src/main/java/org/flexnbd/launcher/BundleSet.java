@@ -17,12 +17,19 @@ import org.osgi.framework.BundleException;
  * started in two steps: the infrastructure (the DS, ConfigAdmin and FileInstall runtimes, commons-cli), then the
  * application, with the cli last. Jars are named without versions, so that a bundle keeps its location when a
  * new build replaces it.
+ * <p>
+ * The install order is also the stop order, reversed (the framework stops bundles by descending id): the cli and
+ * management first, then the listener, which drains its clients' requests through the upstream and passes their
+ * DISCONNECT on, then the upstream, then the demo server it may be connected to.
  */
 final class BundleSet {
     /** The infrastructure, in start order: file names in bundle/ without ".jar". */
     static final List<String> INFRASTRUCTURE = List.of("org.osgi.util.function", "org.osgi.util.promise",
             "org.osgi.service.component", "org.apache.felix.configadmin", "org.apache.felix.scr",
             "org.apache.felix.fileinstall", "commons-cli");
+    /** The application, in start order; other jars of bundle/ come after these, by name. */
+    static final List<String> APPLICATION = List.of("flexnbd-protocol", "flexnbd-demo", "flexnbd-upstream",
+            "flexnbd-downstream", "flexnbd-management");
     /** Started last: it configures the others and decides the exit status. */
     static final String CLI = "flexnbd-cli";
 
@@ -51,17 +58,25 @@ final class BundleSet {
         return new BundleSet(infrastructure, application);
     }
 
-    /** The jars that are not infrastructure, by name, the cli last. */
+    /** The other jars: those of {@link #APPLICATION} in its order, then any others by name, the cli last. */
     static List<Path> applicationJars(Path folder) throws LaunchException {
         try (Stream<Path> files = Files.list(folder)) {
             return files.filter(f -> f.getFileName().toString().endsWith(".jar"))
                     .filter(f -> !INFRASTRUCTURE.contains(baseName(f)))
-                    .sorted(Comparator.comparing((Path f) -> baseName(f).equals(CLI)).thenComparing(f -> f
-                            .getFileName().toString()))
+                    .sorted(Comparator.comparingInt(BundleSet::rank).thenComparing(f -> f.getFileName().toString()))
                     .toList();
         } catch (IOException e) {
             throw new LaunchException("cannot list " + folder + ": " + e.getMessage(), e);
         }
+    }
+
+    private static int rank(Path jar) {
+        String name = baseName(jar);
+        if (name.equals(CLI)) {
+            return Integer.MAX_VALUE;
+        }
+        int known = APPLICATION.indexOf(name);
+        return known >= 0 ? known : APPLICATION.size();
     }
 
     private static String baseName(Path jar) {
