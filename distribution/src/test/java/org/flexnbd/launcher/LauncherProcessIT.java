@@ -111,6 +111,18 @@ public class LauncherProcessIT {
         throw new AssertionError("nothing listens on " + port + " after " + seconds + " s");
     }
 
+    /** Waits for an I line with the text (the listener may accept before start-up has logged it). */
+    private void awaitStderr(Process p, String text, int seconds) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < deadline && p.isAlive()) {
+            if (stderr().lines().anyMatch(l -> l.startsWith("I:") && l.contains(text))) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no I line with '" + text + "' in\n" + stderr());
+    }
+
     @Test
     public void helpPrintsTheUsageOnStdoutAndExitsZero() throws Exception {
         Process p = launch("--help");
@@ -176,10 +188,9 @@ public class LauncherProcessIT {
         int port = freePort();
         Process p = launch("--demo", "-p", Integer.toString(port), "-v", "--debug");
         awaitPort(p, port, 20);
-        String err = stderr();
-        assertTrue(err, err.lines().anyMatch(l -> l.startsWith("I:") && l.contains("demo: in-memory upstream of")));
-        assertTrue(err, err.lines().anyMatch(l -> l.startsWith("I:") && l.contains("listening on 127.0.0.1:" + port
-                + ", proxying to /")));
+        awaitStderr(p, "listening on 127.0.0.1:" + port + ", proxying to /", 10);
+        assertTrue(stderr(), stderr().lines().anyMatch(l -> l.startsWith("I:")
+                && l.contains("demo: in-memory upstream of")));
         signal(p, "INT");
         assertEquals(stderr(), 0, exitWithin(p, 20));
         assertEveryStderrLineIsALogLine();

@@ -45,7 +45,8 @@ final class OsgiAppliance implements Appliance, AutoCloseable {
                 }
             }
             merged.putAll(flags);
-            configuration.update(new Hashtable<>(merged));
+            // Unchanged properties (the cli running again, after an update of its bundle) disturb no component.
+            configuration.updateIfDifferent(new Hashtable<>(merged));
         } catch (IOException e) {
             throw new ConfigDefaults.ConfigException("cannot store the configuration " + pid + ": "
                     + Startup.reason(e));
