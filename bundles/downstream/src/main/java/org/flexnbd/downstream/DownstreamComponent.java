@@ -105,10 +105,13 @@ public final class DownstreamComponent implements Downstream, SessionHost {
 
     private void accept() {
         while (!stopping) {
+            SocketChannel client = null;
             try {
                 places.acquire();
-                SocketChannel client = server.accept();
-                client.setOption(java.net.StandardSocketOptions.TCP_NODELAY, !address.isUnix());
+                client = server.accept();
+                if (!address.isUnix()) {
+                    client.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
+                }
                 int number = clientNumbers.incrementAndGet();
                 String peer = address.isUnix() ? "unix-client-" + number
                         : String.valueOf(client.getRemoteAddress()).replaceFirst("^/", "");
@@ -123,9 +126,20 @@ public final class DownstreamComponent implements Downstream, SessionHost {
                 return;
             } catch (IOException | RuntimeException e) {
                 places.release();
+                closeQuietly(client);
                 if (!stopping) {
                     LOG.log(Level.WARNING, "accept failed", e);
                 }
+            }
+        }
+    }
+
+    private static void closeQuietly(SocketChannel client) {
+        if (client != null) {
+            try {
+                client.close();
+            } catch (IOException ignored) {
+                // it was never served
             }
         }
     }
