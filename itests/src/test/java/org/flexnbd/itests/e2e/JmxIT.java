@@ -43,6 +43,21 @@ public class JmxIT {
         E2E.deleteTree(shm);
     }
 
+    /** The connector opens just after the NBD listener does: try for a while. */
+    private static JMXConnector connect(int port) throws Exception {
+        JMXServiceURL url = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + port + "/jmxrmi");
+        java.io.IOException last = null;
+        for (int i = 0; i < 100; i++) {
+            try {
+                return JMXConnectorFactory.connect(url);
+            } catch (java.io.IOException notYet) {
+                last = notYet;
+                Thread.sleep(100);
+            }
+        }
+        throw last;
+    }
+
     @Test
     public void attributesAndAReconnectDuringACopy() throws Exception {
         Path dir = tmp.getRoot().toPath();
@@ -53,8 +68,7 @@ public class JmxIT {
                 "rate=1600M").start();
                 Proxy proxy = Proxy.start(dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
                         Integer.toString(up.port), "--jmx-port", Integer.toString(jmxPort));
-                JMXConnector jmx = JMXConnectorFactory.connect(new JMXServiceURL(
-                        "service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi"))) {
+                JMXConnector jmx = connect(jmxPort)) {
             MBeanServerConnection mbs = jmx.getMBeanServerConnection();
             ObjectName proxyName = new ObjectName("flexnbd:type=Proxy");
             assertEquals("CONNECTED", mbs.getAttribute(proxyName, "State"));

@@ -137,11 +137,13 @@ public class LifecycleIT {
         try (ScriptedUpstream upstream = new ScriptedUpstream(ScriptedUpstream.Fault.NONE, 0)) {
             Proxy proxy = Proxy.start(dir(), Peer.freePort(), "-C", "127.0.0.1", "-P",
                     Integer.toString(upstream.port()));
-            try (proxy; ScriptedClient c = new ScriptedClient(proxy.port)) {
-                assertEquals(0, c.call(ScriptedClient.read(1, 0, 4096)).error());
+            try (proxy) {
+                try (ScriptedClient c = new ScriptedClient(proxy.port)) {
+                    assertEquals(0, c.call(ScriptedClient.read(1, 0, 4096)).error());
+                }
+                assertEquals(Integer.valueOf(0), proxy.terminate());
+                assertEquals("nothing on stderr when nothing goes wrong", "", proxy.stderr());
             }
-            assertEquals(Integer.valueOf(0), proxy.terminate());
-            assertEquals("nothing on stderr when nothing goes wrong", "", proxy.stderr());
         }
     }
 }

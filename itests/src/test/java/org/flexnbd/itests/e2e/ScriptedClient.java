@@ -45,6 +45,11 @@ public final class ScriptedClient implements AutoCloseable {
         out.flush();
     }
 
+    /** Announces a request sent raw, so that its reply can be read. */
+    public void expect(Request r) {
+        sent.put(r.cookie(), r);
+    }
+
     /** Sends raw bytes, for requests the codec would never write. */
     public void sendRaw(ByteBuffer bytes) throws IOException {
         while (bytes.hasRemaining()) {
