@@ -8,6 +8,8 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.logging.Logger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import org.apache.felix.framework.Felix;
@@ -18,8 +20,9 @@ import org.osgi.framework.Constants;
 import org.osgi.framework.FrameworkEvent;
 
 /**
- * The Felix framework of one run: its bundle cache in a temporary folder of its own (removed at stop, and cleaned
- * at first init anyway, so that no earlier run's bundles or configurations come back), quiet (its log goes to
+ * The Felix framework of one run: its bundle cache in a temporary folder of its own (removed at stop, or at a later
+ * start when this process was killed; cleaned at first init anyway, so that no earlier run's bundles or
+ * configurations come back), quiet (its log goes to
  * java.util.logging; SCR, ConfigAdmin and FileInstall likewise), FileInstall watching deploy/ for bundle jars.
  */
 final class EmbeddedFelix {
@@ -27,6 +30,9 @@ final class EmbeddedFelix {
     static final String HOME_PROPERTY = "flexnbd.home";
 
     private static final Logger LOG = Logger.getLogger(EmbeddedFelix.class.getName());
+    /** The cache folders are named after the process: flexnbd-felix-PID-RANDOM. */
+    private static final String CACHE_PREFIX = "flexnbd-felix-";
+    private static final Pattern CACHE_NAME = Pattern.compile(Pattern.quote(CACHE_PREFIX) + "(\\d+)-\\d+");
 
     private final Felix felix;
     private final Path storage;
@@ -39,7 +45,8 @@ final class EmbeddedFelix {
     static EmbeddedFelix start(Path home) throws LaunchException {
         Path storage;
         try {
-            storage = Files.createTempDirectory("flexnbd-felix-");
+            storage = Files.createTempDirectory(CACHE_PREFIX + ProcessHandle.current().pid() + "-");
+            removeStaleCaches(storage.getParent());
         } catch (IOException e) {
             throw new LaunchException("cannot create the framework's cache folder: " + e.getMessage(), e);
         }
@@ -78,7 +85,20 @@ final class EmbeddedFelix {
         c.put("felix.fileinstall.bundles.new.start", "true");
         c.put("felix.fileinstall.log.default", "jul");
         c.put("felix.fileinstall.log.level", "4");
+        c.put("felix.fileinstall.tmpdir", storage.resolve("fileinstall").toString());
         return c;
+    }
+
+    /** Removes the caches of earlier runs that could not clean up (killed): those whose process is gone. */
+    static void removeStaleCaches(Path temp) {
+        try (Stream<Path> all = Files.list(temp)) {
+            all.filter(p -> {
+                Matcher m = CACHE_NAME.matcher(p.getFileName().toString());
+                return m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).isEmpty();
+            }).forEach(EmbeddedFelix::delete);
+        } catch (IOException | RuntimeException e) {
+            LOG.fine("cannot look for stale caches in " + temp + ": " + e);
+        }
     }
 
     BundleContext context() {
