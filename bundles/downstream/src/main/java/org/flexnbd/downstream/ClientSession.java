@@ -403,6 +403,8 @@ final class ClientSession implements Runnable, ReplyHandler {
         int resubmitted = unanswered.size();
         if (old != null) {
             old.close();
+        }
+        if (agreement != null) {
             LOG.info("client " + peer + ": moved to a new upstream service; resubmitted " + resubmitted
                     + " requests");
         }
