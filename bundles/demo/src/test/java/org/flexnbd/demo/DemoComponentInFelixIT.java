@@ -125,6 +125,20 @@ public class DemoComponentInFelixIT {
         assertTrue(what, condition.getAsBoolean());
     }
 
+    /** The socket file appears at bind(), a moment before listen(): a refused connection then is no failure yet. */
+    private static TestClient connectSoon(Path socket) throws Exception {
+        for (int attempt = 1;; attempt++) {
+            try {
+                return TestClient.connectUnix(socket, List.of(MemoryServer.BASE_ALLOCATION));
+            } catch (java.net.ConnectException notListeningYet) {
+                if (attempt == 100) {
+                    throw notListeningYet;
+                }
+                Thread.sleep(20);
+            }
+        }
+    }
+
     @Test(timeout = 120_000)
     public void servesWhileConfiguredAndCleansUpAfter() throws Exception {
         Path socket = tmp.getRoot().toPath().resolve("demo.sock");
@@ -138,7 +152,7 @@ public class DemoComponentInFelixIT {
         call(configuration, "update", props);
         awaitTrue("the socket appears", () -> Files.exists(socket));
 
-        try (TestClient client = TestClient.connectUnix(socket, List.of(MemoryServer.BASE_ALLOCATION))) {
+        try (TestClient client = connectSoon(socket)) {
             assertEquals(32L << 20, client.export.export().size());
             assertTrue(client.export.structuredReplies());
             byte[] data = MemoryExportTest.pattern(100000, 4);
