@@ -8,8 +8,7 @@ import java.util.Map;
 interface Appliance {
 
     /**
-     * Configures PID: its defaults from config/PID.cfg, the properties it already has over them, and {@code flags}
-     * over those. Returns the properties pushed.
+     * Configures PID: its defaults from config/PID.cfg, and {@code flags} over them. Returns the properties pushed.
      */
     Map<String, Object> configure(String pid, Map<String, Object> flags) throws ConfigDefaults.ConfigException;
 

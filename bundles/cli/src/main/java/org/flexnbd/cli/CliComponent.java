@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
 import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 import java.util.logging.Level;
@@ -38,7 +39,9 @@ public final class CliComponent {
     private final IntConsumer exit;
     private final OsgiAppliance appliance;
     private final Thread thread;
+    private final Path configDirectory;
     private volatile Path demoDirectory;
+    private volatile ConfigWatcher watcher;
 
     @Activate
     public CliComponent(BundleContext context,
@@ -48,8 +51,8 @@ public final class CliComponent {
         this.args = args;
         this.exit = exit;
         String home = context.getProperty(HOME_PROPERTY);
-        this.appliance = new OsgiAppliance(context, configAdmin,
-                new ConfigDefaults(home == null ? null : Path.of(home, "config")));
+        this.configDirectory = home == null ? null : Path.of(home, "config");
+        this.appliance = new OsgiAppliance(context, configAdmin, new ConfigDefaults(configDirectory));
         this.thread = new Thread(this::run, "cli");
         thread.setDaemon(true);
         thread.start();
@@ -79,7 +82,9 @@ public final class CliComponent {
                 demoDirectory = Files.createTempDirectory("flexnbd-demo-");
                 demoSocket = demoDirectory.resolve("demo.sock");
             }
-            new Startup(settings, appliance, demoSocket).run();
+            Startup startup = new Startup(settings, appliance, demoSocket);
+            startup.run();
+            watchConfiguration(startup);
         } catch (StartupFailure e) {
             LOG.log(FATAL, e.getMessage());
             exit.accept(e.status());
@@ -95,8 +100,32 @@ public final class CliComponent {
         }
     }
 
+    /** From now on, an edit of config/PID.cfg reaches the running components. */
+    private void watchConfiguration(Startup startup) {
+        if (configDirectory == null || !Files.isDirectory(configDirectory)) {
+            return;
+        }
+        try {
+            watcher = new ConfigWatcher(configDirectory,
+                    Set.of(Pids.DEMO, Pids.UPSTREAM, Pids.DOWNSTREAM, Pids.MANAGEMENT), pid -> {
+                        try {
+                            startup.reapply(pid);
+                        } catch (ConfigDefaults.ConfigException e) {
+                            LOG.warning("config/" + pid + ".cfg: " + e.getMessage()
+                                    + "; the running configuration stays");
+                        }
+                    });
+        } catch (IOException e) {
+            LOG.warning("cannot watch " + configDirectory + " for changes: " + Startup.reason(e));
+        }
+    }
+
     @Deactivate
     void deactivate() {
+        ConfigWatcher w = watcher;
+        if (w != null) {
+            w.close();
+        }
         thread.interrupt();
         try {
             thread.join(2000);

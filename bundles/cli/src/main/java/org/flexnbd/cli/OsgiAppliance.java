@@ -5,8 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collections;
-import java.util.Dictionary;
-import java.util.Enumeration;
 import java.util.Hashtable;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,15 +35,9 @@ final class OsgiAppliance implements Appliance, AutoCloseable {
         Map<String, Object> merged = defaults.read(pid);
         try {
             Configuration configuration = configAdmin.getConfiguration(pid, "?");
-            Dictionary<String, Object> existing = configuration.getProperties();
-            if (existing != null) {
-                for (Enumeration<String> keys = existing.keys(); keys.hasMoreElements();) {
-                    String key = keys.nextElement();
-                    merged.put(key, existing.get(key));
-                }
-            }
             merged.putAll(flags);
-            // Unchanged properties (the cli running again, after an update of its bundle) disturb no component.
+            // Unchanged properties (the cli running again after an update of its bundle, a .cfg file saved without
+            // a change) disturb no component.
             configuration.updateIfDifferent(new Hashtable<>(merged));
         } catch (IOException e) {
             throw new ConfigDefaults.ConfigException("cannot store the configuration " + pid + ": "

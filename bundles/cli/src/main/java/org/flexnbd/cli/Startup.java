@@ -93,6 +93,26 @@ final class Startup {
         }
     }
 
+    /**
+     * Applies config/PID.cfg again, after an operator edited it: its values, and the command line's flags over them.
+     * A changed upstream configuration restarts the upstream connector (clients keep their requests, as in a hot
+     * update); a changed downstream one restarts the listener, which disconnects its clients.
+     */
+    void reapply(String pid) throws ConfigDefaults.ConfigException {
+        Map<String, Object> flags = switch (pid) {
+            case Pids.DEMO -> plan.demo(demoSocket);
+            case Pids.UPSTREAM -> plan.upstream(demoSocket);
+            case Pids.DOWNSTREAM -> plan.downstream();
+            case Pids.MANAGEMENT -> plan.management();
+            default -> throw new IllegalArgumentException("not a configuration of the proxy: " + pid);
+        };
+        if (pid.equals(Pids.DEMO) && demoSocket == null) {
+            return; // no demo upstream in this run
+        }
+        appliance.configure(pid, flags);
+        LOG.info("config/" + pid + ".cfg changed: configuration applied");
+    }
+
     private static String address(Map<String, Object> config) {
         return new Address(String.valueOf(config.get("address")), intValue(config.get("port"), 0)).toString();
     }
