@@ -35,6 +35,22 @@ final class E2E {
         Assume.assumeTrue(why, met);
     }
 
+    /** A private copy of the distribution's tree, for tests that change its deploy/ or config/ folders. */
+    static Path copyOfTheDistribution(Path to) throws IOException {
+        Path from = Proxy.SCRIPT.getParent().getParent();
+        try (var walk = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+                }
+            }
+        }
+        return to;
+    }
+
     static String sha256(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
             MessageDigest md = MessageDigest.getInstance("SHA-256");

@@ -39,7 +39,7 @@ public class HotDeployIT {
     @Test
     public void anUpstreamBundleDroppedIntoDeployIsPickedUpUnderIo() throws Exception {
         Path dir = tmp.getRoot().toPath();
-        Path home = copyOfTheDistribution(dir.resolve("appliance"));
+        Path home = E2E.copyOfTheDistribution(dir.resolve("appliance"));
         try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "-t", "1", "memory", "64M").start()) {
             int port = Peer.freePort();
             List<String> cmd = Peer.list(home.resolve("bin/flexnbd-proxy").toString(), "-l", "127.0.0.1", "-p",
@@ -71,21 +71,6 @@ public class HotDeployIT {
                         proxy.stderr().lines().noneMatch(l -> l.startsWith("E:") || l.startsWith("F:")));
             }
         }
-    }
-
-    private static Path copyOfTheDistribution(Path to) throws IOException {
-        Path from = Proxy.SCRIPT.getParent().getParent();
-        try (var walk = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                Path target = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(target);
-                } else {
-                    Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
-        return to;
     }
 
     private static void awaitVerified(AtomicLong verified, long atLeast, AtomicReference<Throwable> failure)
