@@ -48,6 +48,7 @@ final class ClientSession implements Runnable, ReplyHandler {
     private final ReadAhead readAhead;
 
     private final Object lock = new Object();
+    private final Object switching = new Object();
     private final LinkedHashMap<Long, Request> table = new LinkedHashMap<>();
     private UpstreamSession current;
     private Upstream currentService;
@@ -364,6 +365,19 @@ final class ClientSession implements Runnable, ReplyHandler {
 
     /** Called when an Upstream service is (re)bound: move to it and submit every unanswered request again. */
     void upstreamArrived(Upstream u) {
+        // One switch at a time: the client's own thread and SCR's bind may both bring the same service, and only
+        // one of them may open a session on it (a second would take another upstream connection).
+        synchronized (switching) {
+            synchronized (lock) {
+                if (closing || currentService == u) {
+                    return;
+                }
+            }
+            switchTo(u);
+        }
+    }
+
+    private void switchTo(Upstream u) {
         UpstreamSession fresh;
         try {
             fresh = u.open(this);
