@@ -89,7 +89,7 @@ public class UnansweredRequestsIT {
         Reply next = client.call(ScriptedClient.read(4, 0, 4096));
         assertEquals(0, next.error());
         assertEquals(4096, next.data().remaining());
-        assertEquals("an error is an answer, not a reason to reconnect", 1, upstream.connections());
+        assertEquals("an error is an answer, not a reason to reconnect: " + proxy.stderr(), 1, upstream.connections());
     }
 
     @Test
