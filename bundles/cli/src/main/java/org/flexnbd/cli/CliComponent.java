@@ -83,8 +83,9 @@ public final class CliComponent {
                 demoSocket = demoDirectory.resolve("demo.sock");
             }
             Startup startup = new Startup(settings, appliance, demoSocket);
-            startup.run();
+            // Watching first: an edit made the moment the proxy listens must not slip through.
             watchConfiguration(startup);
+            startup.run();
         } catch (StartupFailure e) {
             LOG.log(FATAL, e.getMessage());
             exit.accept(e.status());
