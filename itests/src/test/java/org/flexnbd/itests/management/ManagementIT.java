@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,8 +18,6 @@ import java.util.Hashtable;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 import javax.inject.Inject;
 import javax.management.AttributeChangeNotification;
@@ -38,10 +35,9 @@ import javax.management.remote.JMXServiceURL;
 
 import org.flexnbd.itests.e2e.Nbdkit;
 import org.flexnbd.itests.e2e.Peer;
-import org.flexnbd.itests.e2e.ScriptedClient;
+import org.flexnbd.itests.e2e.VerifiedIo;
 import org.flexnbd.itests.osgi.Await;
 import org.flexnbd.itests.osgi.Provisioning;
-import org.flexnbd.protocol.Reply;
 import org.junit.Assume;
 import org.junit.Test;
 import org.junit.runner.RunWith;
@@ -58,7 +54,7 @@ import org.osgi.service.cm.ConfigurationAdmin;
  */
 @RunWith(PaxExam.class)
 public class ManagementIT {
-    private static final int BLOCK = 64 * 1024;
+    private static final int BLOCK = VerifiedIo.BLOCK;
     private static final int BLOCKS = 64;
     private static final int RECONNECTS = 3;
 
@@ -108,28 +104,16 @@ public class ManagementIT {
                 NotificationListener listener = (n, handback) -> notifications.add(n);
                 mbsc.addNotificationListener(name, listener, null, null);
 
-                AtomicReference<Throwable> failure = new AtomicReference<>();
-                AtomicLong verified = new AtomicLong();
-                Thread io = new Thread(() -> verifiedIo(proxyPort, failure, verified), "verified-io");
-                io.start();
-                try {
+                try (VerifiedIo io = VerifiedIo.start(proxyPort, BLOCKS)) {
                     Await.until("the client is listed", () -> ((String) read(mbsc, name, "ClientAddress"))
                             .startsWith("127.0.0.1:"));
-                    for (int i = 1; i <= RECONNECTS && failure.get() == null; i++) {
-                        long before = verified.get();
+                    for (int i = 1; i <= RECONNECTS; i++) {
                         mbsc.invoke(name, "reconnect", null, null);
                         long expected = reconnectsBefore + i;
                         Await.until("ReconnectCount reaches " + expected,
                                 () -> (Long) read(mbsc, name, "ReconnectCount") >= expected);
-                        Await.until("I/O goes on after reconnect " + i,
-                                () -> verified.get() >= before + 3 || failure.get() != null);
+                        io.awaitMore(3); // I/O goes on after each reconnect
                     }
-                } finally {
-                    io.interrupt();
-                    io.join(30_000);
-                }
-                if (failure.get() != null) {
-                    throw new AssertionError("the client saw a failure", failure.get());
                 }
                 Await.until("State is CONNECTED again", () -> "CONNECTED".equals(read(mbsc, name, "State")));
                 assertTrue((Long) mbsc.getAttribute(name, "RequestsRelayed") >= 6);
@@ -178,35 +162,5 @@ public class ManagementIT {
             p.put((String) keysAndValues[i], keysAndValues[i + 1]);
         }
         cm.getConfiguration(pid, "?").update(p);
-    }
-
-    /** Writes a block, reads it back, checks it; again and again until interrupted. */
-    private static void verifiedIo(int port, AtomicReference<Throwable> failure, AtomicLong verified) {
-        try (ScriptedClient c = new ScriptedClient(port)) {
-            long cookie = 1;
-            for (long n = 0; !Thread.currentThread().isInterrupted(); n++) {
-                int block = (int) (n % BLOCKS);
-                byte fill = (byte) (n * 31 + 7);
-                Reply w = c.call(ScriptedClient.write(cookie++, (long) block * BLOCK, fill, BLOCK));
-                if (w.error() != 0) {
-                    throw new AssertionError("write " + n + " failed with " + w.error());
-                }
-                Reply r = c.call(ScriptedClient.read(cookie++, (long) block * BLOCK, BLOCK));
-                if (r.error() != 0) {
-                    throw new AssertionError("read " + n + " failed with " + r.error());
-                }
-                ByteBuffer data = r.data();
-                for (int i = 0; i < BLOCK; i++) {
-                    if (data.get(i) != fill) {
-                        throw new AssertionError("read " + n + " has wrong data at " + i);
-                    }
-                }
-                verified.incrementAndGet();
-            }
-        } catch (Throwable t) {
-            if (!Thread.currentThread().isInterrupted()) {
-                failure.set(t);
-            }
-        }
     }
 }
