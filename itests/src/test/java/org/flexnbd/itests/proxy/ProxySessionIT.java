@@ -5,7 +5,6 @@ import static org.junit.Assert.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 
 import javax.inject.Inject;
 
@@ -26,7 +25,6 @@ import org.ops4j.pax.exam.Option;
 import org.ops4j.pax.exam.junit.PaxExam;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.cm.ConfigurationAdmin;
-import org.osgi.util.tracker.ServiceTracker;
 
 /** The real bundles wired by SCR, configured through ConfigAdmin, relaying a session to a real nbdkit. */
 @RunWith(PaxExam.class)
@@ -48,13 +46,10 @@ public class ProxySessionIT {
         Path dir = Files.createTempDirectory("proxy-session");
         int proxyPort = Peer.freePort();
         try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "-t", "1", "memory", "64M").start()) {
-            ApplianceConfig.upstream(cm, up.port, 5);
-            ApplianceConfig.downstream(cm, proxyPort);
-            Upstream upstream = service(Upstream.class);
-            assertEquals(64L << 20, upstream.awaitReady(Duration.ofSeconds(10)).export().size());
-            Downstream downstream = service(Downstream.class);
+            Upstream upstream = ApplianceConfig.start(context, cm, up.port, proxyPort);
+            assertEquals(64L << 20, upstream.status().exportSize());
+            Downstream downstream = ApplianceConfig.service(context, Downstream.class);
             assertEquals("127.0.0.1:" + proxyPort, downstream.listenAddress());
-            Peer.awaitPort(proxyPort, 10);
             try (ScriptedClient c = new ScriptedClient(proxyPort)) {
                 assertEquals(64L << 20, c.export.export().size());
                 assertEquals(0, c.call(ScriptedClient.write(1, 4096, (byte) 0x42, 8192)).error());
@@ -70,15 +65,5 @@ public class ProxySessionIT {
             Await.until("a reconnect is counted", () -> upstream.status().reconnects() >= 1);
             assertTrue(downstream.requestsRelayed() >= 3);
         }
-    }
-
-    private <T> T service(Class<T> type) throws InterruptedException {
-        ServiceTracker<T, T> tracker = new ServiceTracker<>(context, type, null);
-        tracker.open();
-        T s = tracker.waitForService(10_000);
-        if (s == null) {
-            throw new AssertionError("no " + type.getSimpleName() + " service within 10 s");
-        }
-        return s;
     }
 }

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 
 import javax.inject.Inject;
 
@@ -25,7 +24,6 @@ import org.ops4j.pax.exam.Option;
 import org.ops4j.pax.exam.junit.PaxExam;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.cm.ConfigurationAdmin;
-import org.osgi.util.tracker.ServiceTracker;
 
 /**
  * The migration case where the new server does not take over the old address: Upstream.retarget() moves a proxy
@@ -57,13 +55,7 @@ public class RetargetIT {
         try (Nbdkit first = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
                 Nbdkit second = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
                 Nbdkit other = new Nbdkit(dir, Peer.freePort(), "memory", "16M").start()) {
-            ApplianceConfig.upstream(cm, first.port, 5);
-            ApplianceConfig.downstream(cm, proxyPort);
-            ServiceTracker<Upstream, Upstream> tracker = new ServiceTracker<>(context, Upstream.class, null);
-            tracker.open();
-            Upstream upstream = tracker.waitForService(10_000);
-            upstream.awaitReady(Duration.ofSeconds(10));
-            Peer.awaitPort(proxyPort, 10);
+            Upstream upstream = ApplianceConfig.start(context, cm, first.port, proxyPort);
 
             try (VerifiedIo io = VerifiedIo.start(proxyPort, 256)) {
                 io.awaitVerified(10);

@@ -6,7 +6,6 @@ import static org.junit.Assert.assertTrue;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 
 import javax.inject.Inject;
 
@@ -14,7 +13,6 @@ import org.flexnbd.itests.e2e.Nbdkit;
 import org.flexnbd.itests.e2e.Peer;
 import org.flexnbd.itests.e2e.VerifiedIo;
 import org.flexnbd.itests.osgi.Provisioning;
-import org.flexnbd.protocol.service.Upstream;
 import org.junit.Assume;
 import org.junit.Test;
 import org.junit.runner.RunWith;
@@ -24,7 +22,6 @@ import org.ops4j.pax.exam.junit.PaxExam;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.cm.ConfigurationAdmin;
-import org.osgi.util.tracker.ServiceTracker;
 
 /**
  * The upstream bundle is updated twenty times while a client writes and reads back, verifying every block: the
@@ -53,12 +50,7 @@ public class UpstreamHotUpdateIT {
         Path dir = Files.createTempDirectory("hot-update");
         int proxyPort = Peer.freePort();
         try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "-t", "1", "memory", "64M").start()) {
-            ApplianceConfig.upstream(cm, up.port, 5);
-            ApplianceConfig.downstream(cm, proxyPort);
-            ServiceTracker<Upstream, Upstream> upstreams = new ServiceTracker<>(context, Upstream.class, null);
-            upstreams.open();
-            upstreams.waitForService(10_000).awaitReady(Duration.ofSeconds(10));
-            Peer.awaitPort(proxyPort, 10);
+            ApplianceConfig.start(context, cm, up.port, proxyPort);
 
             Bundle upstreamBundle = Provisioning.find(context, "flexnbd-upstream");
             Path jar = Provisioning.jar("flexnbd-upstream");
