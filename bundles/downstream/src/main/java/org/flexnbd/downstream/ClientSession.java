@@ -54,7 +54,7 @@ final class ClientSession implements Runnable, ReplyHandler {
     private Upstream currentService;
     private UpstreamExport upstreamExport;
     private volatile ClientAgreement agreement;
-    private Map<Integer, Integer> clientContextIds = Map.of();
+    private volatile Map<Integer, Integer> clientContextIds = Map.of();
     /** Replies taken from the table and not yet written: DISCONNECT and shutdown wait for these too. */
     private int writing;
     private boolean closing;
@@ -406,6 +406,10 @@ final class ClientSession implements Runnable, ReplyHandler {
             old = current;
             current = fresh;
             currentService = u;
+            if (agreement != null) {
+                // A new service numbers its contexts afresh: the client keeps its ids, mapped from the new ones.
+                clientContextIds = clientIds(fresh.export(), agreement);
+            }
             unanswered = List.copyOf(table.values());
             lock.notifyAll();
         }
