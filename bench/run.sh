@@ -222,12 +222,14 @@ run_startup() {
 }
 
 started=$(date -u +%Y-%m-%dT%H:%MZ)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)   # others' work on a shared machine shows here
 has main && run_main
 has scaling && run_scaling
 has memory && run_memory
 has startup && run_startup
 {
     echo "started $started, finished $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "load average (1, 5, 15 min) at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "rounds $rounds, fio runs of ${runtime} s after ${ramp} s ramp, nbdcopy of $size"
     echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
         "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
