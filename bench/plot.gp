@@ -45,8 +45,9 @@ if (system("test -s ".dir."/scaling-qd.dat && echo y") eq "y") {
     unset output
 }
 
-# --- memory: the proxy's RSS with a client far faster than its upstream ---
-if (system("test -s ".dir."/memory-slow-rss-default.tsv && echo y") eq "y") {
+# --- memory: the proxy's RSS with a client far faster than its upstream, one line style per heap setting ---
+variants = system("cd '".dir."' && ls memory-slow-rss-*.tsv 2>/dev/null | sed 's/^memory-slow-rss-//; s/[.]tsv$//'")
+if (words(variants) > 0) {
     set output plots."/bench-memory.png"
     reset
     set terminal pngcairo size 1000,520 font "DejaVu Sans,11"
@@ -55,10 +56,10 @@ if (system("test -s ".dir."/memory-slow-rss-default.tsv && echo y") eq "y") {
     set xlabel "seconds"; set ylabel "VmRSS (MiB)"
     set yrange [0:*]
     set key top left
-    fdef = dir."/memory-slow-rss-default.tsv"; fcap = dir."/memory-slow-rss-xmx256m.tsv"
-    plot fdef index 0 using 1:2 with lines lw 2 lc 1 title "default heap: 1 client, 1 MiB writes", \
-         fdef index 1 using 1:2 with lines lw 2 lc 2 title "default heap: 4 clients, 256 KiB writes", \
-         fcap index 0 using 1:2 with lines lw 2 lc 1 dt 2 title "-Xmx256m: 1 client, 1 MiB writes", \
-         fcap index 1 using 1:2 with lines lw 2 lc 2 dt 2 title "-Xmx256m: 4 clients, 256 KiB writes"
+    series(i) = dir."/memory-slow-rss-".word(variants, i).".tsv"
+    plot for [i=1:words(variants)] series(i) index 0 using 1:2 with lines lw 2 lc 1 dt i \
+             title word(variants, i).": 1 client, 1 MiB writes", \
+         for [i=1:words(variants)] series(i) index 1 using 1:2 with lines lw 2 lc 2 dt i \
+             title word(variants, i).": 4 clients, 256 KiB writes"
     unset output
 }

@@ -146,9 +146,10 @@ if os.path.exists(os.path.join(out, "memory-load.tsv")):
 if os.path.exists(os.path.join(out, "memory-slow.tsv")):
     print("### A client as fast as it can, a 100 MiB/s upstream (proxy, MiB)\n")
     simple_rows("memory-slow.tsv", ["when", "VmRSS", "VmHWM"])
-    for v in ("default", "xmx256m"):
-        series = os.path.join(out, f"memory-slow-rss-{v}.tsv")
-        if os.path.exists(series):
+    for name in sorted(os.listdir(out)):
+        if name.startswith("memory-slow-rss-") and name.endswith(".tsv"):
+            v = name[len("memory-slow-rss-"):-len(".tsv")]
+            series = os.path.join(out, name)
             rss = [float(l.split("\t")[1]) for l in open(series, encoding="utf-8") if "\t" in l]
             heap = jstat_peaks(os.path.join(out, f"memory-slow-jstat-{v}.txt"))
             print(f"{v}: peak sampled VmRSS (every 0.25 s) {max(rss):.0f} MiB" +
