@@ -462,6 +462,11 @@ final class UpstreamLink {
         Request request;
         LinkSession to;
         synchronized (lock) {
+            if (c.isFailed()) {
+                // Decoded from a connection given up meanwhile (a client left, a reconnect): its cookie may
+                // already name another client's request. What is still pending is sent again anyway.
+                return;
+            }
             request = pending.remove(reply.cookie());
             to = session;
         }
