@@ -52,6 +52,7 @@ trap cleanup EXIT
 # Run a copy of the distribution: a rebuild in the tree during the run must not change what is measured.
 cp -r "$(dirname "$proxy_bin")/.." "$work/dist"
 proxy_bin=$work/dist/bin/flexnbd-proxy
+proxy_built="tree at $(git -C "$here/.." log -1 --format='%h %s' 2>/dev/null || echo '(no git)'), distribution built $(date -u -r "$work/dist/lib" +%Y-%m-%dT%H:%MZ)"
 logs=$out/logs
 mkdir -p "$out" "$plots" "$logs"
 
@@ -235,7 +236,7 @@ has startup && run_startup
         "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
     echo "peers: $(nbdkit --version), $(nbdcopy --version | head -1), $(qemu-nbd --version | head -1)," \
         "$(fio --version), $(socat -V | sed -n 's/^socat version \([^ ]*\).*/socat \1/p')"
-    echo "proxy: $(git -C "$here/.." log -1 --format='%h %s' 2>/dev/null || echo unknown), $(java -version 2>&1 | head -1)"
+    echo "proxy: $proxy_built; $(java -version 2>&1 | head -1)"
 } >"$out/run-info.txt"
 
 python3 "$here/report.py" "$out" | tee "$out/report.md"
