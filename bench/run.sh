@@ -9,12 +9,13 @@
 #   --quick       1 round, 2 s runs, 256 MiB copies: a smoke test of the harness; results go to a temporary
 #                 folder (printed), never over the documented ones
 #   --rounds N    rounds of the interleaved sections (default 3)
-#   --only LIST   comma-separated sections: main, scaling, memory, startup (default: all)
+#   --only LIST   comma-separated sections: main, scaling, memory, startup (default: all); the files of
+#                 sections not run stay as an earlier run in the same folder left them, and are reported too
 #   --out DIR     where tables, raw data and plots go (default: bench/results, plots into docs/)
 #
 # Build first: mvn -B -q install -DskipTests. Needs nbdkit, nbdcopy (libnbd-bin), qemu-nbd (qemu-utils),
 # fio, socat, and gnuplot-nox for the plots (apt-get install -y gnuplot-nox); none of it is needed by CI.
-# Takes about 30 minutes with 3 rounds on 2 cores. Everything binds to 127.0.0.1; every process started
+# Takes about 30 minutes with 3 rounds on 2 cores (35 with 4). Everything binds to 127.0.0.1; every process started
 # here is stopped by PID on exit.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
