@@ -2,6 +2,7 @@ package org.flexnbd.protocol;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -109,7 +110,7 @@ public final class ServerHandshake {
         }
         byte[] b = new byte[data.remaining()];
         data.get(b);
-        String name = new String(b, java.nio.charset.StandardCharsets.UTF_8);
+        String name = new String(b, StandardCharsets.UTF_8);
         if (!offer.serves(name)) {
             // EXPORT_NAME has no error reply: the spec has the server close the connection.
             throw NbdException.fatal("client asked for unknown export '" + name + "'");
@@ -168,16 +169,10 @@ public final class ServerHandshake {
         OptionCodec.writeReply(out, opt, Nbd.REP_INFO, ByteBuffer.allocate(12).putShort((short) Nbd.INFO_EXPORT)
                 .putLong(e.size()).putShort((short) e.transmissionFlags()).flip());
         if (requests.contains(Nbd.INFO_NAME)) {
-            ByteBuffer b = OptionCodec.lengthPrefixed(e.name());
-            b.position(4); // INFO_NAME carries the name without a length prefix
-            OptionCodec.writeReply(out, opt, Nbd.REP_INFO,
-                    ByteBuffer.allocate(2 + b.remaining()).putShort((short) Nbd.INFO_NAME).put(b).flip());
+            OptionCodec.writeReply(out, opt, Nbd.REP_INFO, infoString(Nbd.INFO_NAME, e.name()));
         }
         if (requests.contains(Nbd.INFO_DESCRIPTION) && !e.description().isEmpty()) {
-            ByteBuffer b = OptionCodec.lengthPrefixed(e.description());
-            b.position(4);
-            OptionCodec.writeReply(out, opt, Nbd.REP_INFO,
-                    ByteBuffer.allocate(2 + b.remaining()).putShort((short) Nbd.INFO_DESCRIPTION).put(b).flip());
+            OptionCodec.writeReply(out, opt, Nbd.REP_INFO, infoString(Nbd.INFO_DESCRIPTION, e.description()));
         }
         // The defaults are what a client assumes when none are sent: sending them would describe the export
         // differently from an upstream that sent none.
@@ -189,6 +184,12 @@ public final class ServerHandshake {
         }
         OptionCodec.writeReply(out, opt, Nbd.REP_ACK);
         return opt == Nbd.OPT_GO ? agreement() : null;
+    }
+
+    /** An NBD_REP_INFO payload carrying a string: the info type, then the string without a length prefix. */
+    private static ByteBuffer infoString(int type, String value) {
+        byte[] b = value.getBytes(StandardCharsets.UTF_8);
+        return ByteBuffer.allocate(2 + b.length).putShort((short) type).put(b).flip();
     }
 
     private void structuredReply(ByteBuffer data) throws IOException {
@@ -234,10 +235,9 @@ public final class ServerHandshake {
             if (matches(opt, queries, context)) {
                 int id = opt == Nbd.OPT_SET_META_CONTEXT ? offer.contextId(context) : 0;
                 chosen.put(id, context);
-                ByteBuffer b = OptionCodec.lengthPrefixed(context);
-                b.position(4);
+                byte[] contextName = context.getBytes(StandardCharsets.UTF_8);
                 OptionCodec.writeReply(out, opt, Nbd.REP_META_CONTEXT,
-                        ByteBuffer.allocate(4 + b.remaining()).putInt(id).put(b).flip());
+                        ByteBuffer.allocate(4 + contextName.length).putInt(id).put(contextName).flip());
             }
         }
         if (opt == Nbd.OPT_SET_META_CONTEXT) {
