@@ -159,7 +159,7 @@ final class ClientSession implements Runnable, ReplyHandler {
         while (true) {
             Request r;
             try {
-                r = RequestCodec.read(in, maxPayload);
+                r = RequestCodec.readHeader(in, maxPayload);
             } catch (NbdException e) {
                 if (e.isFatal()) {
                     throw e;
@@ -179,12 +179,19 @@ final class ClientSession implements Runnable, ReplyHandler {
             if (readAhead.isOn() && answeredFromCache(r)) {
                 continue;
             }
-            Request upstream = readAhead.isOn() ? readAhead.widen(r, exportSize) : r;
             long cost = cost(r);
             if (!host.budget().tryAcquire(cost)) {
                 flushUpstream(); // what is held can only be freed by replies to what was sent
                 host.budget().acquire(cost);
             }
+            // A WRITE's data is taken in only once there is room for it: until then it waits in the socket.
+            try {
+                r = RequestCodec.readPayload(in, r);
+            } catch (IOException | RuntimeException e) {
+                host.budget().release(cost);
+                throw e;
+            }
+            Request upstream = readAhead.isOn() ? readAhead.widen(r, exportSize) : r;
             UpstreamSession to;
             synchronized (lock) {
                 if (table.containsKey(r.cookie())) {
@@ -249,7 +256,7 @@ final class ClientSession implements Runnable, ReplyHandler {
 
     /** Payload held for a request until its reply is written: its WRITE data, or room for its READ data. */
     private static long cost(Request r) {
-        return r.payloadLength() + (r.type() == Nbd.CMD_READ ? r.length() : 0);
+        return r.type() == Nbd.CMD_READ || r.type() == Nbd.CMD_WRITE ? r.length() : 0;
     }
 
     /** The client's DISCONNECT goes upstream once every reply it waits for is written. */

@@ -15,6 +15,16 @@ public final class RequestCodec {
      * fatal.
      */
     public static Request read(WireInput in, int maxPayload) throws IOException {
+        Request header = readHeader(in, maxPayload);
+        return header == null ? null : readPayload(in, header);
+    }
+
+    /**
+     * Reads and checks the next request's header, as {@link #read} does, but not a WRITE's payload: that waits for
+     * {@link #readPayload}, so that a reader can make room for the payload before taking it in. A WRITE refused
+     * here has had its payload skipped, without holding it.
+     */
+    public static Request readHeader(WireInput in, int maxPayload) throws IOException {
         if (!in.hasMore()) {
             return null;
         }
@@ -33,9 +43,13 @@ public final class RequestCodec {
                 throw NbdException.reply("WRITE of " + length + " bytes is over the maximum payload " + maxPayload,
                         Nbd.EOVERFLOW, cookie);
             }
-            ByteBuffer payload = in.readBytes((int) length);
-            checkFlags(flags, cookie);
-            return new Request(flags, type, cookie, offset, length, payload);
+            try {
+                checkFlags(flags, cookie);
+            } catch (NbdException e) {
+                in.skip(length);
+                throw e;
+            }
+            return Request.of(type, flags, cookie, offset, length);
         }
         if (type > Nbd.CMD_RESIZE) {
             throw NbdException.reply("unknown command " + type, Nbd.EINVAL, cookie);
@@ -46,6 +60,15 @@ public final class RequestCodec {
                     Nbd.EOVERFLOW, cookie);
         }
         return Request.of(type, flags, cookie, offset, length);
+    }
+
+    /** The request whose header {@link #readHeader} returned, with its WRITE payload read; any other is itself. */
+    public static Request readPayload(WireInput in, Request header) throws IOException {
+        if (header.type() != Nbd.CMD_WRITE) {
+            return header;
+        }
+        ByteBuffer payload = in.readBytes((int) header.length());
+        return new Request(header.flags(), header.type(), header.cookie(), header.offset(), header.length(), payload);
     }
 
     private static void checkFlags(int flags, long cookie) throws NbdException {

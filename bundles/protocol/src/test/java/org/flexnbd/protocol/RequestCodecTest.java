@@ -238,6 +238,39 @@ public class RequestCodecTest {
     }
 
     @Test
+    public void aWriteHeaderLeavesItsPayloadUnreadUntilAskedFor() throws IOException {
+        byte[] data = Bytes.pattern(3000, 7);
+        Bytes stream = Bytes.request(Nbd.CMD_FLAG_FUA, Nbd.CMD_WRITE, COOKIE, 8192, data.length).raw(data)
+                .raw(Bytes.request(0, Nbd.CMD_FLUSH, 9, 0, 0));
+        WireInput in = Wire.input(stream.array(), 64);
+        Request header = RequestCodec.readHeader(in, Nbd.MAX_PAYLOAD);
+        assertEquals(Nbd.CMD_WRITE, header.type());
+        assertEquals(data.length, header.length());
+        assertEquals(0, header.payloadLength());
+        Request whole = RequestCodec.readPayload(in, header);
+        assertEquals(Nbd.CMD_FLAG_FUA, whole.flags());
+        assertEquals(8192, whole.offset());
+        assertArrayEquals(data, Wire.remaining(whole.payload()));
+        assertEquals(Nbd.CMD_FLUSH, RequestCodec.readHeader(in, Nbd.MAX_PAYLOAD).type());
+    }
+
+    @Test
+    public void aRefusedWriteHeaderHasSkippedItsPayload() throws IOException {
+        Bytes stream = Bytes.request(1 << 7, Nbd.CMD_WRITE, COOKIE, 0, 700).raw(Bytes.pattern(700, 9))
+                .raw(Bytes.request(0, Nbd.CMD_READ, 5, 0, 512));
+        WireInput in = Wire.input(stream.array(), 64);
+        try {
+            RequestCodec.readHeader(in, Nbd.MAX_PAYLOAD);
+            fail();
+        } catch (NbdException e) {
+            assertEquals(Nbd.EINVAL, e.error());
+        }
+        Request next = RequestCodec.readHeader(in, Nbd.MAX_PAYLOAD);
+        assertEquals(Nbd.CMD_READ, next.type());
+        assertEquals(5, next.cookie());
+    }
+
+    @Test
     public void writeOverTheMaximumIsSkippedAndAnsweredWithEoverflow() throws IOException {
         int max = 1000;
         Bytes stream = Bytes.request(0, Nbd.CMD_WRITE, COOKIE, 0, 5000).raw(Bytes.pattern(5000, 1))
