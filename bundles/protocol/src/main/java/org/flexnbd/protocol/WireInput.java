@@ -87,22 +87,44 @@ public final class WireInput {
         return buffer.getLong();
     }
 
-    /** Fills {@code dst} completely. */
+    /**
+     * Fills {@code dst} completely. A small remainder is read through the buffer, so that one read can bring the
+     * messages after it too; a large one goes straight into {@code dst}, in pieces of at most
+     * {@link Transfers#MAX_TRANSFER} bytes.
+     */
     public void readFully(ByteBuffer dst) throws IOException {
-        if (buffer.hasRemaining()) {
-            int n = Math.min(buffer.remaining(), dst.remaining());
-            ByteBuffer slice = buffer.slice(buffer.position(), n);
-            dst.put(slice);
+        take(dst);
+        boolean flushed = false;
+        while (dst.hasRemaining()) {
+            if (dst.remaining() <= buffer.capacity() / 2) {
+                if (fill() < 0) {
+                    throw missing(dst);
+                }
+                take(dst);
+                continue;
+            }
+            if (!flushed) {
+                beforeWait.run();
+                flushed = true;
+            }
+            ByteBuffer piece = Transfers.piece(dst);
+            if (channel.read(piece) < 0) {
+                throw missing(dst);
+            }
+            dst.position(dst.position() + piece.position());
+        }
+    }
+
+    private void take(ByteBuffer dst) {
+        int n = Math.min(buffer.remaining(), dst.remaining());
+        if (n > 0) {
+            dst.put(buffer.slice(buffer.position(), n));
             buffer.position(buffer.position() + n);
         }
-        if (dst.hasRemaining()) {
-            beforeWait.run();
-        }
-        while (dst.hasRemaining()) {
-            if (channel.read(dst) < 0) {
-                throw new EOFException("connection closed with " + dst.remaining() + " payload bytes missing");
-            }
-        }
+    }
+
+    private static EOFException missing(ByteBuffer dst) {
+        return new EOFException("connection closed with " + dst.remaining() + " payload bytes missing");
     }
 
     /** Reads {@code n} bytes into a new buffer, ready to read. */

@@ -64,20 +64,19 @@ public final class WireOutput {
             return this;
         }
         buffer.flip();
-        if (channel instanceof GatheringByteChannel gathering) {
-            ByteBuffer[] both = {buffer, data};
+        try {
             while (buffer.hasRemaining() || data.hasRemaining()) {
-                gathering.write(both);
+                ByteBuffer piece = Transfers.piece(data);
+                if (channel instanceof GatheringByteChannel gathering) {
+                    gathering.write(new ByteBuffer[] {buffer, piece});
+                } else {
+                    channel.write(buffer.hasRemaining() ? buffer : piece);
+                }
+                data.position(data.position() + piece.position());
             }
-        } else {
-            while (buffer.hasRemaining()) {
-                channel.write(buffer);
-            }
-            while (data.hasRemaining()) {
-                channel.write(data);
-            }
+        } finally {
+            buffer.clear();
         }
-        buffer.clear();
         return this;
     }
 

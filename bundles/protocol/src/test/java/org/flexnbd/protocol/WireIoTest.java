@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.Pipe;
+import java.nio.channels.ReadableByteChannel;
 
 import org.junit.Test;
 
@@ -197,11 +198,78 @@ public class WireIoTest {
         pipe.source().close();
     }
 
+    @Test
+    public void noReadAsksForMoreThanOneTransferAtATime() throws IOException {
+        byte[] payload = Bytes.pattern(3 << 20, 5);
+        CountingChannel channel = new CountingChannel(Wire.trickle(payload, Integer.MAX_VALUE));
+        WireInput in = new WireInput(channel, 4096);
+        assertArrayEquals(payload, Wire.remaining(in.readBytes(payload.length)));
+        assertTrue("largest read " + channel.largest, channel.largest <= Transfers.MAX_TRANSFER);
+    }
+
+    @Test
+    public void noWriteOffersMoreThanTheBufferAndOneTransfer() throws IOException {
+        byte[] payload = Bytes.pattern(3 << 20, 6);
+        RecordingGatheringChannel channel = new RecordingGatheringChannel(Integer.MAX_VALUE);
+        WireOutput out = new WireOutput(channel, 4096);
+        out.writeInt(7).write(ByteBuffer.wrap(payload)).flush();
+        assertArrayEquals(Bytes.of().u32(7).raw(payload).array(), channel.bytes.toByteArray());
+        assertTrue("largest write " + channel.largest, channel.largest <= 4096 + Transfers.MAX_TRANSFER);
+    }
+
+    @Test
+    public void smallPayloadsSplitAcrossReadsCostNoExtraRead() throws IOException {
+        Bytes stream = Bytes.of();
+        for (int i = 0; i < 50; i++) {
+            stream.u64(i).raw(Bytes.pattern(4096, i));
+        }
+        byte[] wire = stream.array();
+        int step = 10_000; // never a message boundary: every read ends inside a payload
+        CountingChannel channel = new CountingChannel(Wire.trickle(wire, step));
+        WireInput in = new WireInput(channel, 64 * 1024);
+        for (int i = 0; i < 50; i++) {
+            assertEquals(i, in.readLong());
+            assertArrayEquals(Bytes.pattern(4096, i), Wire.remaining(in.readBytes(4096)));
+        }
+        assertFalse(in.hasMore());
+        int needed = (wire.length + step - 1) / step + 1; // and one to see the end
+        assertEquals(needed, channel.reads);
+    }
+
+    /** Counts the reads made through it, and the most room any of them offered. */
+    private static final class CountingChannel implements ReadableByteChannel {
+        final ReadableByteChannel inner;
+        int reads;
+        int largest;
+
+        CountingChannel(ReadableByteChannel inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public int read(ByteBuffer dst) throws IOException {
+            reads++;
+            largest = Math.max(largest, dst.remaining());
+            return inner.read(dst);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return inner.isOpen();
+        }
+
+        @Override
+        public void close() throws IOException {
+            inner.close();
+        }
+    }
+
     /** Accepts at most {@code step} bytes per call, recording what it got. */
     private static final class RecordingGatheringChannel implements GatheringByteChannel {
         final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         final int step;
         int gatheringWrites;
+        long largest;
 
         RecordingGatheringChannel(int step) {
             this.step = step;
@@ -209,6 +277,7 @@ public class WireIoTest {
 
         @Override
         public int write(ByteBuffer src) {
+            largest = Math.max(largest, src.remaining());
             int n = Math.min(step, src.remaining());
             for (int i = 0; i < n; i++) {
                 bytes.write(src.get());
@@ -219,6 +288,11 @@ public class WireIoTest {
         @Override
         public long write(ByteBuffer[] srcs, int offset, int length) {
             gatheringWrites++;
+            long offered = 0;
+            for (int i = offset; i < offset + length; i++) {
+                offered += srcs[i].remaining();
+            }
+            largest = Math.max(largest, offered);
             long total = 0;
             for (int i = offset; i < offset + length && total < step; i++) {
                 int n = Math.min(step - (int) total, srcs[i].remaining());
