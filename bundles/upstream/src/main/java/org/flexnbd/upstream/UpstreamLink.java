@@ -363,6 +363,10 @@ final class UpstreamLink {
             c.fail("write failed: " + e.getMessage(), false);
         } catch (InterruptedException e) {
             c.fail("stopping", true);
+        } catch (RuntimeException | Error e) {
+            // As in the reader: the connection fails, and the link goes on to the next one.
+            LOG.log(Level.SEVERE, "writer failed", e);
+            c.fail("writer failed: " + e, false);
         }
     }
 
@@ -430,7 +434,8 @@ final class UpstreamLink {
             }
         } catch (IOException e) {
             c.fail(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), false);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // Whatever ends the reader must fail the connection: the writer, and the client, wait on it.
             LOG.log(Level.SEVERE, "reader failed", e);
             c.fail("reader failed: " + e, false);
         } finally {
