@@ -25,6 +25,10 @@ public final class SimpleConversion {
         if (request.type() != Nbd.CMD_READ) {
             return Reply.simple(reply.cookie(), 0, null);
         }
+        ByteBuffer whole = wholeInOneChunk(request, reply);
+        if (whole != null) {
+            return Reply.simple(reply.cookie(), 0, whole);
+        }
         ByteBuffer data = ByteBuffer.allocate((int) request.length());
         List<long[]> extents = new ArrayList<>();
         for (Chunk c : reply.chunks()) {
@@ -52,6 +56,27 @@ public final class SimpleConversion {
             return Reply.simple(reply.cookie(), Nbd.EIO, null);
         }
         return Reply.simple(reply.cookie(), 0, data);
+    }
+
+    /**
+     * The data of a reply whose only content is one data chunk covering the whole request, the usual answer to a
+     * READ, shared rather than copied: a second buffer of up to 32 MiB per reply would be garbage at once.
+     */
+    private static ByteBuffer wholeInOneChunk(Request request, Reply reply) {
+        ByteBuffer found = null;
+        for (Chunk c : reply.chunks()) {
+            if (c.type() == Nbd.REPLY_TYPE_OFFSET_HOLE || found != null && c.type() == Nbd.REPLY_TYPE_OFFSET_DATA) {
+                return null;
+            }
+            if (c.type() == Nbd.REPLY_TYPE_OFFSET_DATA) {
+                ByteBuffer p = c.payload();
+                if (p.getLong() != request.offset() || p.remaining() != request.length()) {
+                    return null;
+                }
+                found = p.slice();
+            }
+        }
+        return found;
     }
 
     /** Whether the extents, each {offset, length}, tile [0, length) without gap or overlap. */
