@@ -106,6 +106,28 @@ public class RealPeersIT {
         }
     }
 
+    /**
+     * Four clients at once, each with requests of the largest size, writing and reading back their own quarter
+     * (fio checks a crc32c of every block): the payload budget and the JVM's direct buffers must both hold. 32 MiB
+     * transfers once exhausted the direct memory, and the clients' requests went unanswered.
+     */
+    @Test
+    public void largestRequestsFromFourClientsAtOnce() throws Exception {
+        E2E.assumeTool("fio");
+        try (Nbdkit up = new Nbdkit(dir(), Peer.freePort(), "memory", "512M").start();
+                Proxy proxy = Proxy.start(dir(), Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port), "--max-clients", "4")) {
+            Path report = dir().resolve("fio.txt");
+            // fio's nbd engine prints a line of its own on stdout: the report goes to a file.
+            run("fio", "fio", "--name=big", "--ioengine=nbd", "--uri=" + proxy.uri(), "--rw=write", "--bs=32m",
+                    "--iodepth=4", "--numjobs=4", "--size=128m", "--offset_increment=128m", "--verify=crc32c",
+                    "--do_verify=1", "--output=" + report);
+            String out = java.nio.file.Files.readString(report);
+            assertEquals(out, 4, out.split("err= 0", -1).length - 1);
+            assertTrue(out, out.contains("READ: bw=") && out.contains("io=512MiB"));
+        }
+    }
+
     private void copyBothWays(String uri, boolean flush) throws Exception {
         Path src = E2E.randomFile(shm, "src.img", GIB);
         Path back = shm.resolve("back.img");
