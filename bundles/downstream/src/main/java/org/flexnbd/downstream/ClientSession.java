@@ -185,21 +185,25 @@ final class ClientSession implements Runnable, ReplyHandler {
                 host.budget().acquire(cost);
             }
             // A WRITE's data is taken in only once there is room for it: until then it waits in the socket.
+            Request upstream;
+            UpstreamSession to;
+            boolean tabled = false;
             try {
                 r = RequestCodec.readPayload(in, r);
-            } catch (IOException | RuntimeException e) {
-                host.budget().release(cost);
-                throw e;
-            }
-            Request upstream = readAhead.isOn() ? readAhead.widen(r, exportSize) : r;
-            UpstreamSession to;
-            synchronized (lock) {
-                if (table.containsKey(r.cookie())) {
-                    host.budget().release(cost);
-                    throw NbdException.fatal(String.format("cookie %016x reused while still in flight", r.cookie()));
+                upstream = readAhead.isOn() ? readAhead.widen(r, exportSize) : r;
+                synchronized (lock) {
+                    if (table.containsKey(r.cookie())) {
+                        throw NbdException.fatal(String.format("cookie %016x reused while still in flight",
+                                r.cookie()));
+                    }
+                    table.put(r.cookie(), r);
+                    tabled = true;
+                    to = current;
                 }
-                table.put(r.cookie(), r);
-                to = current;
+            } finally {
+                if (!tabled) {
+                    host.budget().release(cost); // an Error too: budget lost here would never come back
+                }
             }
             // Outside the lock: the write may wait for the upstream, whose replies need the lock to be delivered.
             if (to != null) {
