@@ -56,12 +56,19 @@ public class LauncherProcessIT {
     }
 
     private Process launch(String... args) throws IOException {
+        return launchWith(null, args);
+    }
+
+    private Process launchWith(String javaOpts, String... args) throws IOException {
         Path script = DIST.resolve("bin/flexnbd-proxy");
         assertTrue("executable: " + script, Files.isExecutable(script));
         List<String> cmd = new ArrayList<>(List.of(script.toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
         pb.environment().remove("FLEXNBD_UPSTREAM_TIMEOUT");
+        if (javaOpts != null) {
+            pb.environment().put("JAVA_OPTS", javaOpts);
+        }
         Process p = pb.start();
         started.add(p);
         return p;
@@ -134,6 +141,14 @@ public class LauncherProcessIT {
             assertTrue(flag + " in\n" + usage, usage.contains(flag));
         }
         assertEquals("", stderr());
+    }
+
+    @Test
+    public void aCollectorChosenInJavaOptsReplacesTheScriptsOwn() throws Exception {
+        // The JVM refuses to start with two collectors selected.
+        Process p = launchWith("-XX:+UseParallelGC -Xmx256m", "--help");
+        assertEquals(stderr(), 0, exitWithin(p, 30));
+        assertTrue(stdout().contains("--conn-addr"));
     }
 
     @Test
