@@ -1,6 +1,8 @@
 package org.flexnbd.upstream;
 
 import java.io.IOException;
+import java.util.HashSet;
+import java.util.Set;
 
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
@@ -23,6 +25,10 @@ final class Connection {
     private volatile boolean delivered;
     private final long openedNanos = System.nanoTime();
     private volatile Runnable beforeWait = () -> { };
+    // Guarded by the link's lock: what was written here and not answered yet, and whether the server said it is
+    // shutting down (ESHUTDOWN), after which nothing more is sent here.
+    private final Set<Long> unanswered = new HashSet<>();
+    private boolean refusing;
 
     Connection(ProgressChannel channel, WireInput in, WireOutput out, UpstreamExport export) {
         this.channel = channel;
@@ -54,6 +60,26 @@ final class Connection {
 
     boolean isQuiet() {
         return quiet;
+    }
+
+    void sent(long cookie) {
+        unanswered.add(cookie);
+    }
+
+    void answered(long cookie) {
+        unanswered.remove(cookie);
+    }
+
+    boolean hasUnanswered() {
+        return !unanswered.isEmpty();
+    }
+
+    void refuse() {
+        refusing = true;
+    }
+
+    boolean isRefusing() {
+        return refusing;
     }
 
     /** What to do before the reader waits for the upstream: flush the replies delivered so far. */

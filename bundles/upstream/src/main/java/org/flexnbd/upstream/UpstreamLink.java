@@ -107,7 +107,7 @@ final class UpstreamLink {
             }
             pending.put(r.cookie(), r);
             c = connection;
-            if (c == null || c.isFailed() || !queue.isEmpty() || disconnect != null) {
+            if (c == null || c.isFailed() || c.isRefusing() || !queue.isEmpty() || disconnect != null) {
                 enqueue(r);
                 return;
             }
@@ -125,10 +125,11 @@ final class UpstreamLink {
                 if (connection != c) {
                     return; // queued by the reconnect, as above
                 }
-                if (!queue.isEmpty()) {
+                if (!queue.isEmpty() || c.isRefusing()) {
                     enqueue(r);
                     return;
                 }
+                c.sent(r.cookie());
             }
             RequestCodec.write(c.out, r);
             if (!more) {
@@ -338,17 +339,30 @@ final class UpstreamLink {
         }
     }
 
-    /** The writer thread: sends what was queued (retransmissions, and requests that met a busy socket). */
+    /**
+     * The writer thread: sends what was queued (retransmissions, and requests that met a busy socket); once the
+     * server has said it is shutting down, waits for the answers to what it accepted and disconnects.
+     */
     private void write(Connection c) {
         try {
             while (true) {
+                Request softDisconnect = null;
                 synchronized (lock) {
-                    while (queue.isEmpty() && disconnect == null && !c.isFailed() && !closed) {
+                    while (!c.isFailed() && !closed
+                            && (c.isRefusing() ? c.hasUnanswered() : queue.isEmpty() && disconnect == null)) {
                         lock.wait();
                     }
                     if (c.isFailed() || closed) {
                         return;
                     }
+                    if (c.isRefusing()) {
+                        softDisconnect = disconnect != null ? disconnect : Request.of(Nbd.CMD_DISC, 0, 0, 0, 0);
+                        disconnect = null;
+                    }
+                }
+                if (softDisconnect != null) {
+                    disconnectSoftly(c, softDisconnect);
+                    return;
                 }
                 sending.lock();
                 try {
@@ -370,17 +384,40 @@ final class UpstreamLink {
         }
     }
 
+    /** The server refused a request with ESHUTDOWN and has answered all it accepted: a clean end, then a reconnect. */
+    private void disconnectSoftly(Connection c, Request disc) throws IOException {
+        sending.lock();
+        try {
+            RequestCodec.write(c.out, disc);
+            c.out.flush();
+        } finally {
+            sending.unlock();
+        }
+        c.fail("upstream is shutting down (ESHUTDOWN); disconnected once it had answered what it accepted", false);
+        synchronized (lock) {
+            lock.notifyAll();
+        }
+    }
+
     /** Writes the queue out and flushes; then a DISCONNECT if one waits, returning true: the connection is done. */
     private boolean drain(Connection c) throws IOException {
         while (true) {
             Request next;
             Request disc = null;
+            boolean refusing;
             synchronized (lock) {
-                next = queue.poll();
-                if (next == null) {
+                refusing = c.isRefusing();
+                next = refusing ? null : queue.poll();
+                if (next == null && !refusing) {
                     disc = disconnect;
                     disconnect = null;
+                } else {
+                    c.sent(next.cookie());
                 }
+            }
+            if (refusing) {
+                c.out.flush(); // what was written here is owed an answer; the rest waits for the next connection
+                return false;
             }
             if (next != null) {
                 RequestCodec.write(c.out, next);
@@ -427,8 +464,8 @@ final class UpstreamLink {
                     complete = Reply.structured(chunk.cookie(), chunks);
                 }
                 if (complete.error() == Nbd.ESHUTDOWN) {
-                    softDisconnect(c);
-                    return;
+                    refused(c, complete.cookie());
+                    continue;
                 }
                 deliver(c, complete);
             }
@@ -467,6 +504,10 @@ final class UpstreamLink {
         Request request;
         LinkSession to;
         synchronized (lock) {
+            c.answered(reply.cookie());
+            if (c.isRefusing() && !c.hasUnanswered()) {
+                lock.notifyAll(); // the writer may disconnect now
+            }
             if (c.isFailed()) {
                 // Decoded from a connection given up meanwhile (a client left, a reconnect): its cookie may
                 // already name another client's request. What is still pending is sent again anyway.
@@ -487,10 +528,20 @@ final class UpstreamLink {
         }
     }
 
-    /** The server is going away: it refused the request, which stays pending and is sent again after reconnecting. */
-    private void softDisconnect(Connection c) {
+    /**
+     * The server is going away (ESHUTDOWN): the request stays pending, to be sent again after reconnecting. Nothing
+     * more is sent on this connection; the writer disconnects once everything else sent on it is answered (a soft
+     * disconnect, as the spec asks), or the watchdog gives the connection up if those answers never come.
+     */
+    private void refused(Connection c, long cookie) {
         synchronized (lock) {
-            c.fail("upstream is shutting down (ESHUTDOWN)", false);
+            if (!c.isRefusing()) {
+                LOG.warning("upstream " + connectors.get().endpoint() + " is shutting down (ESHUTDOWN): waiting"
+                        + " for the answers to what it accepted, then reconnecting");
+            }
+            c.refuse();
+            c.answered(cookie);
+            lock.notifyAll();
         }
     }
 

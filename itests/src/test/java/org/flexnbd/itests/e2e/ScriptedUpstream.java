@@ -29,7 +29,8 @@ import org.flexnbd.protocol.WireOutput;
  * An NBD server whose misbehaviour a test chooses: it serves a small memory export with simple replies, and once,
  * on the first READ or WRITE, it can close the connection or stop answering. It records every request it receives
  * and the most it ever had unanswered at once; it can hold replies back until enough requests are in. It can
- * also answer the first READ with EIO, or the first WRITE with ESHUTDOWN (as a server going away does).
+ * also answer the first READ with EIO, or the first WRITE with ESHUTDOWN (as a server going away does, answering
+ * at once the requests it holds).
  */
 final class ScriptedUpstream implements AutoCloseable {
     enum Fault {
@@ -118,6 +119,9 @@ final class ScriptedUpstream implements AutoCloseable {
                         if (!c.isOpen()) {
                             return;
                         }
+                        if (fault == Fault.ESHUTDOWN_ON_WRITE) {
+                            answerAll(held, out); // going away, it still finishes what it had accepted
+                        }
                         continue;
                     }
                     held.add(r);
@@ -127,14 +131,7 @@ final class ScriptedUpstream implements AutoCloseable {
                     }
                 }
                 if (r == null || held.size() >= holdUntil) {
-                    for (Request h : held) {
-                        answer(h, out);
-                    }
-                    out.flush();
-                    synchronized (this) {
-                        outstanding -= held.size();
-                    }
-                    held.clear();
+                    answerAll(held, out);
                 }
             }
         } catch (IOException e) {
@@ -142,6 +139,17 @@ final class ScriptedUpstream implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    private void answerAll(List<Request> held, WireOutput out) throws IOException {
+        for (Request h : held) {
+            answer(h, out);
+        }
+        out.flush();
+        synchronized (this) {
+            outstanding -= held.size();
+        }
+        held.clear();
     }
 
     private static final Request END = Request.of(Nbd.CMD_DISC, 0, -1, 0, 0);

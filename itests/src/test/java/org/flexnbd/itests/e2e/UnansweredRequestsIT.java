@@ -7,7 +7,9 @@ import static org.junit.Assert.assertTrue;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.Reply;
@@ -96,6 +98,47 @@ public class UnansweredRequestsIT {
     public void eshutdownMakesTheProxyReconnectAndSendAgain() throws Exception {
         start(ScriptedUpstream.Fault.ESHUTDOWN_ON_WRITE, 0);
         assertWriteSurvives();
+    }
+
+    /**
+     * A server going away answers ESHUTDOWN to a request but still answers what it accepted before: the proxy takes
+     * those answers, disconnects cleanly, and sends only the refused request again.
+     */
+    @Test
+    public void eshutdownIsASoftDisconnect() throws Exception {
+        // The upstream holds its replies until it has two requests (or 2 s, the proxy's timeout, pass).
+        start(ScriptedUpstream.Fault.ESHUTDOWN_ON_WRITE, 2);
+        client.send(ScriptedClient.read(8, 0, 4096)); // held until the WRITE is refused, then answered
+        client.send(ScriptedClient.write(7, 1 << 20, (byte) 0x44, 1 << 20));
+        Reply first = client.next();
+        assertEquals("the READ's answer from the first connection", 8, first.cookie());
+        assertEquals(0, first.error());
+        // Queued behind the refused WRITE: the two make the second connection's pair.
+        client.send(ScriptedClient.read(9, 1 << 20, 4096));
+        Map<Long, Reply> replies = new HashMap<>();
+        for (int i = 0; i < 2; i++) {
+            Reply r = client.next();
+            replies.put(r.cookie(), r);
+        }
+        assertEquals(0, replies.get(7L).error());
+        byte[] expected = new byte[4096];
+        Arrays.fill(expected, (byte) 0x44);
+        assertArrayEquals(expected, bytes(replies.get(9L).data()));
+        assertSentTwiceAlike(Nbd.CMD_WRITE, 7);
+        List<Request> seen = upstream.received();
+        assertEquals("the READ was answered before the disconnect, not sent again: " + seen, 1,
+                seen.stream().filter(r -> r.cookie() == 8).count());
+        int disc = -1;
+        for (int i = 0; i < seen.size(); i++) {
+            if (seen.get(i).type() == Nbd.CMD_DISC) {
+                disc = i;
+                break;
+            }
+        }
+        assertTrue("a DISCONNECT ended the first connection: " + seen, disc > 0);
+        assertEquals("between the refused WRITE and its second copy: " + seen, Nbd.CMD_WRITE,
+                seen.get(disc + 1).type());
+        assertTrue(proxy.stderr(), proxy.stderr().contains("ESHUTDOWN"));
     }
 
     @Test
