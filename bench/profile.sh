@@ -8,8 +8,9 @@
 #   CASE       rw:bs:depth, fio's names (default: randread:4k:1 randread:4k:32 randread:4k:256 read:1m:16
 #              write:1m:16)
 #   --event    async-profiler's event: cpu (default; falls back to itimer where perf events are not allowed),
-#              wall (where threads wait too), alloc (what allocates)
-#   --flame    also an HTML flame graph per case, beside the raw stacks in results/profile-raw/ (not committed)
+#              wall (where threads wait too), alloc (what allocates, sampled every 512 KiB)
+#   --flame    also an HTML flame graph per case (a second run of it), beside the raw stacks in
+#              results/profile-raw/ (not committed); the figures reported are the first run's
 #   --seconds  length of each fio run (default 20); the profile covers the proxy's whole life, so the summary
 #              keeps start-up and JIT threads apart from the threads that carry requests
 #
@@ -35,12 +36,14 @@ done
 [ ${#cases[@]} -gt 0 ] || cases=(randread:4k:1 randread:4k:32 randread:4k:256 read:1m:16 write:1m:16)
 proxy_bin=${FLEXNBD_DIST:-$here/../distribution/target/flexnbd-proxy}/bin/flexnbd-proxy
 [ -x "$proxy_bin" ] || die "build first: mvn -B -q install -DskipTests ($proxy_bin is missing)"
-for tool in nbdkit fio python3 mvn unzip; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
+for tool in nbdkit fio python3; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
 
 version=4.1
 agent_dir=$here/target/async-profiler-$version
 agent=$agent_dir/linux-x64/libasyncProfiler.so
 if [ ! -f "$agent" ]; then
+    for tool in mvn unzip; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
+    [ "$(uname -m)" = x86_64 ] || die "this script fetches the linux-x64 build of async-profiler only"
     note "fetching async-profiler $version from Maven Central"
     mvn -B -q dependency:copy -Dartifact="tools.profiler:async-profiler:$version:jar:linux-x64" \
         -DoutputDirectory="$agent_dir"
@@ -56,6 +59,10 @@ trap cleanup EXIT
 size=1G runtime=$seconds ramp=0
 
 start_upstream up
+case $event in
+    alloc) interval=${INTERVAL:-524288} ;;   # bytes between samples
+    *) interval=${INTERVAL:-1ms} ;;
+esac
 summaries=()
 for c in "${cases[@]}"; do
     IFS=: read -r rw bs depth <<<"$c"
@@ -64,11 +71,12 @@ for c in "${cases[@]}"; do
     [ "$flame" = 1 ] && formats+=(html)
     for format in "${formats[@]}"; do
         # The agent writes its file when the JVM exits: one proxy per output.
-        JAVA_OPTS="-agentpath:$agent=start,event=$event,interval=${INTERVAL:-1ms},threads,file=$raw/$name.$format" \
+        JAVA_OPTS="-agentpath:$agent=start,event=$event,interval=$interval,threads,file=$raw/$name.$format" \
             start_proxy "proxy-$name-$format" "${upstream_port[up]}"
-        IFS=$'\t' read -r bw iops lat < <(fio_run "${uri[proxy-$name-$format]}" "$rw" "$bs" "$depth")
+        IFS=$'\t' read -r b i l < <(fio_run "${uri[proxy-$name-$format]}" "$rw" "$bs" "$depth")
+        [ "$format" = collapsed ] && bw=$b iops=$i lat=$l
         pid=${pid_of[proxy-$name-$format]}
-        kill -TERM "$pid"   # a clean exit, so that the profile is written
+        kill -TERM "$pid" 2>/dev/null || true   # a clean exit, so that the profile is written
         wait "$pid" 2>/dev/null || true
         forget_pid "$pid"
     done
@@ -80,7 +88,7 @@ done
     echo "# Profiles ($event)"
     echo
     echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(git -C "$here/.." log -1 --format='%h %s' 2>/dev/null)," \
-        "async-profiler $version, $(java -version 2>&1 | head -1)"
+        "async-profiler $version, $("${JAVA_HOME:+$JAVA_HOME/bin/}java" -version 2>&1 | head -1)"
     for s in "${summaries[@]}"; do
         echo
         echo "## ${s#*|}"

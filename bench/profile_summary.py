@@ -11,7 +11,7 @@ import collections
 import re
 import sys
 
-REQUEST_PATH = ("client", "upstream")
+REQUEST_PATH = re.compile(r"^(client-\d+|upstream-\d+(-reader)?)$")
 
 # Groups of threads, by the name async-profiler gives them ("[name tid=N]").
 THREAD_GROUPS = [
@@ -23,12 +23,21 @@ THREAD_GROUPS = [
     ("start-up and the rest", re.compile(r".")),
 ]
 
-# What the request path was doing: the first of these found in a stack, from the outermost frame in.
+# What the request path was doing, by the innermost frame of the stack that names one of these: a flush that
+# runs inside WireInput.fill (its hook before a read waits) is writing, not reading.
 ACTIVITIES = [
     ("reading a socket", ("WireInput.fill", "WireInput.readFully")),
     ("writing a socket", ("WireOutput.flush", "WireOutput.write")),
     ("waiting for a lock or a signal", ("Unsafe_Park", "LockSupport.park", "Object.wait", "ObjectMonitor::")),
 ]
+
+
+def activity_of(frames):
+    for f in reversed(frames):
+        for label, names in ACTIVITIES:
+            if any(name in f for name in names):
+                return label
+    return "other work"
 
 
 def leaf_kind(frame):
@@ -75,7 +84,7 @@ def main(path):
         thread = re.sub(r"^\[(.*?)( tid=\d+)?\]$", r"\1", frames[0])
         total += n
         threads[group_of(thread)] += n
-        if not thread.startswith(REQUEST_PATH):
+        if not REQUEST_PATH.match(thread):
             continue
         path_total += n
         frames = frames[1:]
@@ -83,12 +92,7 @@ def main(path):
             continue
         kinds[leaf_kind(frames[-1])] += n
         leaves[frames[-1]] += n
-        activity = "other work"
-        for label, names in ACTIVITIES:
-            if any(name in f for f in frames for name in names):
-                activity = label
-                break
-        activities[activity] += n
+        activities[activity_of(frames)] += n
         mine = [f for f in frames if f.startswith("org/flexnbd/")]
         if mine:
             own[mine[-1].replace("org/flexnbd/", "")] += n
