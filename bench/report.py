@@ -110,7 +110,8 @@ def jstat_peaks(path):
         if not cols or len(f) != len(cols):
             continue
         try:
-            r = dict(zip(cols, map(float, f)))
+            # "-" marks a column the collector does not have (the serial one has no concurrent cycles).
+            r = dict(zip(cols, (0.0 if v == "-" else float(v) for v in f)))
         except ValueError:
             continue
         used = max(used, (r["S0U"] + r["S1U"] + r["EU"] + r["OU"]) / 1024)
