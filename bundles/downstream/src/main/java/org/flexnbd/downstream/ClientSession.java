@@ -44,6 +44,7 @@ final class ClientSession implements Runnable, ReplyHandler {
     private final SessionHost host;
     private final WireInput in;
     private final WireOutput out;
+    private final WriteClock clock;
     private final Object writeLock = new Object();
     private final ReadAhead readAhead;
 
@@ -65,12 +66,26 @@ final class ClientSession implements Runnable, ReplyHandler {
         this.host = host;
         // Before waiting for the client, send upstream what its earlier requests left buffered.
         this.in = new WireInput(socket, BUFFER, this::flushUpstream);
-        this.out = new WireOutput(socket, BUFFER);
+        this.clock = new WriteClock(socket);
+        this.out = new WireOutput(clock, BUFFER);
         this.readAhead = new ReadAhead(host.readAheadBytes());
     }
 
     String peer() {
         return peer;
+    }
+
+    /**
+     * Closes the client if a write to it has waited longer than {@code limitNanos}: a client that has stopped
+     * reading would otherwise hold its place, its share of the payload budget and its upstream link for ever.
+     */
+    void dropIfStalled(long nowNanos, long limitNanos) {
+        long waited = clock.waitedNanos(nowNanos);
+        if (waited > limitNanos) {
+            LOG.warning("client " + peer + " has taken no reply for " + waited / 1_000_000_000L
+                    + " s; closing it");
+            closeSocket();
+        }
     }
 
     @Override

@@ -42,6 +42,8 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private final String handshake;
     private final int maxClients;
     private final long drainMillis;
+    private final long clientTimeoutNanos;
+    private Thread watchdog;
     private final int readAheadBytes;
     private final PayloadBudget budget;
     private final Semaphore places;
@@ -60,6 +62,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         this.handshake = config.handshake();
         this.maxClients = Math.max(1, config.maxClients());
         this.drainMillis = config.drainSeconds() * 1000L;
+        this.clientTimeoutNanos = Math.max(0, config.clientTimeoutSeconds()) * 1_000_000_000L;
         if (config.cacheBytes() > 0 && maxClients > 1) {
             // Another client's write would leave this one's kept data stale.
             LOG.warning("the read-ahead cache is off: it serves one client only, and --max-clients is " + maxClients);
@@ -81,6 +84,11 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             Thread acceptor = new Thread(this::accept, "downstream-accept");
             acceptor.setDaemon(true);
             acceptor.start();
+            if (clientTimeoutNanos > 0) {
+                watchdog = new Thread(this::watchClients, "client-watchdog");
+                watchdog.setDaemon(true);
+                watchdog.start();
+            }
             LOG.info("listening on " + address);
         }
     }
@@ -100,6 +108,22 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         }
         for (ClientSession s : sessions) {
             s.upstreamGone(u);
+        }
+    }
+
+    /** Once a second (or a quarter of the timeout), closes the clients that have stopped taking their replies. */
+    private void watchClients() {
+        long step = Math.max(1, Math.min(1000, clientTimeoutNanos / 4_000_000));
+        while (!stopping) {
+            try {
+                Thread.sleep(step);
+            } catch (InterruptedException e) {
+                return;
+            }
+            long now = System.nanoTime();
+            for (ClientSession s : sessions) {
+                s.dropIfStalled(now, clientTimeoutNanos);
+            }
         }
     }
 
@@ -212,6 +236,9 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     @Deactivate
     void deactivate() {
         stopping = true;
+        if (watchdog != null) {
+            watchdog.interrupt();
+        }
         if (server != null) {
             try {
                 server.close();

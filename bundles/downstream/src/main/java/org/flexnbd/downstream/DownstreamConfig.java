@@ -27,4 +27,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
     @AttributeDefinition(description = "Seconds a stopping proxy waits for requests in flight")
     int drainSeconds() default 5;
+
+    @AttributeDefinition(description = "Seconds a reply may wait for a client that does not read before that"
+            + " client is closed; 0 for never")
+    int clientTimeoutSeconds() default 60;
 }
