@@ -3,12 +3,13 @@
 # it starts, recorded by starting it once (--demo, on a UNIX socket, so that no port is taken) and stopping
 # it. The start script uses the archive when it is there; start-up to listening went from about 1.45 s to
 # 1.17 s on the 2-core build machine (docs/BENCHMARKS.md). The archive fits only the JDK that made it: under
-# another, the JVM ignores it (the start script keeps the JVM quiet about that).
+# another, or with the tree moved, the JVM ignores it (the start script keeps the JVM quiet about that).
 #
-#   train-class-data.sh TREE      (run by the distribution module's build, after the tree is assembled)
+#   lib/train-class-data.sh [TREE]     (TREE: the installation, by default the folder above lib/)
 #
-# Best effort: if anything fails, there is no archive and the appliance starts as it would without one.
-tree=${1:?usage: train-class-data.sh TREE}
+# The build runs it on the tree it assembles. Run it again after installing from the tarball, after moving
+# the tree, or under another JDK: the archive records the JDK and the class path it was made with.
+tree=${1:-$(dirname "$0")/..}
 archive=$tree/lib/flexnbd.jsa
 work=$(mktemp -d "${TMPDIR:-/tmp}/flexnbd-cds.XXXXXX") || exit 0
 rm -f "$archive"
