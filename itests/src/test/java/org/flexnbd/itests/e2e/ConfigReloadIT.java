@@ -5,7 +5,6 @@ import static org.junit.Assert.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -35,12 +34,9 @@ public class ConfigReloadIT {
         Path cfg = home.resolve("config/org.flexnbd.upstream.cfg");
         assertTrue(Files.readString(cfg).contains("timeoutSeconds=30"));
         try (ScriptedUpstream up = new ScriptedUpstream(ScriptedUpstream.Fault.STALL_ON_READ, 0)) {
-            int port = Peer.freePort();
-            List<String> cmd = Peer.list(home.resolve("bin/flexnbd-proxy").toString(), "-l", "127.0.0.1", "-p",
-                    Integer.toString(port), "-C", "127.0.0.1", "-P", Integer.toString(up.port()), "-v");
-            try (Peer proxy = Peer.start(dir, "proxy", cmd)) {
-                Peer.awaitPort(port, 20);
-                try (ScriptedClient c = new ScriptedClient(port)) {
+            try (Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                    Integer.toString(up.port()), "-v")) {
+                try (ScriptedClient c = new ScriptedClient(proxy.port)) {
                     assertEquals(0, c.call(ScriptedClient.write(1, 0, (byte) 5, 4096)).error());
 
                     Path edited = home.resolve("config/.upstream.cfg.tmp");

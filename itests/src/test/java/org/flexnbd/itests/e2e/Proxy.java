@@ -20,7 +20,17 @@ final class Proxy implements AutoCloseable {
 
     /** Starts the proxy listening on 127.0.0.1:port with the further flags given, and waits until it listens. */
     static Proxy start(Path dir, int port, String... flags) throws IOException, InterruptedException {
-        List<String> cmd = Peer.list(SCRIPT.toString(), "-l", "127.0.0.1", "-p", Integer.toString(port));
+        return start(SCRIPT, dir, port, flags);
+    }
+
+    /** The same, from another installation: {@code home}, a copy of the distribution a test has changed. */
+    static Proxy startIn(Path home, Path dir, int port, String... flags) throws IOException, InterruptedException {
+        return start(home.resolve("bin/flexnbd-proxy"), dir, port, flags);
+    }
+
+    private static Proxy start(Path script, Path dir, int port, String... flags)
+            throws IOException, InterruptedException {
+        List<String> cmd = Peer.list(script.toString(), "-l", "127.0.0.1", "-p", Integer.toString(port));
         cmd.addAll(List.of(flags));
         Proxy p = new Proxy(Peer.start(dir, "proxy", cmd), port);
         try {

@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -40,11 +39,9 @@ public class StalledClientIT {
         assertTrue(defaults.contains("clientTimeoutSeconds=60"));
         Files.writeString(cfg, defaults.replace("clientTimeoutSeconds=60", "clientTimeoutSeconds=2"));
         try (ScriptedUpstream up = new ScriptedUpstream(ScriptedUpstream.Fault.NONE, 0)) {
-            int port = Peer.freePort();
-            List<String> cmd = Peer.list(home.resolve("bin/flexnbd-proxy").toString(), "-l", "127.0.0.1", "-p",
-                    Integer.toString(port), "-C", "127.0.0.1", "-P", Integer.toString(up.port()));
-            try (Peer proxy = Peer.start(dir, "proxy", cmd)) {
-                Peer.awaitPort(port, 20);
+            try (Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                    Integer.toString(up.port()))) {
+                int port = proxy.port;
                 try (ScriptedClient stalled = new ScriptedClient(port)) {
                     // 48 MiB of replies: far more than the sockets between can hold, well within the budget.
                     for (int i = 0; i < 48; i++) {
