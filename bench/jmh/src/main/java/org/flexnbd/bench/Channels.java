@@ -46,17 +46,10 @@ final class Channels {
         }
     }
 
-    /** Takes everything and keeps nothing, counting bytes so the work cannot be optimised away. */
-    static final class Sink implements GatheringByteChannel {
-        long written;
-
+    /** An always-open channel whose gathering writes are its single-buffer writes in turn. */
+    private abstract static class WriteOnly implements GatheringByteChannel {
         @Override
-        public int write(ByteBuffer src) {
-            int n = src.remaining();
-            src.position(src.limit());
-            written += n;
-            return n;
-        }
+        public abstract int write(ByteBuffer src);
 
         @Override
         public long write(ByteBuffer[] srcs, int offset, int length) {
@@ -82,8 +75,21 @@ final class Channels {
         }
     }
 
+    /** Takes everything and keeps nothing, counting bytes so the work cannot be optimised away. */
+    static final class Sink extends WriteOnly {
+        long written;
+
+        @Override
+        public int write(ByteBuffer src) {
+            int n = src.remaining();
+            src.position(src.limit());
+            written += n;
+            return n;
+        }
+    }
+
     /** Collects what is written, to make the encoded form of a message once. */
-    static final class Collect implements GatheringByteChannel {
+    static final class Collect extends WriteOnly {
         private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
 
         @Override
@@ -95,31 +101,8 @@ final class Channels {
             return n;
         }
 
-        @Override
-        public long write(ByteBuffer[] srcs, int offset, int length) {
-            long n = 0;
-            for (int i = offset; i < offset + length; i++) {
-                n += write(srcs[i]);
-            }
-            return n;
-        }
-
-        @Override
-        public long write(ByteBuffer[] srcs) {
-            return write(srcs, 0, srcs.length);
-        }
-
         byte[] toByteArray() {
             return bytes.toByteArray();
-        }
-
-        @Override
-        public boolean isOpen() {
-            return true;
-        }
-
-        @Override
-        public void close() {
         }
     }
 }
