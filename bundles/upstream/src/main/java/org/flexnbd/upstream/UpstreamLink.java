@@ -408,11 +408,11 @@ final class UpstreamLink {
             synchronized (lock) {
                 refusing = c.isRefusing();
                 next = refusing ? null : queue.poll();
-                if (next == null && !refusing) {
+                if (next != null) {
+                    c.sent(next.cookie());
+                } else if (!refusing) {
                     disc = disconnect;
                     disconnect = null;
-                } else {
-                    c.sent(next.cookie());
                 }
             }
             if (refusing) {
