@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The proxy's cost per byte against a blind pipe: one nbdcopy connection (-C 1 -R 64) copying to and from an
+# nbdkit memory upstream, through a socat relay and through the proxy, and, against an oldstyle upstream, also
+# through the original C flexnbd-proxy when FLEXNBD_C names its binary. For each path: MiB/s, and CPU seconds
+# per GiB of the relaying process (utime + stime, children included, from /proc/PID/stat). Paths alternate in
+# an order that rotates each round; the report gives medians and the proxy's ratios to the relay.
+#
+#   bench/pipe.sh [--rounds N] [--size 1G] [--out DIR]
+#
+# Build first: mvn -B -q install -DskipTests. The original: build BytemarkHosting/flexnbd-c with make (needs
+# libev-dev) and set FLEXNBD_C=/path/to/build/flexnbd-proxy. Binds only to 127.0.0.1; every process started
+# here is stopped by PID on exit.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+
+proxy_bin=${FLEXNBD_DIST:-$here/../distribution/target/flexnbd-proxy}/bin/flexnbd-proxy
+rounds=5 size=1G out=${TMPDIR:-/tmp}/flexnbd-bench-pipe
+while [ $# -gt 0 ]; do
+    case $1 in
+        --rounds) rounds=${2:?}; shift ;;
+        --size) size=${2:?}; shift ;;
+        --out) out=${2:?}; shift ;;
+        -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument $1 (see --help)" ;;
+    esac
+    shift
+done
+bytes=$(numfmt --from=iec "$size")
+[ -x "$proxy_bin" ] || die "build first: mvn -B -q install -DskipTests ($proxy_bin is missing)"
+
+work=$(mktemp -d /dev/shm/flexnbd-pipe.XXXXXX)
+trap cleanup EXIT
+cp -r "$(dirname "$proxy_bin")/.." "$work/dist"
+proxy_bin=$work/dist/bin/flexnbd-proxy
+[ -x "$work/dist/lib/train-class-data.sh" ] && "$work/dist/lib/train-class-data.sh" "$work/dist" >&2
+logs=$out/logs
+mkdir -p "$out" "$logs"
+
+start_upstream up
+start_upstream old -o
+start_relay relay "${upstream_port[up]}"
+start_proxy proxy "${upstream_port[up]}"
+start_relay relay-old "${upstream_port[old]}"
+start_proxy proxy-old "${upstream_port[old]}" --handshake oldstyle
+paths=(relay proxy relay-old proxy-old)
+if [ -n "${FLEXNBD_C:-}" ]; then
+    port=$(free_port)
+    launch original "$port" "$FLEXNBD_C" -l 127.0.0.1 -p "$port" -C 127.0.0.1 -P "${upstream_port[old]}" -q
+    await_port "$port" original
+    paths+=(original)
+fi
+
+# CPU seconds the process and its reaped children have used: socat's work is done by a child per connection.
+cpu_of() {
+    awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15 + $16 + $17) / hz }' "/proc/$1/stat"
+}
+
+head -c "$bytes" /dev/urandom >"$work/src.img"
+note "warming up every path (nbdkit's first writes are slow; the proxy's JIT)"
+for p in "${paths[@]}"; do
+    nbdcopy -C 1 -R 64 "$work/src.img" "${uri[$p]}"
+    nbdcopy -C 1 -R 64 "${uri[$p]}" null:
+done
+
+f=$out/pipe.tsv
+: >"$f"
+for r in $(seq 1 "$rounds"); do
+    for dir in write read; do
+        n=${#paths[@]}
+        for ((i = 0; i < n; i++)); do
+            p=${paths[$(((i + r) % n))]}
+            pid=${pid_of[$p]}
+            if [ "$dir" = write ]; then src=$work/src.img dst=${uri[$p]}; else src=${uri[$p]} dst=null:; fi
+            c0=$(cpu_of "$pid") t0=$EPOCHREALTIME
+            nbdcopy -C 1 -R 64 "$src" "$dst" || die "nbdcopy $src $dst failed"
+            t1=$EPOCHREALTIME
+            sleep 0.3 # socat's child is reaped, and its time counted, once it has exited
+            c1=$(cpu_of "$pid")
+            python3 -c "print('%d\t%s\t%s\t%.1f\t%.3f' % ($r, '$p', '$dir', $bytes / 1048576 / ($t1 - $t0), ($c1 - $c0) / ($bytes / 2**30)))" >>"$f"
+        done
+    done
+    note "round $r of $rounds done"
+done
+
+python3 - "$f" <<'PY' | tee "$out/pipe.md"
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+med = {}
+for key in {(p, d) for _, p, d, _, _ in rows}:
+    sel = [r for r in rows if (r[1], r[2]) == key]
+    med[key] = (statistics.median(float(r[3]) for r in sel), statistics.median(float(r[4]) for r in sel))
+print("| path | direction | MiB/s | CPU s/GiB |")
+print("|---|---|---|---|")
+for (p, d), (bw, cpu) in sorted(med.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    print(f"| {p} | {d} | {bw:.0f} | {cpu:.2f} |")
+print()
+print("| ratio | direction | throughput | CPU per GiB |")
+print("|---|---|---|---|")
+for a, b in (("proxy", "relay"), ("proxy-old", "relay-old"), ("proxy-old", "original")):
+    for d in ("write", "read"):
+        if (a, d) in med and (b, d) in med:
+            print(f"| {a} / {b} | {d} | {med[(a, d)][0] / med[(b, d)][0]:.2f} | {med[(a, d)][1] / med[(b, d)][1]:.2f} |")
+PY
