@@ -9,6 +9,8 @@ import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
+import io.netty.buffer.PooledByteBufAllocator;
+
 import org.flexnbd.protocol.Chunk;
 import org.flexnbd.protocol.Chunks;
 import org.flexnbd.protocol.ClientAgreement;
@@ -33,6 +35,10 @@ import org.flexnbd.protocol.service.UpstreamSession;
  * One client, from hello to goodbye. It keeps the authoritative table of the client's unanswered requests, so that
  * when the Upstream service itself is replaced (a hot update of its bundle) every one of them is submitted again to
  * the new one. Replies are accepted only from the current upstream session, and only once per request.
+ * <p>
+ * Payload memory: WRITE data is read into pooled memory, of which the table holds one reference per request until
+ * its reply is written (or the client is gone); the upstream side takes its own. A reply handed over by the
+ * upstream, with its memory, is released here once it is written, or dropped.
  */
 final class ClientSession implements Runnable, ReplyHandler {
     private static final Logger LOG = Logger.getLogger(ClientSession.class.getName());
@@ -65,9 +71,9 @@ final class ClientSession implements Runnable, ReplyHandler {
         this.peer = peer;
         this.host = host;
         // Before waiting for the client, send upstream what its earlier requests left buffered.
-        this.in = new WireInput(socket, BUFFER, this::flushUpstream);
+        this.in = new WireInput(socket, BUFFER, this::flushUpstream, PooledByteBufAllocator.DEFAULT);
         this.clock = new WriteClock(socket);
-        this.out = new WireOutput(clock, BUFFER);
+        this.out = new WireOutput(clock, BUFFER, true);
         this.readAhead = new ReadAhead(host.readAheadBytes());
     }
 
@@ -202,22 +208,26 @@ final class ClientSession implements Runnable, ReplyHandler {
             // A WRITE's data is taken in only once there is room for it: until then it waits in the socket.
             Request upstream;
             UpstreamSession to;
+            Request read = null;
             boolean tabled = false;
             try {
-                r = RequestCodec.readPayload(in, r);
-                upstream = readAhead.isOn() ? readAhead.widen(r, exportSize) : r;
+                read = RequestCodec.readPayload(in, r);
+                upstream = readAhead.isOn() ? readAhead.widen(read, exportSize) : read;
                 synchronized (lock) {
-                    if (table.containsKey(r.cookie())) {
+                    if (table.containsKey(read.cookie())) {
                         throw NbdException.fatal(String.format("cookie %016x reused while still in flight",
-                                r.cookie()));
+                                read.cookie()));
                     }
-                    table.put(r.cookie(), r);
+                    table.put(read.cookie(), read); // the table now holds the payload's memory
                     tabled = true;
                     to = current;
                 }
             } finally {
                 if (!tabled) {
                     host.budget().release(cost); // an Error too: budget lost here would never come back
+                    if (read != null) {
+                        read.release();
+                    }
                 }
             }
             // Outside the lock: the write may wait for the upstream, whose replies need the lock to be delivered.
@@ -302,6 +312,7 @@ final class ClientSession implements Runnable, ReplyHandler {
         synchronized (lock) {
             original = from == current ? table.remove(request.cookie()) : null;
             if (original == null) {
+                reply.release();
                 return;
             }
             writing++;
@@ -328,6 +339,8 @@ final class ClientSession implements Runnable, ReplyHandler {
         } catch (IOException e) {
             closeSocket();
         } finally {
+            reply.release(); // what was sent from it has been written out, or never will be
+            original.release();
             host.budget().release(cost(original));
             synchronized (lock) {
                 writing--;
@@ -437,11 +450,13 @@ final class ClientSession implements Runnable, ReplyHandler {
                 clientContextIds = clientIds(fresh.export(), agreement);
             }
             unanswered = List.copyOf(table.values());
+            unanswered.forEach(Request::retain); // a reply may take one out of the table while it is resubmitted
             lock.notifyAll();
         }
         // Outside the lock, as in serve(): requests the client sends meanwhile go straight to the fresh session.
         for (Request r : unanswered) {
             fresh.submit(r, true);
+            r.release();
         }
         fresh.flush();
         int resubmitted = unanswered.size();
@@ -492,6 +507,7 @@ final class ClientSession implements Runnable, ReplyHandler {
             closing = true;
             for (Request r : table.values()) {
                 held += cost(r);
+                r.release();
             }
             table.clear();
             s = current;

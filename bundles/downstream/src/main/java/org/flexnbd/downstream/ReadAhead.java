@@ -80,7 +80,9 @@ final class ReadAhead {
         }
         ByteBuffer data = whole.data();
         if (asked != null && asked == generation) {
-            kept = data.slice((int) original.length(), data.remaining() - (int) original.length());
+            // A copy: the reply's memory goes back to the pool once the client has been answered.
+            ByteBuffer rest = data.slice((int) original.length(), data.remaining() - (int) original.length());
+            kept = ByteBuffer.allocate(rest.remaining()).put(rest).flip();
             keptOffset = original.offset() + original.length();
             keptGeneration = connection;
         }

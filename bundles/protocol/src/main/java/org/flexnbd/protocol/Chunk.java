@@ -2,6 +2,8 @@ package org.flexnbd.protocol;
 
 import java.nio.ByteBuffer;
 
+import io.netty.util.ReferenceCounted;
+
 /**
  * One structured reply chunk.
  *
@@ -9,14 +11,21 @@ import java.nio.ByteBuffer;
  * @param type the chunk type (NBD_REPLY_TYPE_*)
  * @param cookie the request's cookie
  * @param payload the chunk's payload, shared read-only
+ * @param owner the pooled memory behind {@code payload}, null when it is on the heap; released with the
+ *     {@link Reply} that holds the chunk
  */
-public record Chunk(int flags, int type, long cookie, ByteBuffer payload) {
+public record Chunk(int flags, int type, long cookie, ByteBuffer payload, ReferenceCounted owner) {
 
     public Chunk {
         if ((flags & ~0xffff) != 0 || (type & ~0xffff) != 0) {
             throw new IllegalArgumentException("flags and type are 16 bits");
         }
         payload = payload.asReadOnlyBuffer();
+    }
+
+    /** A chunk whose payload is on the heap. */
+    public Chunk(int flags, int type, long cookie, ByteBuffer payload) {
+        this(flags, type, cookie, payload, null);
     }
 
     @Override
@@ -38,7 +47,7 @@ public record Chunk(int flags, int type, long cookie, ByteBuffer payload) {
     }
 
     public Chunk withFlags(int newFlags) {
-        return new Chunk(newFlags, type, cookie, payload);
+        return new Chunk(newFlags, type, cookie, payload, owner);
     }
 
     public Chunk withPayload(ByteBuffer newPayload) {

@@ -3,9 +3,12 @@ package org.flexnbd.protocol;
 import java.nio.ByteBuffer;
 import java.util.List;
 
+import io.netty.util.ReferenceCounted;
+
 /**
  * One complete reply: a simple reply (with its READ data), or every chunk of a structured reply, the last one
- * carrying the DONE flag.
+ * carrying the DONE flag. Payload in pooled memory belongs to whoever holds the reply, who gives it back with
+ * {@link #release()} once nothing of it (nor of a reply derived from it) is still to be written.
  */
 public final class Reply {
     private static final ByteBuffer NONE = ByteBuffer.allocate(0).asReadOnlyBuffer();
@@ -13,17 +16,24 @@ public final class Reply {
     private final long cookie;
     private final int error;
     private final ByteBuffer data;
+    private final ReferenceCounted dataOwner;
     private final List<Chunk> chunks;
 
-    private Reply(long cookie, int error, ByteBuffer data, List<Chunk> chunks) {
+    private Reply(long cookie, int error, ByteBuffer data, ReferenceCounted dataOwner, List<Chunk> chunks) {
         this.cookie = cookie;
         this.error = error;
         this.data = data;
+        this.dataOwner = dataOwner;
         this.chunks = chunks;
     }
 
     public static Reply simple(long cookie, int error, ByteBuffer data) {
-        return new Reply(cookie, error, data == null ? NONE : data.asReadOnlyBuffer(), null);
+        return simple(cookie, error, data, null);
+    }
+
+    /** A simple reply whose data lies in pooled memory, {@code owner}, which the reply now holds. */
+    public static Reply simple(long cookie, int error, ByteBuffer data, ReferenceCounted owner) {
+        return new Reply(cookie, error, data == null ? NONE : data.asReadOnlyBuffer(), owner, null);
     }
 
     public static Reply structured(long cookie, List<Chunk> chunks) {
@@ -37,7 +47,21 @@ public final class Reply {
                 break;
             }
         }
-        return new Reply(cookie, error, NONE, List.copyOf(chunks));
+        return new Reply(cookie, error, NONE, null, List.copyOf(chunks));
+    }
+
+    /** Gives back the pooled memory this reply holds: its data, or every chunk's. */
+    public void release() {
+        if (dataOwner != null) {
+            dataOwner.release();
+        }
+        if (chunks != null) {
+            for (Chunk c : chunks) {
+                if (c.owner() != null) {
+                    c.owner().release();
+                }
+            }
+        }
     }
 
     public long cookie() {

@@ -36,7 +36,8 @@ public final class ReplyCodec {
     /**
      * Reads the next message from a server. {@code requests} finds the outstanding request a cookie belongs to (null
      * if none), so that a simple READ reply's data can be read: its length is the request's. Everything is
-     * validated; any violation is fatal, since the stream can no longer be trusted.
+     * validated; any violation is fatal, since the stream can no longer be trusted. Payload read into pooled memory
+     * (when {@code in} has a pool) is the caller's to release, with the reply or the chunk.
      */
     public static ReplyMessage read(WireInput in, LongFunction<Request> requests, int maxPayload) throws IOException {
         int magic = in.readInt();
@@ -47,11 +48,11 @@ public final class ReplyCodec {
             if (request == null) {
                 throw NbdException.fatal(String.format("simple reply for unknown cookie %016x", cookie));
             }
-            ByteBuffer data = null;
             if (request.type() == Nbd.CMD_READ && error == 0) {
-                data = in.readBytes((int) request.length());
+                Payload data = in.readPayload((int) request.length());
+                return new ReplyMessage(Reply.simple(cookie, error, data.data(), data.owner()), null);
             }
-            return new ReplyMessage(Reply.simple(cookie, error, data), null);
+            return new ReplyMessage(Reply.simple(cookie, error, null), null);
         }
         if (magic != Nbd.STRUCTURED_REPLY_MAGIC) {
             throw NbdException.fatal(String.format("bad reply magic 0x%08x", magic));
@@ -68,9 +69,14 @@ public final class ReplyCodec {
             throw NbdException.fatal(String.format("unknown reply flags 0x%04x", flags));
         }
         checkChunkLength(type, length, maxPayload);
-        ByteBuffer payload = in.readBytes((int) length);
-        checkChunkPayload(type, payload);
-        return new ReplyMessage(null, new Chunk(flags, type, cookie, payload));
+        Payload payload = in.readPayload((int) length);
+        try {
+            checkChunkPayload(type, payload.data());
+        } catch (NbdException e) {
+            payload.release();
+            throw e;
+        }
+        return new ReplyMessage(null, new Chunk(flags, type, cookie, payload.data(), payload.owner()));
     }
 
     private static void checkChunkLength(int type, long length, int maxPayload) throws NbdException {

@@ -2,6 +2,8 @@ package org.flexnbd.protocol;
 
 import java.nio.ByteBuffer;
 
+import io.netty.util.ReferenceCounted;
+
 /**
  * One transmission request as the client sent it. The payload (WRITE data) is shared, never copied: the accessor
  * hands out an independent read-only view each time, so no holder can disturb another's position.
@@ -12,8 +14,10 @@ import java.nio.ByteBuffer;
  * @param offset the 64-bit offset
  * @param length the 32-bit length, unsigned (0 to 2^32-1)
  * @param payload the WRITE data, an empty buffer for every other command
+ * @param owner the pooled memory behind {@code payload}, null when it is on the heap; see {@link #retain()}
  */
-public record Request(int flags, int type, long cookie, long offset, long length, ByteBuffer payload) {
+public record Request(int flags, int type, long cookie, long offset, long length, ByteBuffer payload,
+        ReferenceCounted owner) {
 
     private static final ByteBuffer NONE = ByteBuffer.allocate(0).asReadOnlyBuffer();
 
@@ -27,6 +31,11 @@ public record Request(int flags, int type, long cookie, long offset, long length
         payload = payload == null ? NONE : payload.asReadOnlyBuffer();
     }
 
+    /** A request whose payload, if any, is on the heap: nothing to release. */
+    public Request(int flags, int type, long cookie, long offset, long length, ByteBuffer payload) {
+        this(flags, type, cookie, offset, length, payload, null);
+    }
+
     public static Request of(int type, int flags, long cookie, long offset, long length) {
         return new Request(flags, type, cookie, offset, length, NONE);
     }
@@ -38,6 +47,24 @@ public record Request(int flags, int type, long cookie, long offset, long length
     @Override
     public ByteBuffer payload() {
         return payload.duplicate();
+    }
+
+    /**
+     * Takes one more hold on pooled payload memory: every holder of a request (a table it waits in, a write under
+     * way) holds its own and gives it back with {@link #release()}, so that memory is reused only once nothing can
+     * read it any more. Does nothing for a heap payload.
+     */
+    public Request retain() {
+        if (owner != null) {
+            owner.retain();
+        }
+        return this;
+    }
+
+    public void release() {
+        if (owner != null) {
+            owner.release();
+        }
     }
 
     public boolean hasFlag(int flag) {

@@ -62,13 +62,17 @@ public final class RequestCodec {
         return Request.of(type, flags, cookie, offset, length);
     }
 
-    /** The request whose header {@link #readHeader} returned, with its WRITE payload read; any other is itself. */
+    /**
+     * The request whose header {@link #readHeader} returned, with its WRITE payload read; any other is itself. A
+     * payload read into pooled memory is the caller's to {@link Request#release()}.
+     */
     public static Request readPayload(WireInput in, Request header) throws IOException {
         if (header.type() != Nbd.CMD_WRITE) {
             return header;
         }
-        ByteBuffer payload = in.readBytes((int) header.length());
-        return new Request(header.flags(), header.type(), header.cookie(), header.offset(), header.length(), payload);
+        Payload payload = in.readPayload((int) header.length());
+        return new Request(header.flags(), header.type(), header.cookie(), header.offset(), header.length(),
+                payload.data(), payload.owner());
     }
 
     private static void checkFlags(int flags, long cookie) throws NbdException {

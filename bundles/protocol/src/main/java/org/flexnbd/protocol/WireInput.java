@@ -6,27 +6,52 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.charset.StandardCharsets;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+
 /**
  * Big-endian reads from a channel through a buffer of fixed size. Large payloads are read straight into their own
- * buffer, so nothing is copied twice and nothing grows with the input.
+ * buffer, so nothing is copied twice and nothing grows with the input. With a pool, payloads are read into pooled
+ * direct memory: the kernel copies into it, and the same memory is written out again, so a relayed byte is copied
+ * twice in all, as through a pipe (a heap buffer costs two more copies through the JDK's temporary direct buffers,
+ * and zeroing).
  */
 public final class WireInput {
+    /** Payloads smaller than this stay on the heap: pooling them would save nothing worth its bookkeeping. */
+    static final int POOLED_FROM = 1024;
+    /**
+     * A direct payload at most this large is read through the buffer, so that one read brings the messages after it
+     * too; a larger one is read straight into its own memory.
+     */
+    private static final int DIRECT_THROUGH_BUFFER = 32 * 1024;
+
     private final ReadableByteChannel channel;
     private final ByteBuffer buffer;
     private final Runnable beforeWait;
+    private final ByteBufAllocator pool;
 
     public WireInput(ReadableByteChannel channel, int bufferSize) {
         this(channel, bufferSize, () -> { });
+    }
+
+    public WireInput(ReadableByteChannel channel, int bufferSize, Runnable beforeWait) {
+        this(channel, bufferSize, beforeWait, null);
     }
 
     /**
      * {@code beforeWait} runs each time everything buffered has been used and the channel must be read, which may
      * wait: the moment to flush what was written in answer to what was read so far.
      */
-    public WireInput(ReadableByteChannel channel, int bufferSize, Runnable beforeWait) {
+    /**
+     * As above, reading payloads of {@link #POOLED_FROM} bytes and more into direct memory from {@code pool}, or onto
+     * the heap when it is null. The buffer itself is direct then too.
+     */
+    public WireInput(ReadableByteChannel channel, int bufferSize, Runnable beforeWait, ByteBufAllocator pool) {
         this.channel = channel;
-        this.buffer = ByteBuffer.allocate(Math.max(bufferSize, 64));
+        int size = Math.max(bufferSize, 64);
+        this.buffer = pool != null ? ByteBuffer.allocateDirect(size) : ByteBuffer.allocate(size);
         this.beforeWait = beforeWait;
+        this.pool = pool;
         buffer.flip();
     }
 
@@ -96,7 +121,8 @@ public final class WireInput {
         take(dst);
         boolean flushed = false;
         while (dst.hasRemaining()) {
-            if (dst.remaining() <= buffer.capacity() / 2) {
+            if (dst.remaining() <= (dst.isDirect() ? Math.min(DIRECT_THROUGH_BUFFER, buffer.capacity() / 2)
+                    : buffer.capacity() / 2)) {
                 if (fill() < 0) {
                     throw missing(dst);
                 }
@@ -132,6 +158,23 @@ public final class WireInput {
         ByteBuffer dst = ByteBuffer.allocate(n);
         readFully(dst);
         return dst.flip();
+    }
+
+    /** Reads {@code n} bytes of payload, into pooled memory if this input has a pool and it is worth it. */
+    Payload readPayload(int n) throws IOException {
+        if (pool == null || n < POOLED_FROM) {
+            return new Payload(readBytes(n), null);
+        }
+        ByteBuf memory = pool.directBuffer(n, n);
+        try {
+            ByteBuffer view = memory.nioBuffer(0, n);
+            readFully(view);
+            memory.writerIndex(n);
+            return new Payload(view.flip(), memory);
+        } catch (IOException | RuntimeException | Error e) {
+            memory.release();
+            throw e;
+        }
     }
 
     public String readString(int n) throws IOException {

@@ -16,8 +16,17 @@ public final class WireOutput {
     private final ByteBuffer buffer;
 
     public WireOutput(WritableByteChannel channel, int bufferSize) {
+        this(channel, bufferSize, false);
+    }
+
+    /**
+     * With {@code direct}, the buffer is direct memory: what passes through it (headers, small payloads) then goes
+     * to the kernel without the JDK's copy into a temporary direct buffer.
+     */
+    public WireOutput(WritableByteChannel channel, int bufferSize, boolean direct) {
         this.channel = channel;
-        this.buffer = ByteBuffer.allocate(Math.max(bufferSize, 64));
+        int size = Math.max(bufferSize, 64);
+        this.buffer = direct ? ByteBuffer.allocateDirect(size) : ByteBuffer.allocate(size);
     }
 
     private void room(int n) throws IOException {

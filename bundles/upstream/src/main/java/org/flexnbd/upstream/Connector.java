@@ -11,6 +11,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
+import io.netty.buffer.PooledByteBufAllocator;
+
 import org.flexnbd.protocol.ClientHandshake;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
@@ -52,8 +54,8 @@ final class Connector {
                 if (self[0] != null) {
                     self[0].waiting();
                 }
-            });
-            WireOutput out = new WireOutput(channel, Connection.BUFFER);
+            }, PooledByteBufAllocator.DEFAULT);
+            WireOutput out = new WireOutput(channel, Connection.BUFFER, true);
             UpstreamExport export = ClientHandshake.negotiate(in, out, exportName, META_CONTEXTS);
             if (!guard.cancel(false)) {
                 throw new IOException("handshake took longer than " + limit.toSeconds() + " s");

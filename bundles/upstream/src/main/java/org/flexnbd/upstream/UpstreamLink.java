@@ -27,6 +27,10 @@ import org.flexnbd.protocol.UpstreamExport;
  * the attached session, and when the connection is lost, it connects again and sends every request that has no
  * complete reply yet, in the order they were submitted. Its own thread connects and writes; a reader thread per
  * connection reads.
+ * <p>
+ * Payload memory: the pending table holds one reference to each request it holds, and a write holds another for as
+ * long as it reads the payload, so pooled memory is reused only once no connection can still send it. A reply read
+ * here goes, with its memory, to the session's handler; one that cannot be delivered is released here.
  */
 final class UpstreamLink {
     private static final Logger LOG = Logger.getLogger(UpstreamLink.class.getName());
@@ -81,8 +85,7 @@ final class UpstreamLink {
             session = null;
             if (!pending.isEmpty()) {
                 int n = pending.size();
-                pending.clear();
-                queue.clear();
+                releasePending();
                 if (connection != null) {
                     connection.fail("client left with " + n + " requests outstanding; replacing the connection", true);
                 }
@@ -105,7 +108,10 @@ final class UpstreamLink {
             if (pending.isEmpty() && connection != null) {
                 connection.channel.touch(); // the timeout counts from when something is outstanding
             }
-            pending.put(r.cookie(), r);
+            Request replaced = pending.put(r.cookie(), r.retain());
+            if (replaced != null) {
+                replaced.release(); // the session resubmits what it still waits for after a switch
+            }
             c = connection;
             if (c == null || c.isFailed() || c.isRefusing() || !queue.isEmpty() || disconnect != null) {
                 enqueue(r);
@@ -130,8 +136,13 @@ final class UpstreamLink {
                     return;
                 }
                 c.sent(r.cookie());
+                r.retain(); // for the write: the table may let go of the request meanwhile
             }
-            RequestCodec.write(c.out, r);
+            try {
+                RequestCodec.write(c.out, r);
+            } finally {
+                r.release();
+            }
             if (!more) {
                 c.out.flush();
             }
@@ -239,6 +250,18 @@ final class UpstreamLink {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        synchronized (lock) {
+            releasePending(); // the sessions keep their own hold: they resubmit to the next link
+        }
+    }
+
+    /** Empties the pending table and the queue, giving back the table's hold on each request. Under the lock. */
+    private void releasePending() {
+        for (Request r : pending.values()) {
+            r.release();
+        }
+        pending.clear();
+        queue.clear();
     }
 
     private void run(Connection first) {
@@ -408,8 +431,12 @@ final class UpstreamLink {
             synchronized (lock) {
                 refusing = c.isRefusing();
                 next = refusing ? null : queue.poll();
+                if (next != null && pending.get(next.cookie()) != next) {
+                    continue; // answered or given up since it was queued: its memory may be gone
+                }
                 if (next != null) {
                     c.sent(next.cookie());
+                    next.retain(); // for the write, as in submit
                 } else if (!refusing) {
                     disc = disconnect;
                     disconnect = null;
@@ -420,7 +447,11 @@ final class UpstreamLink {
                 return false;
             }
             if (next != null) {
-                RequestCodec.write(c.out, next);
+                try {
+                    RequestCodec.write(c.out, next);
+                } finally {
+                    next.release();
+                }
                 continue;
             }
             if (disc == null) {
@@ -464,6 +495,7 @@ final class UpstreamLink {
                     complete = Reply.structured(chunk.cookie(), chunks);
                 }
                 if (complete.error() == Nbd.ESHUTDOWN) {
+                    complete.release();
                     refused(c, complete.cookie());
                     continue;
                 }
@@ -476,6 +508,13 @@ final class UpstreamLink {
             LOG.log(Level.SEVERE, "reader failed", e);
             c.fail("reader failed: " + e, false);
         } finally {
+            for (List<Chunk> chunks : partial.values()) {
+                for (Chunk chunk : chunks) {
+                    if (chunk.owner() != null) {
+                        chunk.owner().release();
+                    }
+                }
+            }
             flushReplies();
             synchronized (lock) {
                 lock.notifyAll();
@@ -511,19 +550,25 @@ final class UpstreamLink {
             if (c.isFailed()) {
                 // Decoded from a connection given up meanwhile (a client left, a reconnect): its cookie may
                 // already name another client's request. What is still pending is sent again anyway.
+                reply.release();
                 return;
             }
             request = pending.remove(reply.cookie());
             to = session;
         }
         if (request == null || to == null) {
-            return; // its client has gone
+            reply.release(); // its client has gone
+            if (request != null) {
+                request.release();
+            }
+            return;
         }
         c.delivering(true);
         c.delivered();
         try {
-            to.deliver(request, reply);
+            to.deliver(request, reply); // the reply's memory goes with it
         } finally {
+            request.release();
             c.delivering(false);
         }
     }
@@ -550,7 +595,14 @@ final class UpstreamLink {
             return chunk;
         }
         Integer id = contextIds.get(Chunks.contextId(chunk));
-        return id == null ? chunk : Chunks.withContextId(chunk, id);
+        if (id == null) {
+            return chunk;
+        }
+        Chunk renumbered = Chunks.withContextId(chunk, id); // a copy: the original's memory goes back
+        if (chunk.owner() != null) {
+            chunk.owner().release();
+        }
+        return renumbered;
     }
 
     /** The export the sessions see: the one of the first connection. */

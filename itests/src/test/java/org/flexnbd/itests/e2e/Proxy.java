@@ -74,8 +74,18 @@ final class Proxy implements AutoCloseable {
         return process.waitFor(20);
     }
 
+    /** Stops the proxy; fails if it reported pooled payload memory that was never given back. */
     @Override
     public void close() {
         process.close();
+        String err;
+        try {
+            err = process.stderr();
+        } catch (IOException e) {
+            return; // no log to check
+        }
+        if (err.contains("LEAK:")) {
+            throw new AssertionError("the proxy leaked pooled payload memory:\n" + err);
+        }
     }
 }

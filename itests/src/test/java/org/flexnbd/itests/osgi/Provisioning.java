@@ -41,7 +41,9 @@ public final class Provisioning {
             "org.osgi.service.component",
             "org.apache.felix.scr",
             "org.apache.felix.configadmin",
-            "commons-cli");
+            "commons-cli",
+            "netty-common",
+            "netty-buffer");
 
     /** The project's bundles: artifactId, jar name and Bundle-SymbolicName are all the same. */
     public static final List<String> PROJECT = List.of(
