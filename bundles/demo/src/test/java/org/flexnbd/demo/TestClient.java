@@ -18,6 +18,7 @@ import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.Reply;
 import org.flexnbd.protocol.ReplyCodec;
 import org.flexnbd.protocol.ReplyMessage;
+import org.flexnbd.protocol.ReplyValidator;
 import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.RequestCodec;
 import org.flexnbd.protocol.SimpleConversion;
@@ -33,6 +34,8 @@ final class TestClient implements Closeable {
     private final Map<Long, Request> outstanding = new HashMap<>();
     private final Map<Long, List<Chunk>> partial = new HashMap<>();
     UpstreamExport export;
+    /** Every reply of a negotiated client is checked: the demo server must keep the protocol's rules itself. */
+    private ReplyValidator rules;
     private long nextCookie = 1;
 
     private TestClient(SocketChannel channel) {
@@ -49,14 +52,19 @@ final class TestClient implements Closeable {
 
     static TestClient connectUnix(Path socket, List<String> contexts) throws IOException {
         TestClient client = new TestClient(SocketChannel.open(UnixDomainSocketAddress.of(socket)));
-        client.export = ClientHandshake.negotiate(client.in, client.out, "", contexts);
+        client.negotiated(ClientHandshake.negotiate(client.in, client.out, "", contexts));
         return client;
     }
 
     static TestClient connect(MemoryServer server, List<String> contexts) throws IOException {
         TestClient client = raw(server);
-        client.export = ClientHandshake.negotiate(client.in, client.out, "", contexts);
+        client.negotiated(ClientHandshake.negotiate(client.in, client.out, "", contexts));
         return client;
+    }
+
+    private void negotiated(UpstreamExport e) {
+        export = e;
+        rules = ReplyValidator.of(e);
     }
 
     long cookie() {
@@ -84,6 +92,13 @@ final class TestClient implements Closeable {
     Reply awaitReply() throws IOException {
         while (true) {
             ReplyMessage m = ReplyCodec.read(in, outstanding::get, Nbd.MAX_PAYLOAD);
+            if (rules != null) {
+                if (m.simple() != null) {
+                    rules.checkSimple(outstanding.get(m.cookie()), m.simple());
+                } else {
+                    rules.checkChunk(outstanding.get(m.cookie()), m.chunk());
+                }
+            }
             if (m.simple() != null) {
                 outstanding.remove(m.cookie());
                 return m.simple();

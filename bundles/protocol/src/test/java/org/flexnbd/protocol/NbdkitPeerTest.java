@@ -39,6 +39,8 @@ public class NbdkitPeerTest {
     private WireInput in;
     private WireOutput out;
     private final Map<Long, Request> outstanding = new HashMap<>();
+    /** nbdkit's every reply is held to the rules the proxy holds its upstreams to. */
+    private ReplyValidator rules;
 
     @Before
     public void nbdkitIsInstalled() {
@@ -112,7 +114,9 @@ public class NbdkitPeerTest {
         channel = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
         in = new WireInput(channel, 64 * 1024);
         out = new WireOutput(channel, 64 * 1024);
-        return ClientHandshake.negotiate(in, out, "", contexts);
+        UpstreamExport e = ClientHandshake.negotiate(in, out, "", contexts);
+        rules = ReplyValidator.of(e);
+        return e;
     }
 
     private void send(Request r) throws IOException {
@@ -127,9 +131,10 @@ public class NbdkitPeerTest {
         while (true) {
             ReplyMessage m = ReplyCodec.read(in, outstanding::get, Nbd.MAX_PAYLOAD);
             if (m.simple() != null) {
-                outstanding.remove(m.cookie());
+                rules.checkSimple(outstanding.remove(m.cookie()), m.simple());
                 return m.simple();
             }
+            rules.checkChunk(outstanding.get(m.cookie()), m.chunk());
             List<Chunk> chunks = partial.computeIfAbsent(m.cookie(), c -> new ArrayList<>());
             chunks.add(m.chunk());
             if (m.chunk().isDone()) {
@@ -183,6 +188,12 @@ public class NbdkitPeerTest {
         byte[] straddle = readData(Request.of(Nbd.CMD_READ, 0, 3, (1 << 20) - 4096, 8192));
         assertArrayEquals(new byte[4096], java.util.Arrays.copyOf(straddle, 4096));
         assertArrayEquals(java.util.Arrays.copyOf(data, 4096), java.util.Arrays.copyOfRange(straddle, 4096, 8192));
+
+        // Don't fragment across the hole and the data: one content chunk (the rules check it), the same bytes.
+        assertTrue(e.export().hasFlag(Nbd.FLAG_SEND_DF));
+        assertArrayEquals(straddle, readData(Request.of(Nbd.CMD_READ, Nbd.CMD_FLAG_DF, 20, (1 << 20) - 4096, 8192)));
+        // One extent only, no longer than the request.
+        assertEquals(0, roundTrip(Request.of(Nbd.CMD_BLOCK_STATUS, Nbd.CMD_FLAG_REQ_ONE, 21, 0, 8192)).error());
 
         Reply status = roundTrip(Request.of(Nbd.CMD_BLOCK_STATUS, 0, 4, 0, 4 << 20));
         assertEquals(0, status.error());

@@ -70,6 +70,10 @@ final class Connection {
         unanswered.remove(cookie);
     }
 
+    boolean awaits(long cookie) {
+        return unanswered.contains(cookie);
+    }
+
     boolean hasUnanswered() {
         return !unanswered.isEmpty();
     }

@@ -15,9 +15,12 @@ import java.util.logging.Logger;
 import org.flexnbd.protocol.Chunk;
 import org.flexnbd.protocol.Chunks;
 import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.NbdException;
+import org.flexnbd.protocol.ProtocolViolation;
 import org.flexnbd.protocol.Reply;
 import org.flexnbd.protocol.ReplyCodec;
 import org.flexnbd.protocol.ReplyMessage;
+import org.flexnbd.protocol.ReplyValidator;
 import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.RequestCodec;
 import org.flexnbd.protocol.UpstreamExport;
@@ -470,14 +473,20 @@ final class UpstreamLink {
 
     private void read(Connection c) {
         Map<Integer, Integer> contextIds = reference.contextIdMap(c.export);
+        ReplyValidator rules = ReplyValidator.of(c.export);
         Map<Long, List<Chunk>> partial = new HashMap<>();
         long partialBytes = 0;
         c.beforeWait(this::flushReplies);
         try {
             while (!c.isFailed()) {
-                ReplyMessage m = ReplyCodec.read(c.in, this::lookup, Nbd.MAX_PAYLOAD);
+                ReplyMessage m = ReplyCodec.read(c.in, cookie -> awaited(c, cookie), Nbd.MAX_PAYLOAD);
                 Reply complete = m.simple();
-                if (complete == null) {
+                // Checked as it came, before anything is mapped or delivered: a malformed reply is never an answer.
+                Request request = awaited(c, m.cookie());
+                if (complete != null) {
+                    rules.checkSimple(request, complete);
+                } else {
+                    rules.checkChunk(request, m.chunk());
                     Chunk chunk = normalize(m.chunk(), contextIds);
                     List<Chunk> chunks = partial.computeIfAbsent(chunk.cookie(), k -> new ArrayList<>());
                     chunks.add(chunk);
@@ -501,6 +510,9 @@ final class UpstreamLink {
                 }
                 deliver(c, complete);
             }
+        } catch (ProtocolViolation | NbdException e) {
+            // The server broke the protocol: it is a failed connection, and what it left unanswered is sent again.
+            c.fail("protocol violation: " + e.getMessage(), false);
         } catch (IOException e) {
             c.fail(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), false);
         } catch (RuntimeException | Error e) {
@@ -533,9 +545,13 @@ final class UpstreamLink {
         }
     }
 
-    private Request lookup(long cookie) {
+    /**
+     * The request a reply on {@code c} may answer: one sent on that connection and not answered there yet. Null for
+     * anything else, such as a second reply to a request, which the codec and the rules refuse.
+     */
+    private Request awaited(Connection c, long cookie) {
         synchronized (lock) {
-            return pending.get(cookie);
+            return c.awaits(cookie) ? pending.get(cookie) : null;
         }
     }
 

@@ -15,6 +15,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import org.flexnbd.protocol.Chunks;
+import org.flexnbd.protocol.ClientAgreement;
 import org.flexnbd.protocol.ExportInfo;
 import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.ReplyCodec;
@@ -30,11 +32,13 @@ import org.flexnbd.protocol.WireOutput;
  * on the first READ or WRITE, it can close the connection or stop answering. It records every request it receives
  * and the most it ever had unanswered at once; it can hold replies back until enough requests are in. It can
  * also answer the first READ with EIO, or the first WRITE with ESHUTDOWN (as a server going away does, answering
- * at once the requests it holds).
+ * at once the requests it holds), or, offering structured replies, answer the first READ with a data chunk that lies
+ * outside the request (and every other READ with one data chunk, as a server should).
  */
 final class ScriptedUpstream implements AutoCloseable {
     enum Fault {
-        NONE, CLOSE_ON_READ, CLOSE_ON_WRITE, STALL_ON_READ, STALL_ON_WRITE, EIO_ON_READ, ESHUTDOWN_ON_WRITE
+        NONE, CLOSE_ON_READ, CLOSE_ON_WRITE, STALL_ON_READ, STALL_ON_WRITE, EIO_ON_READ, ESHUTDOWN_ON_WRITE,
+        STRAY_DATA_ON_READ
     }
 
     static final int SIZE = 16 * 1024 * 1024;
@@ -96,10 +100,13 @@ final class ScriptedUpstream implements AutoCloseable {
         try (c) {
             WireInput in = new WireInput(c, 1 << 16);
             WireOutput out = new WireOutput(c, 1 << 16);
-            ServerOffer offer = new ServerOffer(ExportInfo.of("", SIZE, FLAGS), false, List.of());
-            if (ServerHandshake.newstyle(in, out, offer) == null) {
+            ServerOffer offer = new ServerOffer(ExportInfo.of("", SIZE, FLAGS), fault == Fault.STRAY_DATA_ON_READ,
+                    List.of());
+            ClientAgreement agreement = ServerHandshake.newstyle(in, out, offer);
+            if (agreement == null) {
                 return;
             }
+            boolean structured = agreement.structuredReplies();
             BlockingQueue<Request> arriving = new LinkedBlockingQueue<>();
             Thread reader = new Thread(() -> readAll(in, arriving), "scripted-upstream-reader");
             reader.setDaemon(true);
@@ -115,12 +122,12 @@ final class ScriptedUpstream implements AutoCloseable {
                     if (r.type() == Nbd.CMD_DISC) {
                         return;
                     }
-                    if (misbehave(r, c)) {
+                    if (misbehave(r, c, structured)) {
                         if (!c.isOpen()) {
                             return;
                         }
                         if (fault == Fault.ESHUTDOWN_ON_WRITE) {
-                            answerAll(held, out); // going away, it still finishes what it had accepted
+                            answerAll(held, out, structured); // going away, it still finishes what it had accepted
                         }
                         continue;
                     }
@@ -131,7 +138,7 @@ final class ScriptedUpstream implements AutoCloseable {
                     }
                 }
                 if (r == null || held.size() >= holdUntil) {
-                    answerAll(held, out);
+                    answerAll(held, out, structured);
                 }
             }
         } catch (IOException e) {
@@ -141,9 +148,9 @@ final class ScriptedUpstream implements AutoCloseable {
         }
     }
 
-    private void answerAll(List<Request> held, WireOutput out) throws IOException {
+    private void answerAll(List<Request> held, WireOutput out, boolean structured) throws IOException {
         for (Request h : held) {
-            answer(h, out);
+            answer(h, out, structured);
         }
         out.flush();
         synchronized (this) {
@@ -166,15 +173,24 @@ final class ScriptedUpstream implements AutoCloseable {
         to.add(END);
     }
 
-    private boolean misbehave(Request r, SocketChannel c) throws IOException {
+    private boolean misbehave(Request r, SocketChannel c, boolean structured) throws IOException {
         boolean read = r.type() == Nbd.CMD_READ;
         boolean write = r.type() == Nbd.CMD_WRITE;
         boolean close = (fault == Fault.CLOSE_ON_READ && read) || (fault == Fault.CLOSE_ON_WRITE && write);
         boolean stall = (fault == Fault.STALL_ON_READ && read) || (fault == Fault.STALL_ON_WRITE && write);
+        boolean stray = fault == Fault.STRAY_DATA_ON_READ && read && structured;
         int error = fault == Fault.EIO_ON_READ && read ? Nbd.EIO
                 : fault == Fault.ESHUTDOWN_ON_WRITE && write ? Nbd.ESHUTDOWN : 0;
-        if (!(close || stall || error != 0) || !faultSpent.compareAndSet(false, true)) {
+        if (!(close || stall || stray || error != 0) || !faultSpent.compareAndSet(false, true)) {
             return false;
+        }
+        if (stray) {
+            // Just past the end of the request, and claiming to be the whole answer.
+            WireOutput out = new WireOutput(c, 1024);
+            ReplyCodec.writeChunk(out, Chunks.offsetData(r.cookie(), Nbd.REPLY_FLAG_DONE, r.offset() + r.length(),
+                    ByteBuffer.allocate(512)));
+            out.flush();
+            return true;
         }
         if (error != 0) {
             WireOutput out = new WireOutput(c, 64);
@@ -188,16 +204,27 @@ final class ScriptedUpstream implements AutoCloseable {
         return true; // a stalled request is simply never answered on this connection
     }
 
-    private void answer(Request r, WireOutput out) throws IOException {
+    private void answer(Request r, WireOutput out, boolean structured) throws IOException {
         long end = r.offset() + r.length();
         if (r.offset() < 0 || end > SIZE) {
-            ReplyCodec.writeSimple(out, r.cookie(), Nbd.EINVAL, null);
+            if (structured && r.type() == Nbd.CMD_READ) {
+                ReplyCodec.writeChunk(out, Chunks.error(r.cookie(), Nbd.REPLY_FLAG_DONE, Nbd.EINVAL, "beyond the end"));
+            } else {
+                ReplyCodec.writeSimple(out, r.cookie(), Nbd.EINVAL, null);
+            }
             return;
         }
         synchronized (disk) {
             switch (r.type()) {
-                case Nbd.CMD_READ -> ReplyCodec.writeSimple(out, r.cookie(), 0,
-                        ByteBuffer.wrap(disk, (int) r.offset(), (int) r.length()).slice());
+                case Nbd.CMD_READ -> {
+                    ByteBuffer data = ByteBuffer.wrap(disk, (int) r.offset(), (int) r.length()).slice();
+                    if (structured) { // the spec forbids a simple reply to READ then
+                        ReplyCodec.writeChunk(out,
+                                Chunks.offsetData(r.cookie(), Nbd.REPLY_FLAG_DONE, r.offset(), data));
+                    } else {
+                        ReplyCodec.writeSimple(out, r.cookie(), 0, data);
+                    }
+                }
                 case Nbd.CMD_WRITE -> {
                     r.payload().get(disk, (int) r.offset(), (int) r.length());
                     ReplyCodec.writeSimple(out, r.cookie(), 0, null);

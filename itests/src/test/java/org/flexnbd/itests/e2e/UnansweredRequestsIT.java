@@ -141,6 +141,22 @@ public class UnansweredRequestsIT {
         assertTrue(proxy.stderr(), proxy.stderr().contains("ESHUTDOWN"));
     }
 
+    /**
+     * A structured reply that breaks the protocol (here a data chunk outside the READ) is never an answer: the proxy
+     * logs the violation, gives the connection up, and the READ sent again to the next connection gets the data.
+     */
+    @Test
+    public void aReplyBreakingTheProtocolFailsTheConnectionAndTheRequestIsSentAgain() throws Exception {
+        start(ScriptedUpstream.Fault.STRAY_DATA_ON_READ, 0);
+        assertTrue("the client takes structured replies, which the proxy would have passed on as they came",
+                client.export.structuredReplies());
+        assertReadAfterWriteSurvives();
+        String warning = proxy.stderr().lines()
+                .filter(l -> l.contains("protocol violation: cookie 0000000000000002: OFFSET_DATA")).findFirst()
+                .orElse("");
+        assertTrue(proxy.stderr(), warning.startsWith("W:") && warning.contains("lies outside READ [8192, +65536)"));
+    }
+
     @Test
     public void manyRequestsAreInFlightAtOnce() throws Exception {
         start(ScriptedUpstream.Fault.NONE, 16);
