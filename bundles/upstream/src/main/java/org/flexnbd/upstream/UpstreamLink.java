@@ -483,10 +483,17 @@ final class UpstreamLink {
                 Reply complete = m.simple();
                 // Checked as it came, before anything is mapped or delivered: a malformed reply is never an answer.
                 Request request = awaited(c, m.cookie());
-                if (complete != null) {
-                    rules.checkSimple(request, complete);
-                } else {
-                    rules.checkChunk(request, m.chunk());
+                try {
+                    if (complete != null) {
+                        rules.checkSimple(request, complete);
+                    } else {
+                        rules.checkChunk(request, m.chunk());
+                    }
+                } catch (ProtocolViolation e) {
+                    release(m);
+                    throw e;
+                }
+                if (complete == null) {
                     Chunk chunk = normalize(m.chunk(), contextIds);
                     List<Chunk> chunks = partial.computeIfAbsent(chunk.cookie(), k -> new ArrayList<>());
                     chunks.add(chunk);
@@ -603,6 +610,15 @@ final class UpstreamLink {
             c.refuse();
             c.answered(cookie);
             lock.notifyAll();
+        }
+    }
+
+    /** Gives back the memory of a message that is not going anywhere. */
+    private static void release(ReplyMessage m) {
+        if (m.simple() != null) {
+            m.simple().release();
+        } else if (m.chunk().owner() != null) {
+            m.chunk().owner().release();
         }
     }
 
