@@ -9,14 +9,13 @@ import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-import io.netty.buffer.PooledByteBufAllocator;
-
 import org.flexnbd.protocol.Chunk;
 import org.flexnbd.protocol.Chunks;
 import org.flexnbd.protocol.ClientAgreement;
 import org.flexnbd.protocol.ExportInfo;
 import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.NbdException;
+import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.Reply;
 import org.flexnbd.protocol.ReplyCodec;
 import org.flexnbd.protocol.Request;
@@ -71,7 +70,7 @@ final class ClientSession implements Runnable, ReplyHandler {
         this.peer = peer;
         this.host = host;
         // Before waiting for the client, send upstream what its earlier requests left buffered.
-        this.in = new WireInput(socket, BUFFER, this::flushUpstream, PooledByteBufAllocator.DEFAULT);
+        this.in = new WireInput(socket, BUFFER, this::flushUpstream, PayloadPool.shared());
         this.clock = new WriteClock(socket);
         this.out = new WireOutput(clock, BUFFER, true);
         this.readAhead = new ReadAhead(host.readAheadBytes());

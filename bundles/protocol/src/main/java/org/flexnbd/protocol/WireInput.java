@@ -24,6 +24,8 @@ public final class WireInput {
      * too; a larger one is read straight into its own memory.
      */
     private static final int DIRECT_THROUGH_BUFFER = 32 * 1024;
+    /** With a pool, the most one read into the buffer takes: a few dozen 4 KiB requests, or headers. */
+    private static final int FILL_AT_MOST = 2 * DIRECT_THROUGH_BUFFER;
 
     private final ReadableByteChannel channel;
     private final ByteBuffer buffer;
@@ -71,9 +73,13 @@ public final class WireInput {
     private int fill() throws IOException {
         beforeWait.run();
         buffer.compact();
+        if (pool != null) {
+            // What is read here beyond a message's header is copied once more, into the payload: bring in enough
+            // for a run of small requests, and leave a large payload in the socket, to be read into its memory.
+            buffer.limit(Math.min(buffer.capacity(), buffer.position() + FILL_AT_MOST));
+        }
         try {
-            int n = channel.read(buffer);
-            return n;
+            return channel.read(buffer);
         } finally {
             buffer.flip();
         }

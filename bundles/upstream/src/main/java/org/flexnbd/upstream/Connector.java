@@ -11,9 +11,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
-import io.netty.buffer.PooledByteBufAllocator;
-
 import org.flexnbd.protocol.ClientHandshake;
+import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
 import org.flexnbd.protocol.WireOutput;
@@ -54,7 +53,7 @@ final class Connector {
                 if (self[0] != null) {
                     self[0].waiting();
                 }
-            }, PooledByteBufAllocator.DEFAULT);
+            }, PayloadPool.shared());
             WireOutput out = new WireOutput(channel, Connection.BUFFER, true);
             UpstreamExport export = ClientHandshake.negotiate(in, out, exportName, META_CONTEXTS);
             if (!guard.cancel(false)) {
