@@ -112,7 +112,7 @@ public final class CliComponent {
                         try {
                             startup.reapply(pid);
                         } catch (ConfigDefaults.ConfigException e) {
-                            LOG.warning("config/" + pid + ".cfg: " + e.getMessage()
+                            LOG.severe("config/" + pid + ".cfg refused: " + e.getMessage()
                                     + "; the running configuration stays");
                         }
                     });
