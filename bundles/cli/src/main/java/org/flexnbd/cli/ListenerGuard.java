@@ -10,6 +10,7 @@ import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 
 import org.flexnbd.protocol.service.Downstream;
+import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
 import org.osgi.util.tracker.ServiceTracker;
@@ -27,10 +28,12 @@ final class ListenerGuard implements AutoCloseable {
     private final ScheduledExecutorService timer;
     private final IntConsumer exit;
     private final Duration grace;
+    private final BundleContext context;
 
     ListenerGuard(BundleContext context, IntConsumer exit, Duration grace) {
         this.exit = exit;
         this.grace = grace;
+        this.context = context;
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "listener-guard");
             t.setDaemon(true);
@@ -40,22 +43,23 @@ final class ListenerGuard implements AutoCloseable {
             @Override
             public Downstream addingService(ServiceReference<Downstream> reference) {
                 Downstream d = super.addingService(reference);
-                schedule(0);
+                // This very service: the tracker holds it only once this method has returned.
+                schedule(() -> listening(d), 0);
                 return d;
             }
 
             @Override
             public void removedService(ServiceReference<Downstream> reference, Downstream service) {
                 super.removedService(reference, service);
-                schedule(grace.toMillis());
+                schedule(ListenerGuard.this::check, grace.toMillis());
             }
         };
         tracker.open();
     }
 
-    private void schedule(long delayMillis) {
+    private void schedule(Runnable check, long delayMillis) {
         try {
-            timer.schedule(this::check, delayMillis, TimeUnit.MILLISECONDS);
+            timer.schedule(check, delayMillis, TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException closed) {
             // stopping: no more checks
         }
@@ -68,6 +72,10 @@ final class ListenerGuard implements AutoCloseable {
                     + " s (a failed update of flexnbd-downstream?)");
             return;
         }
+        listening(d);
+    }
+
+    private void listening(Downstream d) {
         try {
             d.listenAddress();
         } catch (IOException | RuntimeException e) {
@@ -76,11 +84,20 @@ final class ListenerGuard implements AutoCloseable {
     }
 
     private void fatal(String message) {
-        if (timer.isShutdown()) {
+        if (timer.isShutdown() || stopping()) {
             return;
         }
         LOG.log(CliComponent.FATAL, message + "; exiting");
         exit.accept(EXIT_NO_LISTENER);
+    }
+
+    /** Whether the framework is stopping, when every listener goes and that is no failure. */
+    private boolean stopping() {
+        try {
+            return context.getBundle(0).getState() != Bundle.ACTIVE;
+        } catch (IllegalStateException gone) {
+            return true;
+        }
     }
 
     @Override
