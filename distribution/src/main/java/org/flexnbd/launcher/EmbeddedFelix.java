@@ -2,7 +2,9 @@ package org.flexnbd.launcher;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -35,18 +37,28 @@ final class EmbeddedFelix {
     private static final Pattern CACHE_NAME = Pattern.compile(Pattern.quote(CACHE_PREFIX) + "(\\d+)-\\d+");
 
     private final Felix felix;
-    private final Path storage;
+    /** The private folder holding the framework's storage; removed at stop. */
+    private final Path own;
 
-    private EmbeddedFelix(Felix felix, Path storage) {
+    private EmbeddedFelix(Felix felix, Path own) {
         this.felix = felix;
-        this.storage = storage;
+        this.own = own;
     }
 
+    /**
+     * The cache lives one level down in a folder that is created 0700 for this process and is never deleted and made
+     * again until the process ends: Felix empties its storage folder at first init by deleting it and creating it
+     * anew with the umask's mode, and in a shared temporary folder another local user could create that folder first
+     * (and did), so that the proxy would load bundles from a folder that user owns. Inside a private folder nobody
+     * else can create, swap or read anything, the stored configurations included.
+     */
     static EmbeddedFelix start(Path home) throws LaunchException {
+        Path own;
         Path storage;
         try {
-            storage = Files.createTempDirectory(CACHE_PREFIX + ProcessHandle.current().pid() + "-");
-            removeStaleCaches(storage.getParent());
+            own = Files.createTempDirectory(CACHE_PREFIX + ProcessHandle.current().pid() + "-");
+            storage = own.resolve("felix");
+            removeStaleCaches(own);
         } catch (IOException e) {
             throw new LaunchException("cannot create the framework's cache folder: " + e.getMessage(), e);
         }
@@ -56,10 +68,10 @@ final class EmbeddedFelix {
             felix.init();
             felix.start();
         } catch (BundleException | RuntimeException e) {
-            delete(storage);
+            delete(own);
             throw new LaunchException("cannot start the OSGi framework: " + e.getMessage(), e);
         }
-        return new EmbeddedFelix(felix, storage);
+        return new EmbeddedFelix(felix, own);
     }
 
     static Map<String, Object> configuration(Path home, Path storage) {
@@ -89,15 +101,29 @@ final class EmbeddedFelix {
         return c;
     }
 
-    /** Removes the caches of earlier runs that could not clean up (killed): those whose process is gone. */
-    static void removeStaleCaches(Path temp) {
+    /**
+     * Removes the caches of earlier runs that could not clean up (killed): those whose process is gone, and only
+     * folders of this user (never what another user named so in the shared temporary folder).
+     */
+    static void removeStaleCaches(Path own) {
+        Path temp = own.getParent();
         try (Stream<Path> all = Files.list(temp)) {
+            UserPrincipal me = Files.getOwner(own);
             all.filter(p -> {
                 Matcher m = CACHE_NAME.matcher(p.getFileName().toString());
-                return m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).isEmpty();
+                return m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).isEmpty()
+                        && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && ownedBy(p, me);
             }).forEach(EmbeddedFelix::delete);
         } catch (IOException | RuntimeException e) {
             LOG.fine("cannot look for stale caches in " + temp + ": " + e);
+        }
+    }
+
+    private static boolean ownedBy(Path p, UserPrincipal user) {
+        try {
+            return Files.getOwner(p, LinkOption.NOFOLLOW_LINKS).equals(user);
+        } catch (IOException e) {
+            return false;
         }
     }
 
@@ -133,7 +159,7 @@ final class EmbeddedFelix {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        delete(storage);
+        delete(own);
     }
 
     private static void delete(Path folder) {

@@ -20,7 +20,18 @@ public final class Main {
     private Main() {
     }
 
+    /**
+     * The RMI registry of the JMX connector accepts bind and rebind from any local address, so any local user could
+     * put a stub of their own under "jmxrmi" and collect the passwords of the operators who connect. A registry call
+     * that would have to deserialize more than a name (a bind's stub) is refused by this filter; lookups still work.
+     * Read once, when the RMI registry is first used: so set here, before anything else, unless the operator has.
+     */
+    static final String REGISTRY_FILTER = "sun.rmi.registry.registryFilter";
+
     public static void main(String[] args) {
+        if (System.getProperty(REGISTRY_FILTER) == null) {
+            System.setProperty(REGISTRY_FILTER, "java.lang.String;!*");
+        }
         Logging.install();
         Path home = Path.of(System.getProperty(EmbeddedFelix.HOME_PROPERTY, ".")).toAbsolutePath().normalize();
         System.exit(run(home, args));

@@ -7,8 +7,10 @@ import java.util.logging.Logger;
 import sun.misc.Signal;
 
 /**
- * SIGTERM and SIGINT end the process cleanly, with status 0: instead of the JVM's default (run the shutdown hooks,
- * exit 143 or 130), the handler reports the signal and the main thread stops the framework.
+ * SIGTERM, SIGINT and SIGHUP end the process cleanly, with status 0: instead of the JVM's default (run the shutdown
+ * hooks, exit 143, 130 or 129, with no drain and the socket and cache left behind), the handler reports the signal
+ * and the main thread stops the framework. SIGHUP is a stop, not a reload: a supervisor's hang-up (a closed terminal)
+ * means the proxy is to go; configuration changes are picked up from config/ without a signal.
  */
 final class Signals {
     private static final Logger LOG = Logger.getLogger(Signals.class.getName());
@@ -16,9 +18,9 @@ final class Signals {
     private Signals() {
     }
 
-    /** Calls {@code action} with the signal's name (TERM, INT) when one of them arrives. */
+    /** Calls {@code action} with the signal's name (TERM, INT, HUP) when one of them arrives. */
     static void onTermination(Consumer<String> action) {
-        for (String name : List.of("TERM", "INT")) {
+        for (String name : List.of("TERM", "INT", "HUP")) {
             try {
                 Signal.handle(new Signal(name), signal -> action.accept(signal.getName()));
             } catch (IllegalArgumentException e) {

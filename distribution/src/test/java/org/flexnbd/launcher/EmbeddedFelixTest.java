@@ -22,10 +22,15 @@ public class EmbeddedFelixTest {
         Path dead = Files.createDirectories(temp.resolve("flexnbd-felix-999999999-123/bundle1"));
         Path alive = Files.createDirectories(temp.resolve("flexnbd-felix-" + ProcessHandle.current().pid() + "-456"));
         Path other = Files.createDirectories(temp.resolve("flexnbd-felix-notapid"));
-        EmbeddedFelix.removeStaleCaches(temp);
+        Path someoneElses = Files.createDirectories(temp.resolve("flexnbd-felix-999999998-1"));
+        Files.setOwner(someoneElses, someoneElses.getFileSystem().getUserPrincipalLookupService()
+                .lookupPrincipalByName("nobody"));
+        Path own = Files.createDirectories(temp.resolve("flexnbd-felix-" + ProcessHandle.current().pid() + "-7"));
+        EmbeddedFelix.removeStaleCaches(own);
         assertFalse(Files.exists(dead.getParent()));
         assertTrue(Files.exists(alive));
         assertTrue(Files.exists(other));
+        assertTrue("another user's folder is left alone", Files.exists(someoneElses));
     }
 
     @Test

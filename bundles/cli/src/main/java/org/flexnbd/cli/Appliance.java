@@ -17,4 +17,11 @@ interface Appliance {
 
     /** Whether the file exists, waiting up to the timeout for it to appear. */
     boolean awaitFile(Path file, Duration timeout) throws InterruptedException;
+
+    /**
+     * Checks what {@link #configure} would push (PID.cfg with the flags over it) without pushing it, so that start-up
+     * refuses a bad configuration before it starts anything.
+     */
+    default void validate(String pid, Map<String, Object> flags) throws ConfigDefaults.ConfigException {
+    }
 }

@@ -57,7 +57,19 @@ final class ArgumentParser {
     private static final Option MAX_CLIENTS = Option.builder().longOpt("max-clients").hasArg().argName("N")
             .desc("clients served at once, each with its own upstream connection (default 1)").get();
     private static final Option JMX_PORT = Option.builder().longOpt("jmx-port").hasArg().argName("PORT")
-            .desc("also open a JMX RMI connector on 127.0.0.1:PORT").get();
+            .desc("also open a JMX RMI connector on 127.0.0.1:PORT, for the users of --jmx-password-file").get();
+    private static final Option JMX_PASSWORD_FILE = Option.builder().longOpt("jmx-password-file").hasArg()
+            .argName("FILE").desc("JMX users and passwords ('user password' lines), readable by its owner only;"
+                    + " required with --jmx-port")
+            .get();
+    private static final Option JMX_ACCESS_FILE = Option.builder().longOpt("jmx-access-file").hasArg()
+            .argName("FILE").desc("JMX roles ('user readonly' or 'user readwrite' lines), readable by its owner"
+                    + " only; without it every JMX user is read-only")
+            .get();
+    private static final Option SOCKET_MODE = Option.builder().longOpt("socket-mode").hasArg().argName("MODE")
+            .desc("permissions of a UNIX socket -l, in octal (default 0600)").get();
+    private static final Option SOCKET_GROUP = Option.builder().longOpt("socket-group").hasArg().argName("GROUP")
+            .desc("group of a UNIX socket -l (default: the proxy's)").get();
     private static final Option HANDSHAKE = Option.builder().longOpt("handshake").hasArg().argName("STYLE")
             .desc("handshake offered to clients: same (as the NBD server spoke; the default), newstyle or oldstyle")
             .get();
@@ -81,7 +93,8 @@ final class ArgumentParser {
     static Options options() {
         Options o = new Options();
         for (Option opt : List.of(ADDR, PORT, CONN_ADDR, CONN_PORT, BIND, HELP, VERBOSE, QUIET, CONN_EXPORT,
-                UPSTREAM_TIMEOUT, MAX_CLIENTS, JMX_PORT, HANDSHAKE, CACHE, DEBUG, DEMO)) {
+                UPSTREAM_TIMEOUT, MAX_CLIENTS, JMX_PORT, JMX_PASSWORD_FILE, JMX_ACCESS_FILE, HANDSHAKE, CACHE, DEBUG,
+                DEMO, SOCKET_MODE, SOCKET_GROUP)) {
             o.addOption(opt);
         }
         return o;
@@ -140,9 +153,40 @@ final class ArgumentParser {
             String bytes = last(cmd, CACHE);
             cache = OptionalInt.of(bytes == null ? DEFAULT_CACHE_BYTES : positive(CACHE, bytes));
         }
+        OptionalInt jmxPort = port(cmd, JMX_PORT);
+        Optional<String> passwordFile = file(cmd, JMX_PASSWORD_FILE);
+        if (jmxPort.isPresent() && passwordFile.isEmpty()) {
+            // Every local user reaches a loopback port: no connector without authentication.
+            throw new UsageException(name(JMX_PORT) + " needs " + name(JMX_PASSWORD_FILE));
+        }
+        Optional<String> socketMode = Optional.ofNullable(last(cmd, SOCKET_MODE));
+        if (socketMode.isPresent() && !socketMode.get().matches("0?[0-7]{3}")) {
+            throw new UsageException(name(SOCKET_MODE) + " must be octal permissions such as 0660, not '"
+                    + socketMode.get() + "'");
+        }
+        Optional<String> socketGroup = Optional.ofNullable(last(cmd, SOCKET_GROUP));
+        if ((socketMode.isPresent() || socketGroup.isPresent()) && !listen.isUnix()) {
+            throw new UsageException((socketMode.isPresent() ? name(SOCKET_MODE) : name(SOCKET_GROUP))
+                    + " is for a UNIX socket -l/--addr");
+        }
+        if (socketGroup.isPresent() && socketGroup.get().isBlank()) {
+            throw new UsageException(name(SOCKET_GROUP) + " needs a group");
+        }
         return new ProxySettings(listen, upstream, bind, Optional.ofNullable(last(cmd, CONN_EXPORT)),
-                upstreamTimeout(cmd), positive(cmd, MAX_CLIENTS), port(cmd, JMX_PORT), handshake, cache, demo,
-                verbosity(cmd));
+                upstreamTimeout(cmd), positive(cmd, MAX_CLIENTS), jmxPort, handshake, cache, demo,
+                verbosity(cmd), passwordFile, file(cmd, JMX_ACCESS_FILE), socketMode, socketGroup);
+    }
+
+    /** A file named on the command line, made absolute against the working folder the proxy was started in. */
+    private static Optional<String> file(CommandLine cmd, Option option) throws UsageException {
+        String v = last(cmd, option);
+        if (v == null) {
+            return Optional.empty();
+        }
+        if (v.isBlank()) {
+            throw new UsageException(name(option) + " needs a file");
+        }
+        return Optional.of(java.nio.file.Path.of(v).toAbsolutePath().normalize().toString());
     }
 
     private Address listenAddress(CommandLine cmd, boolean demo) throws UsageException {
@@ -278,8 +322,9 @@ final class ArgumentParser {
                     options(),
                     "An ADDR starting with / is a UNIX socket path; leave out its port then. Defaults of every"
                             + " setting are in the installation's config/*.cfg files; flags win over them."
-                            + " Exit status: 0 after a clean stop (SIGTERM, SIGINT); 1 when the NBD server cannot"
-                            + " be reached or the listen address cannot be bound; 2 for a usage error.",
+                            + " Exit status: 0 after a clean stop (SIGTERM, SIGINT, SIGHUP); 1 when the NBD server"
+                            + " cannot be reached, the listen address cannot be bound, or the listener is lost; 2 for"
+                            + " a usage error or a bad configuration.",
                     false);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

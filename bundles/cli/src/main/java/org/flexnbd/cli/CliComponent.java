@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Set;
 import java.util.function.IntConsumer;
 import java.util.function.Supplier;
@@ -34,6 +35,8 @@ public final class CliComponent {
     static final Level FATAL = Level.parse("1100");
 
     private static final Logger LOG = Logger.getLogger(CliComponent.class.getName());
+    /** How long the proxy may be without a listener (a downstream update or reconfiguration takes milliseconds). */
+    static final Duration LISTENER_GRACE = Duration.ofSeconds(10);
 
     private final Supplier<String[]> args;
     private final IntConsumer exit;
@@ -42,6 +45,8 @@ public final class CliComponent {
     private final Path configDirectory;
     private volatile Path demoDirectory;
     private volatile ConfigWatcher watcher;
+    private volatile ListenerGuard guard;
+    private final BundleContext context;
 
     @Activate
     public CliComponent(BundleContext context,
@@ -50,6 +55,7 @@ public final class CliComponent {
             @Reference(name = "configAdmin") ConfigurationAdmin configAdmin) {
         this.args = args;
         this.exit = exit;
+        this.context = context;
         String home = context.getProperty(HOME_PROPERTY);
         this.configDirectory = home == null ? null : Path.of(home, "config");
         this.appliance = new OsgiAppliance(context, configAdmin, new ConfigDefaults(configDirectory));
@@ -86,6 +92,7 @@ public final class CliComponent {
             // Watching first: an edit made the moment the proxy listens must not slip through.
             watchConfiguration(startup);
             startup.run();
+            guard = new ListenerGuard(context, exit, LISTENER_GRACE);
         } catch (StartupFailure e) {
             LOG.log(FATAL, e.getMessage());
             exit.accept(e.status());
@@ -112,7 +119,7 @@ public final class CliComponent {
                         try {
                             startup.reapply(pid);
                         } catch (ConfigDefaults.ConfigException e) {
-                            LOG.warning("config/" + pid + ".cfg: " + e.getMessage()
+                            LOG.severe("config/" + pid + ".cfg refused: " + e.getMessage()
                                     + "; the running configuration stays");
                         }
                     });
@@ -123,6 +130,10 @@ public final class CliComponent {
 
     @Deactivate
     void deactivate() {
+        ListenerGuard g = guard;
+        if (g != null) {
+            g.close();
+        }
         ConfigWatcher w = watcher;
         if (w != null) {
             w.close();

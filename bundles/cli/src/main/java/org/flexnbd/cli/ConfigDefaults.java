@@ -15,6 +15,8 @@ import java.util.Properties;
  * defaults are in place before the flags go over them.
  */
 final class ConfigDefaults {
+    /** The largest .cfg file read: 64 KiB, a hundred times what the shipped ones hold. */
+    static final long MAX_BYTES = 64 * 1024;
     private final Path directory;
 
     /** @param directory the config folder, or null when there is none (every PID then has no defaults) */
@@ -31,6 +33,16 @@ final class ConfigDefaults {
         Path file = directory.resolve(pid + ".cfg");
         if (!Files.isRegularFile(file)) {
             return typed;
+        }
+        try {
+            // Read whole into memory: a huge file (300 MB killed the watcher thread) is refused unread.
+            long size = Files.size(file);
+            if (size > MAX_BYTES) {
+                throw new ConfigException(file + ": " + size + " bytes, more than a configuration file may hold ("
+                        + MAX_BYTES + ")");
+            }
+        } catch (IOException e) {
+            throw new ConfigException(file + ": " + e.getMessage());
         }
         Properties raw = new Properties();
         try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {

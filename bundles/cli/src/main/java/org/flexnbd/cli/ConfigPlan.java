@@ -47,12 +47,16 @@ final class ConfigPlan {
         settings.maxClients().ifPresent(n -> p.put("maxClients", n));
         settings.handshake().ifPresent(h -> p.put("handshake", h));
         settings.cacheBytes().ifPresent(b -> p.put("cacheBytes", b));
+        settings.socketMode().ifPresent(m -> p.put("socketMode", m));
+        settings.socketGroup().ifPresent(g -> p.put("socketGroup", g));
         return p;
     }
 
     Map<String, Object> management() {
         Map<String, Object> p = new LinkedHashMap<>();
         settings.jmxPort().ifPresent(port -> p.put("jmxPort", port));
+        settings.jmxPasswordFile().ifPresent(f -> p.put("jmxPasswordFile", f));
+        settings.jmxAccessFile().ifPresent(f -> p.put("jmxAccessFile", f));
         return p;
     }
 }

@@ -51,10 +51,19 @@ final class ConfigWatcher implements AutoCloseable {
                         more = watcher.poll(SETTLE_MILLIS, TimeUnit.MILLISECONDS)) {
                     collect(more, touched);
                 }
-                touched.forEach(changed);
+                touched.forEach(this::report);
             }
         } catch (InterruptedException | ClosedWatchServiceException e) {
             // stopping
+        }
+    }
+
+    /** One change to its consumer; whatever goes wrong there, the watcher lives on for the next edit. */
+    private void report(String pid) {
+        try {
+            changed.accept(pid);
+        } catch (RuntimeException e) {
+            LOG.severe("config/" + pid + ".cfg: cannot apply it: " + e + "; the running configuration stays");
         }
     }
 

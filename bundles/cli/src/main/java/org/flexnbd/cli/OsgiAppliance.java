@@ -22,6 +22,7 @@ final class OsgiAppliance implements Appliance, AutoCloseable {
     private final BundleContext context;
     private final ConfigurationAdmin configAdmin;
     private final ConfigDefaults defaults;
+    private final ConfigRanges ranges = new ConfigRanges(Runtime.getRuntime().maxMemory());
     private final List<ServiceTracker<?, ?>> trackers = new CopyOnWriteArrayList<>();
 
     OsgiAppliance(BundleContext context, ConfigurationAdmin configAdmin, ConfigDefaults defaults) {
@@ -33,9 +34,10 @@ final class OsgiAppliance implements Appliance, AutoCloseable {
     @Override
     public Map<String, Object> configure(String pid, Map<String, Object> flags) throws ConfigDefaults.ConfigException {
         Map<String, Object> merged = defaults.read(pid);
+        merged.putAll(flags);
+        ranges.check(pid, merged);
         try {
             Configuration configuration = configAdmin.getConfiguration(pid, "?");
-            merged.putAll(flags);
             // Unchanged properties (the cli running again after an update of its bundle, a .cfg file saved without
             // a change) disturb no component.
             configuration.updateIfDifferent(new Hashtable<>(merged));
@@ -44,6 +46,13 @@ final class OsgiAppliance implements Appliance, AutoCloseable {
                     + Startup.reason(e));
         }
         return Collections.unmodifiableMap(new LinkedHashMap<>(merged));
+    }
+
+    @Override
+    public void validate(String pid, Map<String, Object> flags) throws ConfigDefaults.ConfigException {
+        Map<String, Object> merged = defaults.read(pid);
+        merged.putAll(flags);
+        ranges.check(pid, merged);
     }
 
     @Override

@@ -23,8 +23,10 @@ final class Pids {
                     Integer.class, "reconnectMaxDelayMillis", Integer.class, "maxClients", Integer.class),
             DOWNSTREAM, Map.of("address", String.class, "port", Integer.class, "maxClients", Integer.class,
                     "handshake", String.class, "bufferBytes", Long.class, "drainSeconds", Integer.class,
-                    "cacheBytes", Integer.class, "clientTimeoutSeconds", Integer.class),
-            MANAGEMENT, Map.of("jmxPort", Integer.class),
+                    "cacheBytes", Integer.class, "clientTimeoutSeconds", Integer.class, "socketMode", String.class,
+                    "socketGroup", String.class),
+            MANAGEMENT, Map.of("jmxPort", Integer.class, "jmxPasswordFile", String.class, "jmxAccessFile",
+                    String.class, "jmxMaxConnections", Integer.class, "jmxIdleSeconds", Integer.class),
             DEMO, Map.of("path", String.class, "size", Long.class));
 
     private Pids() {

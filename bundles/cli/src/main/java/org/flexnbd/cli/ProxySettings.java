@@ -18,8 +18,13 @@ import java.util.OptionalInt;
  * @param cacheBytes --cache: the read-ahead cache size, when the cache is on
  * @param demo --demo
  * @param verbosity -q, -v, --debug
+ * @param jmxPasswordFile --jmx-password-file, as an absolute path
+ * @param jmxAccessFile --jmx-access-file, as an absolute path
+ * @param socketMode --socket-mode: the UNIX socket's permissions, octal
+ * @param socketGroup --socket-group: the UNIX socket's group
  */
 record ProxySettings(Address listen, Optional<Address> upstream, Optional<String> bind, Optional<String> exportName,
         OptionalInt upstreamTimeoutSeconds, OptionalInt maxClients, OptionalInt jmxPort, Optional<String> handshake,
-        OptionalInt cacheBytes, boolean demo, Verbosity verbosity) {
+        OptionalInt cacheBytes, boolean demo, Verbosity verbosity, Optional<String> jmxPasswordFile,
+        Optional<String> jmxAccessFile, Optional<String> socketMode, Optional<String> socketGroup) {
 }

@@ -38,6 +38,12 @@ final class Startup {
     void run() throws StartupFailure, InterruptedException {
         try {
             if (settings.demo()) {
+                appliance.validate(Pids.DEMO, plan.demo(demoSocket));
+            }
+            appliance.validate(Pids.UPSTREAM, plan.upstream(demoSocket));
+            appliance.validate(Pids.DOWNSTREAM, plan.downstream());
+            appliance.validate(Pids.MANAGEMENT, plan.management());
+            if (settings.demo()) {
                 startDemo();
             }
             String upstream = startUpstream();

@@ -84,12 +84,15 @@ public class ArgumentParserTest {
     @Test
     public void everyOptionalFlag() {
         ProxySettings s = run(tcp("-b", "10.0.0.2", "--conn-export", "disk1", "--upstream-timeout", "7",
-                "--max-clients", "4", "--jmx-port", "9010", "--handshake", "newstyle", "--cache=8192"));
+                "--max-clients", "4", "--jmx-port", "9010", "--jmx-password-file", "/etc/flexnbd/jmx.password",
+                "--jmx-access-file", "jmx.access", "--handshake", "newstyle", "--cache=8192"));
         assertEquals(Optional.of("10.0.0.2"), s.bind());
         assertEquals(Optional.of("disk1"), s.exportName());
         assertEquals(OptionalInt.of(7), s.upstreamTimeoutSeconds());
         assertEquals(OptionalInt.of(4), s.maxClients());
         assertEquals(OptionalInt.of(9010), s.jmxPort());
+        assertEquals(Optional.of("/etc/flexnbd/jmx.password"), s.jmxPasswordFile());
+        assertEquals(Optional.of(java.nio.file.Path.of("jmx.access").toAbsolutePath().toString()), s.jmxAccessFile());
         assertEquals(Optional.of("newstyle"), s.handshake());
         assertEquals(OptionalInt.of(8192), s.cacheBytes());
     }
@@ -107,7 +110,8 @@ public class ArgumentParserTest {
             String usage = ((Outcome.Help) o).usage();
             for (String f : new String[] {"--addr", "--port", "--conn-addr", "--conn-port", "--bind", "--help",
                 "--verbose", "--quiet", "--conn-export", "--upstream-timeout", "--max-clients", "--jmx-port",
-                "--handshake", "--cache", "--debug", "--demo", "-l", "-p", "-C", "-P", "-b", "-v", "-q"}) {
+                "--handshake", "--cache", "--debug", "--demo", "-l", "-p", "-C", "-P", "-b", "-v", "-q",
+                "--jmx-password-file", "--jmx-access-file", "--socket-mode", "--socket-group", "SIGHUP"}) {
                 assertTrue(f + " in\n" + usage, usage.contains(f));
             }
         }
@@ -171,9 +175,30 @@ public class ArgumentParserTest {
                     .contains("-p/--port"));
             assertTrue(bad, error("-l", "127.0.0.1", "-p", "1", "-C", "10.0.0.1", "-P", bad)
                     .contains("-P/--conn-port"));
-            assertTrue(bad, error(tcp("--jmx-port", bad)).contains("--jmx-port"));
+            assertTrue(bad, error(tcp("--jmx-port", bad, "--jmx-password-file", "/p")).contains("--jmx-port"));
         }
-        assertEquals(OptionalInt.of(65535), run(tcp("--jmx-port", "65535")).jmxPort());
+        assertEquals(OptionalInt.of(65535), run(tcp("--jmx-port", "65535", "--jmx-password-file", "/p")).jmxPort());
+    }
+
+    @Test
+    public void aJmxPortWithoutAPasswordFileIsAUsageError() {
+        assertEquals("--jmx-port needs --jmx-password-file", error(tcp("--jmx-port", "9010")));
+        assertEquals("--jmx-port needs --jmx-password-file",
+                error(tcp("--jmx-port", "9010", "--jmx-access-file", "/a")));
+    }
+
+    @Test
+    public void socketModeAndGroupAreForAUnixListener() {
+        ProxySettings s = run("-l", "/run/p.sock", "-C", "10.0.0.1", "-P", "4778", "--socket-mode", "0660",
+                "--socket-group", "disk");
+        assertEquals(Optional.of("0660"), s.socketMode());
+        assertEquals(Optional.of("disk"), s.socketGroup());
+        for (String bad : new String[] {"0980", "rw", "", "07777", "1"}) {
+            assertTrue(bad, error("-l", "/run/p.sock", "-C", "10.0.0.1", "-P", "4778", "--socket-mode", bad)
+                    .contains("--socket-mode"));
+        }
+        assertTrue(error(tcp("--socket-mode", "0660")).contains("UNIX socket"));
+        assertTrue(error(tcp("--socket-group", "disk")).contains("UNIX socket"));
     }
 
     @Test

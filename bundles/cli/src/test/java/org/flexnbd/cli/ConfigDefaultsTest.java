@@ -69,7 +69,10 @@ public class ConfigDefaultsTest {
         assertEquals(67108864L, down.get("bufferBytes"));
         assertEquals(5, down.get("drainSeconds"));
         assertEquals(0, down.get("cacheBytes"));
-        assertEquals(Map.of("jmxPort", 0), d.read(Pids.MANAGEMENT));
+        assertEquals("0600", down.get("socketMode"));
+        assertEquals("", down.get("socketGroup"));
+        assertEquals(Map.of("jmxPort", 0, "jmxPasswordFile", "", "jmxAccessFile", "", "jmxMaxConnections", 16,
+                "jmxIdleSeconds", 60), d.read(Pids.MANAGEMENT));
         assertEquals(Map.of("size", 1L << 30), d.read(Pids.DEMO));
     }
 }

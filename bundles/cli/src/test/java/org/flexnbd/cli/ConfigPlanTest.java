@@ -24,12 +24,13 @@ public class ConfigPlanTest {
     public void everyFlagHasItsKeyWithTheTypeTheComponentsRead() {
         ConfigPlan plan = new ConfigPlan(settings("-l", "/run/p.sock", "-C", "/run/up.sock", "-b", "10.0.0.2",
                 "--conn-export", "disk", "--upstream-timeout", "9", "--max-clients", "3", "--jmx-port", "9010",
-                "--handshake", "oldstyle", "--cache"));
+                "--handshake", "oldstyle", "--cache", "--jmx-password-file", "/p", "--jmx-access-file", "/a",
+                "--socket-mode", "0660", "--socket-group", "disk"));
         assertEquals(Map.of("address", "/run/up.sock", "port", 0, "bind", "10.0.0.2", "exportName", "disk",
                 "timeoutSeconds", 9, "maxClients", 3), plan.upstream(null));
         assertEquals(Map.of("address", "/run/p.sock", "port", 0, "maxClients", 3, "handshake", "oldstyle",
-                "cacheBytes", 4096), plan.downstream());
-        assertEquals(Map.of("jmxPort", 9010), plan.management());
+                "cacheBytes", 4096, "socketMode", "0660", "socketGroup", "disk"), plan.downstream());
+        assertEquals(Map.of("jmxPort", 9010, "jmxPasswordFile", "/p", "jmxAccessFile", "/a"), plan.management());
     }
 
     @Test

@@ -144,15 +144,15 @@ public class StartupTest {
     public void theUpstreamIsReadyBeforeTheListenerIsConfigured() throws Exception {
         FakeAppliance a = working();
         a.defaults.put(Pids.UPSTREAM, Map.of("connectTimeoutSeconds", 15, "timeoutSeconds", 30));
-        new Startup(settings("-l", "127.0.0.1", "-p", "4777", "-C", "10.0.0.1", "-P", "4778", "--jmx-port", "9010"),
-                a, null).run();
+        new Startup(settings("-l", "127.0.0.1", "-p", "4777", "-C", "10.0.0.1", "-P", "4778", "--jmx-port", "9010",
+                "--jmx-password-file", "/p"), a, null).run();
         assertEquals(List.of("configure org.flexnbd.upstream", "await Upstream", "awaitReady",
                 "configure org.flexnbd.downstream", "await Downstream", "listenAddress",
                 "configure org.flexnbd.management"), a.events);
         assertEquals(Duration.ofSeconds(15), a.readyTimeout);
         assertEquals(Map.of("connectTimeoutSeconds", 15, "timeoutSeconds", 30, "address", "10.0.0.1", "port", 4778),
                 a.pushed.get(Pids.UPSTREAM));
-        assertEquals(Map.of("jmxPort", 9010), a.pushed.get(Pids.MANAGEMENT));
+        assertEquals(Map.of("jmxPort", 9010, "jmxPasswordFile", "/p"), a.pushed.get(Pids.MANAGEMENT));
     }
 
     @Test

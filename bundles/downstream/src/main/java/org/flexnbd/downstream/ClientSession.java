@@ -52,6 +52,7 @@ final class ClientSession implements Runnable, ReplyHandler {
     private final WriteClock clock;
     private final Object writeLock = new Object();
     private final ReadAhead readAhead;
+    private final RateLimitedWarnings warnings;
 
     private final Object lock = new Object();
     private final Object switching = new Object();
@@ -74,6 +75,7 @@ final class ClientSession implements Runnable, ReplyHandler {
         this.clock = new WriteClock(socket);
         this.out = new WireOutput(clock, BUFFER, true);
         this.readAhead = new ReadAhead(host.readAheadBytes());
+        this.warnings = new RateLimitedWarnings(LOG, "client " + peer);
     }
 
     String peer() {
@@ -184,7 +186,7 @@ final class ClientSession implements Runnable, ReplyHandler {
                 if (e.isFatal()) {
                     throw e;
                 }
-                LOG.warning("client " + peer + ": " + e.getMessage() + "; answered with error " + e.error());
+                warnings.warn("client " + peer + ": " + e.getMessage() + "; answered with error " + e.error());
                 send(errorReply(e.cookie(), e.error()), false);
                 continue;
             }
@@ -500,6 +502,7 @@ final class ClientSession implements Runnable, ReplyHandler {
     }
 
     private void end() {
+        warnings.close();
         UpstreamSession s;
         long held = 0;
         synchronized (lock) {

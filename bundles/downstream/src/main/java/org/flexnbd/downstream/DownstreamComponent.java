@@ -58,7 +58,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
 
     @Activate
     public DownstreamComponent(DownstreamConfig config) {
-        this.address = new ListenAddress(config.address(), config.port());
+        this.address = new ListenAddress(config.address(), config.port(), config.socketMode(), config.socketGroup());
         this.handshake = config.handshake();
         this.maxClients = Math.max(1, config.maxClients());
         this.drainMillis = config.drainSeconds() * 1000L;

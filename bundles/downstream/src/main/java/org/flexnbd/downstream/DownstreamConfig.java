@@ -31,4 +31,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Seconds a reply may wait for a client that does not read before that"
             + " client is closed; 0 for never")
     int clientTimeoutSeconds() default 60;
+
+    @AttributeDefinition(description = "Permissions of a UNIX socket, octal")
+    String socketMode() default "0600";
+
+    @AttributeDefinition(description = "Group of a UNIX socket; empty for the proxy's")
+    String socketGroup() default "";
 }

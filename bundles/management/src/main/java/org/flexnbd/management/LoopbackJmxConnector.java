@@ -16,9 +16,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Logger;
 
 import javax.management.MBeanServer;
+import javax.management.remote.JMXConnectorServer;
 import javax.management.remote.JMXConnectorServerFactory;
 import javax.management.remote.JMXServiceURL;
 import javax.management.remote.rmi.RMIConnectorServer;
@@ -26,7 +28,9 @@ import javax.management.remote.rmi.RMIJRMPServerImpl;
 
 /**
  * A JMX RMI connector reachable at {@code service:jmx:rmi:///jndi/rmi://127.0.0.1:PORT/jmxrmi}: an RMI registry and
- * the connector's RMI server share the one port, both listening on 127.0.0.1 only. The connector's stub is bound in
+ * the connector's RMI server share the one port, both listening on 127.0.0.1 only. Every local user reaches that
+ * port, so clients must log in (the password file), each call is checked against the user's role and the
+ * {@link RemoteAccessPolicy}, and connections are bounded in number and in idle time. The connector's stub is bound in
  * the registry directly (as the JDK's own management agent does), so no JNDI provider has to be found from inside
  * the OSGi framework. {@link #close()} unexports both, which closes the listening socket and frees the port.
  */
@@ -60,12 +64,15 @@ final class LoopbackJmxConnector implements AutoCloseable {
     }
 
     /** Opens the registry and the connector on {@code port}; throws with the reason, leaving nothing open. */
-    static LoopbackJmxConnector open(int port, MBeanServer mbs) throws IOException {
+    static LoopbackJmxConnector open(int port, MBeanServer mbs, PasswordAuthenticator authenticator,
+            AccessRoles roles, ConnectionLimits limits) throws IOException {
         if (port <= 0 || port > 65535) {
             throw new IllegalArgumentException("JMX port " + port + " is not in 1-65535");
         }
+        authenticator.check();
+        roles.check();
         stubsOnLoopback();
-        LoopbackServerSockets sockets = new LoopbackServerSockets();
+        LoopbackServerSockets sockets = new LoopbackServerSockets(limits);
         Thread thread = Thread.currentThread();
         ClassLoader was = thread.getContextClassLoader();
         // RMI remembers the context class loader of the thread that exports an object and unmarshals incoming
@@ -78,9 +85,11 @@ final class LoopbackJmxConnector implements AutoCloseable {
             Map<String, Object> env = new HashMap<>();
             env.put(RMIConnectorServer.RMI_SERVER_SOCKET_FACTORY_ATTRIBUTE, sockets);
             env.put(JMXConnectorServerFactory.DEFAULT_CLASS_LOADER, LoopbackJmxConnector.class.getClassLoader());
+            env.put(JMXConnectorServer.AUTHENTICATOR, authenticator);
             // No URL path: the stub is not bound through JNDI by the server itself but in the registry below.
             RMIJRMPServerImpl rmiServer = new RMIJRMPServerImpl(port, null, sockets, env);
             server = new RMIConnectorServer(new JMXServiceURL("rmi", "127.0.0.1", port), env, rmiServer, mbs);
+            server.setMBeanServerForwarder(RemoteAccessPolicy.forwarder(roles));
             server.start();
             registry.bind(BINDING, rmiServer.toStub());
             return new LoopbackJmxConnector(port, registry, server, sockets);
@@ -199,19 +208,43 @@ final class LoopbackJmxConnector implements AutoCloseable {
      * equal factories on one listening socket; each connector has its own instance, equal only to itself). It keeps
      * the connections it accepted: RMI leaves an idle client connection open after everything is unexported, and
      * closing them is what frees the port while a JMX client is still connected.
+     * <p>
+     * RMI gives every connection a thread of its own and keeps an idle one for two hours, so anyone who can reach the
+     * port could make threads without end (3000 idle connections took 230 MiB). Here a connection past
+     * {@link ConnectionLimits#maxConnections()} is closed as soon as it is accepted, and an accepted one is closed by
+     * RMI once it has been idle {@link ConnectionLimits#idleMillis()}: RMI sets its read timeouts through
+     * {@link Socket#setSoTimeout}, which these sockets cap.
      */
     static final class LoopbackServerSockets implements RMIServerSocketFactory {
         private final Set<Socket> accepted = ConcurrentHashMap.newKeySet();
+        private final ConnectionLimits limits;
+        private final AtomicLong refused = new AtomicLong();
+
+        LoopbackServerSockets(ConnectionLimits limits) {
+            this.limits = limits;
+        }
 
         @Override
         public ServerSocket createServerSocket(int port) throws IOException {
             return new ServerSocket(port, 50, LOOPBACK) {
                 @Override
                 public Socket accept() throws IOException {
-                    Socket s = super.accept();
-                    accepted.removeIf(Socket::isClosed);
-                    accepted.add(s);
-                    return s;
+                    while (true) {
+                        Socket s = new IdleCappedSocket(limits.idleMillis());
+                        implAccept(s);
+                        accepted.removeIf(Socket::isClosed);
+                        if (accepted.size() < limits.maxConnections()) {
+                            s.setSoTimeout(limits.idleMillis());
+                            accepted.add(s);
+                            return s;
+                        }
+                        s.close();
+                        long n = refused.incrementAndGet();
+                        if (Long.bitCount(n) == 1) { // 1, 2, 4, 8...: a flood makes a few lines, not one each
+                            LOG.warning("JMX connection refused: " + limits.maxConnections()
+                                    + " already open (" + n + " refused so far)");
+                        }
+                    }
                 }
             };
         }
@@ -225,6 +258,20 @@ final class LoopbackJmxConnector implements AutoCloseable {
                 }
             }
             accepted.clear();
+        }
+    }
+
+    /** A socket whose read timeout is never longer than the idle bound (nor infinite), whatever RMI asks for. */
+    private static final class IdleCappedSocket extends Socket {
+        private final int idleMillis;
+
+        IdleCappedSocket(int idleMillis) {
+            this.idleMillis = idleMillis;
+        }
+
+        @Override
+        public synchronized void setSoTimeout(int timeout) throws java.net.SocketException {
+            super.setSoTimeout(timeout == 0 ? idleMillis : Math.min(timeout, idleMillis));
         }
     }
 }

@@ -2,6 +2,7 @@ package org.flexnbd.management;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -26,7 +27,8 @@ import org.osgi.service.metatype.annotations.Designate;
 
 /**
  * Registers the {@code flexnbd:type=Proxy} MBean in the platform MBean server for as long as it is active, looks at
- * the upstream once a second for notifications, and with a {@code jmxPort} opens a JMX RMI connector on 127.0.0.1.
+ * the upstream once a second for notifications, and with a {@code jmxPort} and a {@code jmxPasswordFile} opens an
+ * authenticated JMX RMI connector on 127.0.0.1.
  * Both references are optional, dynamic and greedy (so method-injected): the MBean stays registered through a hot
  * update of the upstream or downstream bundle, and reports what it can while one is missing. Nothing here throws
  * from activation: a connector that cannot be opened is logged, and the MBean is still there for local attach.
@@ -56,7 +58,7 @@ public final class ManagementComponent {
             return t;
         });
         poller.scheduleWithFixedDelay(this::poll, POLL_MILLIS, POLL_MILLIS, TimeUnit.MILLISECONDS);
-        this.connector = openConnector(config.jmxPort());
+        this.connector = openConnector(config);
     }
 
     private boolean register() {
@@ -69,12 +71,26 @@ public final class ManagementComponent {
         }
     }
 
-    private LoopbackJmxConnector openConnector(int port) {
+    /**
+     * Opens the connector the configuration asks for, only with a password file: whatever a configuration file says,
+     * no connector is opened without authentication.
+     */
+    private LoopbackJmxConnector openConnector(ManagementConfig config) {
+        int port = config.jmxPort();
         if (port == 0) {
             return null;
         }
+        if (config.jmxPasswordFile().isBlank()) {
+            LOG.severe("no JMX connector on 127.0.0.1:" + port + ": it needs a password file (jmxPasswordFile,"
+                    + " --jmx-password-file)");
+            return null;
+        }
         try {
-            LoopbackJmxConnector c = LoopbackJmxConnector.open(port, mbs);
+            String access = config.jmxAccessFile();
+            LoopbackJmxConnector c = LoopbackJmxConnector.open(port, mbs,
+                    new PasswordAuthenticator(Path.of(config.jmxPasswordFile())),
+                    new AccessRoles(access.isBlank() ? null : Path.of(access)),
+                    new ConnectionLimits(config.jmxMaxConnections(), config.jmxIdleSeconds() * 1000));
             LOG.info("JMX connector on " + c.url());
             return c;
         } catch (IOException | RuntimeException e) {

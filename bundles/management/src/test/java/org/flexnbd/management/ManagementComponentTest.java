@@ -8,7 +8,6 @@ import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
 import java.io.IOException;
-import java.lang.annotation.Annotation;
 import java.lang.management.ManagementFactory;
 import java.net.ConnectException;
 import java.net.Inet4Address;
@@ -46,14 +45,14 @@ import javax.management.Notification;
 import javax.management.NotificationListener;
 import javax.management.RuntimeMBeanException;
 import javax.management.remote.JMXConnector;
-import javax.management.remote.JMXConnectorFactory;
-import javax.management.remote.JMXServiceURL;
 
 import org.flexnbd.protocol.service.UpstreamStatus;
 import org.junit.After;
 import org.junit.Assume;
 import org.junit.Before;
+import org.junit.Rule;
 import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
 
 /**
  * The component against the real platform MBean server, read and driven by a real JMX client over RMI to the
@@ -87,18 +86,8 @@ public class ManagementComponentTest {
     private JMXConnector client;
     private MBeanServerConnection mbsc;
 
-    static ManagementConfig config(int jmxPort) {
-        return new ManagementConfig() {
-            @Override
-            public int jmxPort() {
-                return jmxPort;
-            }
-
-            @Override
-            public Class<? extends Annotation> annotationType() {
-                return ManagementConfig.class;
-            }
-        };
+    private ManagementConfig config(int jmxPort) {
+        return files.config(jmxPort);
     }
 
     static int freePort() throws IOException {
@@ -107,15 +96,19 @@ public class ManagementComponentTest {
         }
     }
 
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+    private JmxFiles files;
+
     @Before
     public void activate() throws IOException {
+        files = new JmxFiles(tmp.getRoot().toPath());
         componentLog.addHandler(capture);
         port = freePort();
         component = new ManagementComponent(config(port));
         component.bindUpstream(upstream);
         component.bindDownstream(downstream);
-        client = JMXConnectorFactory.connect(new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + port
-                + "/jmxrmi"));
+        client = JmxFiles.login(port, JmxFiles.ADMIN, JmxFiles.ADMIN_PASSWORD);
         mbsc = client.getMBeanServerConnection();
     }
 
@@ -415,7 +408,7 @@ public class ManagementComponentTest {
         }
         // and once more through a whole cycle, on the same port
         component = new ManagementComponent(config(port));
-        client = JMXConnectorFactory.connect(new JMXServiceURL(LoopbackJmxConnector.url(port)));
+        client = JmxFiles.login(port, JmxFiles.ADMIN, JmxFiles.ADMIN_PASSWORD);
         assertEquals("STOPPING", client.getMBeanServerConnection().getAttribute(ProxyManagement.NAME, "State"));
     }
 

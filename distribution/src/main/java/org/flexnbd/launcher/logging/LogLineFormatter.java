@@ -7,7 +7,9 @@ import java.util.logging.LogRecord;
 /**
  * The contract's log line: {@code LEVEL:PID THREAD SOURCEFILE:SOURCELINE: MSG}, one line per record. LEVEL is one
  * of D I W E F; THREAD has its blanks replaced by '_'; an attached exception is appended as ": " and its
- * toString(), never as a stack trace. Line breaks inside a message become blanks.
+ * toString(), never as a stack trace. Line breaks inside a message become blanks, and every other control or
+ * line-separating character, from whatever text (a client's export name, a file's contents), an escape
+ * ({@link SafeText}): one record is one line, and no text can forge another or drive the reader's terminal.
  */
 public final class LogLineFormatter extends Formatter {
     /** Levels from this one up are fatal (F); -q shows only those. */
@@ -38,7 +40,7 @@ public final class LogLineFormatter extends Formatter {
         if (thrown != null) {
             b.append(": ").append(thrown);
         }
-        return oneLine(b);
+        return SafeText.of(b);
     }
 
     static char letter(Level level) {
@@ -61,17 +63,5 @@ public final class LogLineFormatter extends Formatter {
     /** A thread name as one token. */
     static String token(String name) {
         return name == null || name.isEmpty() ? "-" : name.replaceAll("\\s", "_");
-    }
-
-    private static String oneLine(CharSequence s) {
-        StringBuilder b = new StringBuilder(s.length());
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '\r' && i + 1 < s.length() && s.charAt(i + 1) == '\n') {
-                continue;
-            }
-            b.append(c == '\n' || c == '\r' ? ' ' : c);
-        }
-        return b.toString();
     }
 }

@@ -118,6 +118,21 @@ public class LogLineFormatterTest {
     }
 
     @Test
+    public void controlAndLineSeparatingCharactersFromAnyTextAreEscaped() {
+        // An export name a client chose, as it would reach a message: every trick seen, and the harmless kept.
+        logger.warning("export 'a\u001b[31mred\u0000nul\u2028W:1 forged\u202eevil\u007f\u0085\u2066\tx\ud800'"
+                + " \u00e9t\u00e9 \u65e5\ud83d\ude00");
+        List<String> lines = lines();
+        assertEquals(1, lines.size());
+        assertTrue(lines.get(0), lines.get(0).endsWith(": export 'a\\x1b[31mred\\x00nul\\u2028W:1 forged"
+                + "\\u202eevil\\x7f\\x85\\u2066\\x09x\\ud800' \u00e9t\u00e9 \u65e5\ud83d\ude00"));
+        for (char c : lines.get(0).toCharArray()) {
+            assertTrue("no control character left: " + (int) c, c >= 0x20 && c != 0x7f && !(c >= 0x80 && c <= 0x9f)
+                    && c != '\u2028' && c != '\u2029' && c != '\u202e');
+        }
+    }
+
+    @Test
     public void recordsBelowTheHandlersLevelAreDropped() {
         handler.setLevel(Level.WARNING);
         logger.info("not shown");

@@ -11,8 +11,6 @@ import javax.management.MBeanInfo;
 import javax.management.MBeanServerConnection;
 import javax.management.ObjectName;
 import javax.management.remote.JMXConnector;
-import javax.management.remote.JMXConnectorFactory;
-import javax.management.remote.JMXServiceURL;
 
 import org.junit.After;
 import org.junit.Before;
@@ -45,17 +43,22 @@ public class JmxIT {
 
     /** The connector opens just after the NBD listener does: try for a while. */
     private static JMXConnector connect(int port) throws Exception {
-        JMXServiceURL url = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + port + "/jmxrmi");
         java.io.IOException last = null;
         for (int i = 0; i < 100; i++) {
             try {
-                return JMXConnectorFactory.connect(url);
+                return JmxLogin.connect(port);
             } catch (java.io.IOException notYet) {
                 last = notYet;
                 Thread.sleep(100);
             }
         }
         throw last;
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] both = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, both, a.length, b.length);
+        return both;
     }
 
     @Test
@@ -66,8 +69,8 @@ public class JmxIT {
         Path back = shm.resolve("back.img");
         try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "-t", "1", "--filter=rate", "memory", "512M",
                 "rate=1600M").start();
-                Proxy proxy = Proxy.start(dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
-                        Integer.toString(up.port), "--jmx-port", Integer.toString(jmxPort));
+                Proxy proxy = Proxy.start(dir, Peer.freePort(), concat(new String[] {"-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port)}, new JmxLogin(dir).flags(jmxPort)));
                 JMXConnector jmx = connect(jmxPort)) {
             MBeanServerConnection mbs = jmx.getMBeanServerConnection();
             ObjectName proxyName = new ObjectName("flexnbd:type=Proxy");

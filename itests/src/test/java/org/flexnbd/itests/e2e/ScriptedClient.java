@@ -33,10 +33,20 @@ public final class ScriptedClient implements AutoCloseable {
     private final Map<Long, List<Chunk>> partial = new HashMap<>();
 
     public ScriptedClient(int port) throws IOException {
+        this(port, "");
+    }
+
+    /** A client asking for the named export. */
+    public ScriptedClient(int port, String exportName) throws IOException {
         socket = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
         in = new WireInput(socket, 1 << 16);
         out = new WireOutput(socket, 1 << 16);
-        export = ClientHandshake.negotiate(in, out, "", List.of());
+        try {
+            export = ClientHandshake.negotiate(in, out, exportName, List.of());
+        } catch (IOException | RuntimeException e) {
+            socket.close();
+            throw e;
+        }
     }
 
     public void send(Request r) throws IOException {

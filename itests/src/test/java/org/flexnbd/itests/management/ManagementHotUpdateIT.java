@@ -21,10 +21,9 @@ import javax.management.MBeanServerNotification;
 import javax.management.NotificationListener;
 import javax.management.ObjectName;
 import javax.management.remote.JMXConnector;
-import javax.management.remote.JMXConnectorFactory;
-import javax.management.remote.JMXServiceURL;
 
 import org.flexnbd.itests.e2e.Nbdkit;
+import org.flexnbd.itests.e2e.JmxLogin;
 import org.flexnbd.itests.e2e.Peer;
 import org.flexnbd.itests.e2e.ScriptedClient;
 import org.flexnbd.itests.osgi.Await;
@@ -65,13 +64,14 @@ public class ManagementHotUpdateIT {
         MBeanServer platform = ManagementFactory.getPlatformMBeanServer();
         Path dir = Files.createTempDirectory("management-hot-update");
         int jmxPort = Peer.freePort();
-        String url = "service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi";
         try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "-t", "1", "memory", "16M").start()) {
             configure("org.flexnbd.upstream", "address", "127.0.0.1", "port", up.port, "timeoutSeconds", 5,
                     "reconnectMaxDelayMillis", 500);
             int proxyPort = Peer.freePort();
             configure("org.flexnbd.downstream", "address", "127.0.0.1", "port", proxyPort);
-            configure("org.flexnbd.management", "jmxPort", jmxPort);
+            JmxLogin login = new JmxLogin(dir);
+            configure("org.flexnbd.management", "jmxPort", jmxPort, "jmxPasswordFile", login.passwordFile.toString(),
+                    "jmxAccessFile", login.accessFile.toString());
             Await.until("the MBean is registered", () -> platform.isRegistered(name));
             Peer.awaitPort(jmxPort, 10);
 
@@ -84,7 +84,7 @@ public class ManagementHotUpdateIT {
             platform.addNotificationListener(MBeanServerDelegate.DELEGATE_NAME, watch, null, null);
             try {
                 Peer.awaitPort(proxyPort, 10);
-                try (JMXConnector jmx = JMXConnectorFactory.connect(new JMXServiceURL(url));
+                try (JMXConnector jmx = JmxLogin.connect(jmxPort);
                         ScriptedClient client = new ScriptedClient(proxyPort)) {
                     MBeanServerConnection mbsc = jmx.getMBeanServerConnection();
                     Await.until("State is CONNECTED", () -> "CONNECTED".equals(read(mbsc, name, "State")));
@@ -110,7 +110,7 @@ public class ManagementHotUpdateIT {
                         () -> registrations.equals(List.of(MBeanServerNotification.UNREGISTRATION_NOTIFICATION,
                                 MBeanServerNotification.REGISTRATION_NOTIFICATION)));
                 Peer.awaitPort(jmxPort, 10);
-                try (JMXConnector jmx = JMXConnectorFactory.connect(new JMXServiceURL(url))) {
+                try (JMXConnector jmx = JmxLogin.connect(jmxPort)) {
                     MBeanServerConnection mbsc = jmx.getMBeanServerConnection();
                     Await.until("State is CONNECTED after the management update",
                             () -> "CONNECTED".equals(read(mbsc, name, "State")));

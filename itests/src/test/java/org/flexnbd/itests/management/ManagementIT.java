@@ -30,10 +30,9 @@ import javax.management.Notification;
 import javax.management.NotificationListener;
 import javax.management.ObjectName;
 import javax.management.remote.JMXConnector;
-import javax.management.remote.JMXConnectorFactory;
-import javax.management.remote.JMXServiceURL;
 
 import org.flexnbd.itests.e2e.Nbdkit;
+import org.flexnbd.itests.e2e.JmxLogin;
 import org.flexnbd.itests.e2e.Peer;
 import org.flexnbd.itests.e2e.VerifiedIo;
 import org.flexnbd.itests.osgi.Await;
@@ -78,13 +77,14 @@ public class ManagementIT {
             configure("org.flexnbd.upstream", "address", "127.0.0.1", "port", up.port, "timeoutSeconds", 5,
                     "reconnectMaxDelayMillis", 500);
             configure("org.flexnbd.downstream", "address", "127.0.0.1", "port", proxyPort);
-            configure("org.flexnbd.management", "jmxPort", jmxPort);
+            JmxLogin login = new JmxLogin(dir);
+            configure("org.flexnbd.management", "jmxPort", jmxPort, "jmxPasswordFile", login.passwordFile.toString(),
+                    "jmxAccessFile", login.accessFile.toString());
             Await.until("the MBean is registered", () -> platform.isRegistered(name));
             Peer.awaitPort(proxyPort, 10);
             Peer.awaitPort(jmxPort, 10);
 
-            try (JMXConnector jmx = JMXConnectorFactory.connect(new JMXServiceURL(
-                    "service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi"))) {
+            try (JMXConnector jmx = JmxLogin.connect(jmxPort)) {
                 MBeanServerConnection mbsc = jmx.getMBeanServerConnection();
                 MBeanInfo info = mbsc.getMBeanInfo(name);
                 for (MBeanAttributeInfo a : info.getAttributes()) {

@@ -1,0 +1,110 @@
+package org.flexnbd.cli;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The documented range of every configuration key, checked on the whole configuration (config/PID.cfg with the
+ * flags over it) before it reaches a component: a value out of range is refused with the reason, and the running
+ * configuration stays. The components then never see a value that breaks them later (a negative back-off killed the
+ * upstream's reconnect thread; a zero timeout reconnected without end; a 10 GiB buffer ran out of heap).
+ */
+final class ConfigRanges {
+    /** The largest request NBD allows the proxy to hold on top of the buffer bound: 32 MiB. */
+    static final long MAX_REQUEST = 32L << 20;
+
+    private interface Rule {
+        /** Null when the value is fine; otherwise what it must be. */
+        String refuse(Object value);
+    }
+
+    private record Range(long min, long max) implements Rule {
+        @Override
+        public String refuse(Object value) {
+            long v = ((Number) value).longValue();
+            return v >= min && v <= max ? null : "must be from " + min + " to " + max;
+        }
+    }
+
+    private record OneOf(Set<String> values) implements Rule {
+        @Override
+        public String refuse(Object value) {
+            return values.contains(value.toString()) ? null : "must be one of " + String.join(", ", values);
+        }
+    }
+
+    /** Free text, such as a name or an address, within reason: no control characters, at most 4096 characters. */
+    private record Text(boolean absolutePathOrEmpty) implements Rule {
+        @Override
+        public String refuse(Object value) {
+            String s = value.toString();
+            if (s.length() > 4096 || s.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+                return "must be at most 4096 characters, none of them control characters";
+            }
+            return absolutePathOrEmpty && !s.isEmpty() && !s.startsWith("/") ? "must be an absolute path" : null;
+        }
+    }
+
+    private static final Rule PORT = new Range(0, 65535);
+    private static final Rule TEXT = new Text(false);
+    private static final Rule PATH = new Text(true);
+    private static final Rule CLIENTS = new Range(1, 1024);
+    private static final Rule MODE = value -> value.toString().matches("0?[0-7]{3}") ? null
+            : "must be octal permissions such as 0660";
+
+    private static Map<String, Map<String, Rule>> rules(long maxBufferBytes) {
+        return Map.of(
+                Pids.UPSTREAM, Map.of("address", TEXT, "port", PORT, "bind", TEXT, "exportName", TEXT,
+                        "timeoutSeconds", new Range(1, 86_400), "connectTimeoutSeconds", new Range(1, 3600),
+                        "reconnectMaxDelayMillis", new Range(100, 600_000), "maxClients", CLIENTS),
+                Pids.DOWNSTREAM, Map.of("address", TEXT, "port", PORT, "maxClients", CLIENTS, "handshake",
+                        new OneOf(Set.copyOf(ArgumentParser.HANDSHAKES)), "bufferBytes",
+                        new Range(1L << 20, maxBufferBytes), "drainSeconds", new Range(0, 300), "cacheBytes",
+                        new Range(0, 1 << 20), "clientTimeoutSeconds", new Range(0, 86_400), "socketMode", MODE,
+                        "socketGroup", TEXT),
+                Pids.MANAGEMENT, Map.of("jmxPort", PORT, "jmxPasswordFile", PATH, "jmxAccessFile", PATH,
+                        "jmxMaxConnections", new Range(1, 1024), "jmxIdleSeconds", new Range(1, 3600)),
+                Pids.DEMO, Map.of("path", TEXT, "size", new Range(512, 1L << 40)));
+    }
+
+    private final Map<String, Map<String, Rule>> rules;
+
+    /** @param maxHeapBytes the JVM's heap bound (-Xmx), which must hold the buffer and one request besides */
+    ConfigRanges(long maxHeapBytes) {
+        this.rules = rules(Math.max(1L << 20, maxHeapBytes / 4 * 3 - MAX_REQUEST));
+    }
+
+    /** Throws with every key that is unknown or out of range. */
+    void check(String pid, Map<String, Object> config) throws ConfigDefaults.ConfigException {
+        Map<String, Rule> known = rules.getOrDefault(pid, Map.of());
+        StringBuilder wrong = new StringBuilder();
+        for (Map.Entry<String, Object> e : config.entrySet()) {
+            Rule rule = known.get(e.getKey());
+            String why = rule == null ? "is not a setting of " + pid : rule.refuse(e.getValue());
+            if (why != null) {
+                wrong.append(wrong.length() == 0 ? "" : "; ").append(e.getKey()).append('=')
+                        .append(shown(e.getValue())).append(' ').append(why);
+            }
+        }
+        if (pid.equals(Pids.MANAGEMENT) && config.get("jmxPort") instanceof Integer port && port != 0
+                && config.getOrDefault("jmxPasswordFile", "").toString().isEmpty()) {
+            wrong.append(wrong.length() == 0 ? "" : "; ").append("jmxPort=").append(port)
+                    .append(" needs jmxPasswordFile (--jmx-password-file): no JMX connector without authentication");
+        }
+        if (wrong.length() > 0) {
+            throw new ConfigDefaults.ConfigException(pid + ": " + wrong);
+        }
+    }
+
+    /** A value as the log shows it: at most 40 characters of it. */
+    private static String shown(Object value) {
+        String s = String.valueOf(value);
+        return s.length() > 40 ? s.substring(0, 40) + "..." : s;
+    }
+
+    /** The keys of a configuration, for the documentation test. */
+    List<String> keys(String pid) {
+        return List.copyOf(rules.getOrDefault(pid, Map.of()).keySet());
+    }
+}

@@ -1,0 +1,43 @@
+package org.flexnbd.itests.e2e;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+
+import javax.management.remote.JMXConnector;
+import javax.management.remote.JMXConnectorFactory;
+import javax.management.remote.JMXServiceURL;
+
+/** The operator's side of the authenticated JMX connector: a read-write user, its files, and a login. */
+public final class JmxLogin {
+    public static final String USER = "operator";
+    public static final String PASSWORD = "operator-password";
+
+    public final Path passwordFile;
+    public final Path accessFile;
+
+    /** Writes owner-only password and access files into {@code dir}. */
+    public JmxLogin(Path dir) throws IOException {
+        passwordFile = owned(dir.resolve("jmx.password"), USER + " " + PASSWORD + "\n");
+        accessFile = owned(dir.resolve("jmx.access"), USER + " readwrite\n");
+    }
+
+    private static Path owned(Path file, String text) throws IOException {
+        Files.writeString(file, text);
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        return file;
+    }
+
+    /** The flags that open the connector on {@code port} for this user. */
+    public String[] flags(int port) {
+        return new String[] {"--jmx-port", Integer.toString(port), "--jmx-password-file", passwordFile.toString(),
+            "--jmx-access-file", accessFile.toString()};
+    }
+
+    public static JMXConnector connect(int port) throws IOException {
+        return JMXConnectorFactory.connect(new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + port
+                + "/jmxrmi"), Map.of(JMXConnector.CREDENTIALS, new String[] {USER, PASSWORD}));
+    }
+}
