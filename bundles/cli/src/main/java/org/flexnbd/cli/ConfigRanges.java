@@ -8,7 +8,7 @@ import java.util.Set;
  * The documented range of every configuration key, checked on the whole configuration (config/PID.cfg with the
  * flags over it) before it reaches a component: a value out of range is refused with the reason, and the running
  * configuration stays. The components then never see a value that breaks them later (a negative back-off killed the
- * upstream's reconnect thread; a zero timeout reconnected without end; a 10 GiB buffer ran out of heap).
+ * upstream's reconnect thread; a zero timeout reconnected without end; a 10 GiB buffer ran out of memory).
  */
 final class ConfigRanges {
     /** The largest request NBD allows the proxy to hold on top of the buffer bound: 32 MiB. */
@@ -70,9 +70,12 @@ final class ConfigRanges {
 
     private final Map<String, Map<String, Rule>> rules;
 
-    /** @param maxHeapBytes the JVM's heap bound (-Xmx), which must hold the buffer and one request besides */
-    ConfigRanges(long maxHeapBytes) {
-        this.rules = rules(Math.max(1L << 20, maxHeapBytes / 4 * 3 - MAX_REQUEST));
+    /**
+     * @param payloadMemoryBytes the bound on payload memory (the JVM's direct memory bound), which must hold the
+     *     buffer, one request besides, and the pool's caches
+     */
+    ConfigRanges(long payloadMemoryBytes) {
+        this.rules = rules(Math.max(1L << 20, payloadMemoryBytes / 4 * 3 - MAX_REQUEST));
     }
 
     /** Throws with every key that is unknown or out of range. */

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
+import org.flexnbd.protocol.PayloadPool;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
@@ -22,7 +23,7 @@ final class OsgiAppliance implements Appliance, AutoCloseable {
     private final BundleContext context;
     private final ConfigurationAdmin configAdmin;
     private final ConfigDefaults defaults;
-    private final ConfigRanges ranges = new ConfigRanges(Runtime.getRuntime().maxMemory());
+    private final ConfigRanges ranges = new ConfigRanges(PayloadPool.memoryLimit());
     private final List<ServiceTracker<?, ?>> trackers = new CopyOnWriteArrayList<>();
 
     OsgiAppliance(BundleContext context, ConfigurationAdmin configAdmin, ConfigDefaults defaults) {

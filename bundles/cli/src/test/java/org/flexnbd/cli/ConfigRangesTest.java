@@ -13,8 +13,8 @@ import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
 
 public class ConfigRangesTest {
-    private static final long HEAP = 160L << 20;
-    private final ConfigRanges ranges = new ConfigRanges(HEAP);
+    private static final long PAYLOAD_MEMORY = 160L << 20;
+    private final ConfigRanges ranges = new ConfigRanges(PAYLOAD_MEMORY);
 
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();

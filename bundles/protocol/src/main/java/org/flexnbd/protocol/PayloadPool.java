@@ -2,6 +2,7 @@ package org.flexnbd.protocol;
 
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.util.internal.PlatformDependent;
 
 /**
  * The process's pool of payload memory, shared by both ends of the proxy: a client's WRITE data is taken from it on
@@ -22,7 +23,7 @@ public final class PayloadPool {
      */
     private static final String MAX_CACHED = "io.netty.allocator.maxCachedBufferCapacity";
     /** Buffers of one size a thread cache keeps: as many as a client usually has in flight (nbdcopy: 64). */
-    private static final int CACHED_PER_SIZE = 64;
+    private static final int CACHED_PER_SIZE = 16;
 
     private static final ByteBufAllocator SHARED = create();
 
@@ -33,8 +34,16 @@ public final class PayloadPool {
         return SHARED;
     }
 
+    /**
+     * The most payload memory the JVM lets the pool take (its direct memory bound, -XX:MaxDirectMemorySize), which
+     * must hold the payload budget, one request besides, and what the threads' caches keep.
+     */
+    public static long memoryLimit() {
+        return PlatformDependent.maxDirectMemory();
+    }
+
     private static ByteBufAllocator create() {
-        System.getProperties().putIfAbsent(MAX_CACHED, Integer.toString(1024 * 1024));
+        System.getProperties().putIfAbsent(MAX_CACHED, Integer.toString(256 * 1024));
         return new PooledByteBufAllocator(true, 0, PooledByteBufAllocator.defaultNumDirectArena(),
                 PooledByteBufAllocator.defaultPageSize(), PooledByteBufAllocator.defaultMaxOrder(),
                 PooledByteBufAllocator.defaultSmallCacheSize(), CACHED_PER_SIZE, true, 0);
