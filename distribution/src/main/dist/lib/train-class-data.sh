@@ -5,15 +5,19 @@
 # 1.17 s on the 2-core build machine (docs/BENCHMARKS.md). The archive fits only the JDK that made it: under
 # another, or with the tree moved, the JVM ignores it (the start script keeps the JVM quiet about that).
 #
-#   lib/train-class-data.sh [TREE]     (TREE: the installation, by default the folder above lib/)
+#   lib/train-class-data.sh [TREE [ARCHIVE]]
+#
+# TREE: the installation, by default the folder above lib/; ARCHIVE: the archive to make, by default
+# TREE/lib/flexnbd.jsa (the Debian package makes /var/cache/flexnbd-proxy/flexnbd.jsa, which its
+# /usr/bin/flexnbd-proxy names in FLEXNBD_CLASS_DATA).
 #
 # The build runs it on the tree it assembles. Run it again after installing from the tarball, after moving
 # the tree, or under another JDK: the archive records the JDK and the class path it was made with.
 tree=${1:-$(dirname "$0")/..}
-archive=$tree/lib/flexnbd.jsa
+archive=${2:-$tree/lib/flexnbd.jsa}
 work=$(mktemp -d "${TMPDIR:-/tmp}/flexnbd-cds.XXXXXX") || exit 0
 rm -f "$archive"
-JAVA_OPTS="-XX:ArchiveClassesAtExit=$archive -Xlog:cds=off -Xlog:cds+dynamic=off" \
+FLEXNBD_CLASS_DATA=$archive JAVA_OPTS="-XX:ArchiveClassesAtExit=$archive -Xlog:cds=off -Xlog:cds+dynamic=off" \
     "$tree/bin/flexnbd-proxy" --demo -l "$work/train.sock" >"$work/log" 2>&1 &
 pid=$!
 i=0

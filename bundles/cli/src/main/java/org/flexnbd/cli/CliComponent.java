@@ -31,6 +31,11 @@ import org.osgi.service.component.annotations.Reference;
 public final class CliComponent {
     /** The framework property with the installation directory (its config/ holds the defaults). */
     static final String HOME_PROPERTY = "flexnbd.home";
+    /**
+     * The property (framework or system) naming the config folder when it is not the installation's config/: the
+     * start script sets it from FLEXNBD_CONFIG_DIR (the Debian package's /etc/flexnbd-proxy).
+     */
+    static final String CONFIG_PROPERTY = "flexnbd.config";
     /** Level of the fatal lines (F). */
     static final Level FATAL = Level.parse("1100");
 
@@ -56,12 +61,20 @@ public final class CliComponent {
         this.args = args;
         this.exit = exit;
         this.context = context;
-        String home = context.getProperty(HOME_PROPERTY);
-        this.configDirectory = home == null ? null : Path.of(home, "config");
+        this.configDirectory = configDirectory(context.getProperty(CONFIG_PROPERTY),
+                context.getProperty(HOME_PROPERTY));
         this.appliance = new OsgiAppliance(context, configAdmin, new ConfigDefaults(configDirectory));
         this.thread = new Thread(this::run, "cli");
         thread.setDaemon(true);
         thread.start();
+    }
+
+    /** The config folder: the one named by {@link #CONFIG_PROPERTY}, else the installation's config/, else none. */
+    static Path configDirectory(String config, String home) {
+        if (config != null && !config.isBlank()) {
+            return Path.of(config);
+        }
+        return home == null ? null : Path.of(home, "config");
     }
 
     private void run() {
@@ -119,7 +132,7 @@ public final class CliComponent {
                         try {
                             startup.reapply(pid);
                         } catch (ConfigDefaults.ConfigException e) {
-                            LOG.severe("config/" + pid + ".cfg refused: " + e.getMessage()
+                            LOG.severe(configDirectory.resolve(pid + ".cfg") + " refused: " + e.getMessage()
                                     + "; the running configuration stays");
                         }
                     });
