@@ -36,7 +36,11 @@ import org.flexnbd.protocol.service.UpstreamSession;
  */
 final class ClientSession implements Runnable, ReplyHandler {
     private static final Logger LOG = Logger.getLogger(ClientSession.class.getName());
-    private static final int BUFFER = 256 * 1024;
+    /**
+     * Small: a payload larger than half of it bypasses it (WireInput, WireOutput), so it holds headers and small
+     * payloads only, and hundreds of clients must fit the heap beside the payload budget (see {@link ClientMemory}).
+     */
+    static final int BUFFER = 16 * 1024;
     private static final long DRAIN_MILLIS = 60_000;
 
     private final SocketChannel socket;
@@ -45,6 +49,8 @@ final class ClientSession implements Runnable, ReplyHandler {
     private final WireInput in;
     private final WireOutput out;
     private final WriteClock clock;
+    private final ReadClock readClock = new ReadClock();
+    private final PayloadBudget.Share share;
     private final Object writeLock = new Object();
     private final ReadAhead readAhead;
 
@@ -59,6 +65,8 @@ final class ClientSession implements Runnable, ReplyHandler {
     /** Replies taken from the table and not yet written: DISCONNECT and shutdown wait for these too. */
     private int writing;
     private boolean closing;
+    /** Set when the proxy stops: the client's input is shut, and what is in flight may finish until then. */
+    private volatile long drainDeadlineMillis;
 
     ClientSession(SocketChannel socket, String peer, SessionHost host) {
         this.socket = socket;
@@ -69,6 +77,7 @@ final class ClientSession implements Runnable, ReplyHandler {
         this.clock = new WriteClock(socket);
         this.out = new WireOutput(clock, BUFFER);
         this.readAhead = new ReadAhead(host.readAheadBytes());
+        this.share = host.budget().join();
     }
 
     String peer() {
@@ -81,9 +90,14 @@ final class ClientSession implements Runnable, ReplyHandler {
      */
     void dropIfStalled(long nowNanos, long limitNanos) {
         long waited = clock.waitedNanos(nowNanos);
-        if (waited > limitNanos) {
+        if (limitNanos > 0 && waited > limitNanos) {
             LOG.warning("client " + peer + " has taken no reply for " + waited / 1_000_000_000L
                     + " s; closing it");
+            closeSocket();
+        }
+        String overdue = readClock.overdue(nowNanos);
+        if (overdue != null) {
+            LOG.warning("client " + peer + ": " + overdue + "; closing it");
             closeSocket();
         }
     }
@@ -95,7 +109,9 @@ final class ClientSession implements Runnable, ReplyHandler {
             if (export == null) {
                 return;
             }
+            readClock.start("handshake", host.limits().handshakeNanos());
             agreement = handshake(export);
+            readClock.stop();
             if (agreement == null) {
                 LOG.info("client " + peer + " aborted the handshake");
                 return;
@@ -183,28 +199,34 @@ final class ClientSession implements Runnable, ReplyHandler {
                 send(errorReply(e.cookie(), e.error()), false);
                 continue;
             }
+            if (r == null && drainDeadlineMillis != 0) {
+                disconnect(Request.of(Nbd.CMD_DISC, 0, 0, 0, 0), drainDeadlineMillis); // the proxy is stopping
+                return;
+            }
             if (r == null) {
                 LOG.info("client " + peer + " left");
                 return;
             }
             if (r.type() == Nbd.CMD_DISC) {
-                disconnect(r);
+                disconnect(r, System.currentTimeMillis() + DRAIN_MILLIS);
                 return;
             }
             if (readAhead.isOn() && answeredFromCache(r)) {
                 continue;
             }
             long cost = cost(r);
-            if (!host.budget().tryAcquire(cost)) {
+            if (!share.tryAcquire(cost)) {
                 flushUpstream(); // what is held can only be freed by replies to what was sent
-                host.budget().acquire(cost);
+                share.acquire(cost);
             }
             // A WRITE's data is taken in only once there is room for it: until then it waits in the socket.
             Request upstream;
             UpstreamSession to;
             boolean tabled = false;
             try {
-                r = RequestCodec.readPayload(in, r);
+                readClock.start("WRITE payload", r.type() == Nbd.CMD_WRITE ? host.limits().payloadNanos() : 0);
+                r = ArrivingPayload.read(in, r);
+                readClock.stop();
                 upstream = readAhead.isOn() ? readAhead.widen(r, exportSize) : r;
                 synchronized (lock) {
                     if (table.containsKey(r.cookie())) {
@@ -217,7 +239,7 @@ final class ClientSession implements Runnable, ReplyHandler {
                 }
             } finally {
                 if (!tabled) {
-                    host.budget().release(cost); // an Error too: budget lost here would never come back
+                    share.release(cost); // an Error too: budget lost here would never come back
                 }
             }
             // Outside the lock: the write may wait for the upstream, whose replies need the lock to be delivered.
@@ -279,11 +301,10 @@ final class ClientSession implements Runnable, ReplyHandler {
     }
 
     /** The client's DISCONNECT goes upstream once every reply it waits for is written. */
-    private void disconnect(Request disc) throws InterruptedException {
+    private void disconnect(Request disc, long deadline) throws InterruptedException {
         flushUpstream();
         UpstreamSession to;
         synchronized (lock) {
-            long deadline = System.currentTimeMillis() + DRAIN_MILLIS;
             while ((!table.isEmpty() || writing > 0) && !closing && System.currentTimeMillis() < deadline) {
                 lock.wait(100);
             }
@@ -328,7 +349,7 @@ final class ClientSession implements Runnable, ReplyHandler {
         } catch (IOException e) {
             closeSocket();
         } finally {
-            host.budget().release(cost(original));
+            share.release(cost(original));
             synchronized (lock) {
                 writing--;
                 lock.notifyAll();
@@ -468,21 +489,32 @@ final class ClientSession implements Runnable, ReplyHandler {
         old.close();
     }
 
-    /** Stopping the proxy: wait a bounded time for replies in flight, pass DISCONNECT on, close. */
-    void shutdown(long drainMillis) throws InterruptedException {
-        UpstreamSession to;
-        synchronized (lock) {
-            long deadline = System.currentTimeMillis() + drainMillis;
-            while ((!table.isEmpty() || writing > 0) && System.currentTimeMillis() < deadline) {
-                lock.wait(50);
-            }
-            closing = true;
-            to = table.isEmpty() && writing == 0 ? current : null;
+    /**
+     * Stopping the proxy: no more requests are read (the input is shut, so the client's thread sees the end of it
+     * after what was already read); the client's own thread lets what is in flight finish until
+     * {@code deadlineMillis}, passes DISCONNECT on and ends. All clients drain at once, each on its own thread.
+     */
+    void stopReading(long deadlineMillis) {
+        drainDeadlineMillis = deadlineMillis;
+        try {
+            socket.shutdownInput();
+        } catch (IOException e) {
+            closeSocket(); // nothing left to drain on a socket that cannot even be shut
         }
-        if (to != null) {
-            to.disconnect(Request.of(Nbd.CMD_DISC, 0, 0, 0, 0));
+    }
+
+    /** Stopping the proxy, after the drain bound: whatever is still in flight is dropped. */
+    void forceClose() {
+        synchronized (lock) {
+            closing = true;
+            lock.notifyAll();
         }
         closeSocket();
+    }
+
+    /** A session whose thread could not be started: it gives back what it took. */
+    void abandon() {
+        end();
     }
 
     private void end() {
@@ -499,7 +531,8 @@ final class ClientSession implements Runnable, ReplyHandler {
             currentService = null;
             lock.notifyAll();
         }
-        host.budget().release(held);
+        share.release(held);
+        share.leave();
         if (s != null) {
             s.close();
         }
