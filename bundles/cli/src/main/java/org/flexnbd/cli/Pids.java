@@ -23,7 +23,8 @@ final class Pids {
                     Integer.class, "reconnectMaxDelayMillis", Integer.class, "maxClients", Integer.class),
             DOWNSTREAM, Map.of("address", String.class, "port", Integer.class, "maxClients", Integer.class,
                     "handshake", String.class, "bufferBytes", Long.class, "drainSeconds", Integer.class,
-                    "cacheBytes", Integer.class, "clientTimeoutSeconds", Integer.class),
+                    "cacheBytes", Integer.class, "clientTimeoutSeconds", Integer.class, "handshakeTimeoutSeconds",
+                    Integer.class, "payloadTimeoutSeconds", Integer.class),
             MANAGEMENT, Map.of("jmxPort", Integer.class),
             DEMO, Map.of("path", String.class, "size", Long.class));
 
