@@ -84,4 +84,46 @@ public class FailurePolicyIT {
             assertTrue(proxy.process.isAlive());
         }
     }
+
+    /**
+     * The configuration folder removed under the running appliance: the watcher logs it (E), and once the folder is
+     * back, an edit to a .cfg file in it is applied again.
+     */
+    @Test
+    public void theConfigWatcherSurvivesItsFolderGoingAway() throws Exception {
+        Path dir = tmp.getRoot().toPath();
+        Path home = E2E.copyOfTheDistribution(dir.resolve("appliance"));
+        Path config = home.resolve("config");
+        Path saved = Files.createDirectories(dir.resolve("saved"));
+        try (ScriptedUpstream up = new ScriptedUpstream(ScriptedUpstream.Fault.NONE, 0);
+                Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port()), "-v")) {
+            try (var files = Files.list(config)) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    Files.copy(f, saved.resolve(f.getFileName()));
+                }
+            }
+            E2E.deleteTree(config);
+            awaitLog(proxy, "no longer watching");
+            Files.createDirectories(config);
+            awaitLog(proxy, "for configuration changes again");
+            Path cfg = config.resolve("org.flexnbd.upstream.cfg");
+            Path edited = config.resolve("org.flexnbd.upstream.cfg.new");
+            Files.writeString(edited, Files.readString(saved.resolve("org.flexnbd.upstream.cfg"))
+                    .replace("timeoutSeconds=30", "timeoutSeconds=29"));
+            Files.move(edited, cfg, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            awaitLog(proxy, "org.flexnbd.upstream.cfg changed");
+            String err = proxy.stderr();
+            assertTrue(err, err.lines().anyMatch(l -> l.startsWith("E:") && l.contains("no longer watching")));
+            assertTrue(proxy.process.isAlive());
+        }
+    }
+
+    private static void awaitLog(Proxy proxy, String text) throws Exception {
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (!proxy.stderr().contains(text) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+        }
+        assertTrue(proxy.stderr(), proxy.stderr().contains(text));
+    }
 }
