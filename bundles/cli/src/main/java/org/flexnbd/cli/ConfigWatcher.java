@@ -12,6 +12,7 @@ import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -51,19 +52,26 @@ final class ConfigWatcher implements AutoCloseable {
                         more = watcher.poll(SETTLE_MILLIS, TimeUnit.MILLISECONDS)) {
                     collect(more, touched);
                 }
-                touched.forEach(this::report);
+                for (String pid : touched) {
+                    apply(pid);
+                }
             }
         } catch (InterruptedException | ClosedWatchServiceException e) {
             // stopping
         }
     }
 
-    /** One change to its consumer; whatever goes wrong there, the watcher lives on for the next edit. */
-    private void report(String pid) {
+    /**
+     * The watcher's failure policy for a change: whatever applying it throws is logged (E) and the watching goes on,
+     * so one bad reload does not end every later one (a bad value is already refused, with the running
+     * configuration kept, by whoever applies it).
+     */
+    private void apply(String pid) {
         try {
             changed.accept(pid);
-        } catch (RuntimeException e) {
-            LOG.severe("config/" + pid + ".cfg: cannot apply it: " + e + "; the running configuration stays");
+        } catch (Throwable e) {
+            LOG.log(Level.SEVERE, "config/" + pid + ".cfg: cannot apply it; the running configuration stays,"
+                    + " and the watching goes on", e);
         }
     }
 
@@ -77,7 +85,29 @@ final class ConfigWatcher implements AutoCloseable {
             }
         }
         if (!key.reset()) {
-            LOG.warning("no longer watching " + directory + " for configuration changes");
+            rewatch();
+        }
+    }
+
+    /**
+     * The folder went away (removed, or its file system unmounted): logged (E), and watched again once it is back,
+     * looked for once a second, so that an operator who restores it has reloads again without a restart.
+     */
+    private void rewatch() {
+        LOG.severe("no longer watching " + directory + " for configuration changes; waiting for it to come back");
+        while (true) {
+            try {
+                Thread.sleep(1000);
+                directory.register(watcher, StandardWatchEventKinds.ENTRY_CREATE,
+                        StandardWatchEventKinds.ENTRY_MODIFY, StandardWatchEventKinds.ENTRY_DELETE);
+                LOG.info("watching " + directory + " for configuration changes again");
+                return;
+            } catch (IOException e) {
+                // not back yet
+            } catch (InterruptedException | ClosedWatchServiceException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 

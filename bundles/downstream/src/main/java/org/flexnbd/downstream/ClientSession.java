@@ -41,7 +41,11 @@ import org.flexnbd.protocol.service.UpstreamSession;
  */
 final class ClientSession implements Runnable, ReplyHandler {
     private static final Logger LOG = Logger.getLogger(ClientSession.class.getName());
-    private static final int BUFFER = 256 * 1024;
+    /**
+     * Small: a payload larger than half of it bypasses it (WireInput, WireOutput), so it holds headers and small
+     * payloads only, and hundreds of clients must fit the heap beside the payload budget (see {@link ClientMemory}).
+     */
+    static final int BUFFER = 16 * 1024;
     private static final long DRAIN_MILLIS = 60_000;
 
     private final SocketChannel socket;
@@ -50,6 +54,8 @@ final class ClientSession implements Runnable, ReplyHandler {
     private final WireInput in;
     private final WireOutput out;
     private final WriteClock clock;
+    private final ReadClock readClock = new ReadClock();
+    private final PayloadBudget.Share share;
     private final Object writeLock = new Object();
     private final ReadAhead readAhead;
     private final RateLimitedWarnings warnings;
@@ -65,6 +71,8 @@ final class ClientSession implements Runnable, ReplyHandler {
     /** Replies taken from the table and not yet written: DISCONNECT and shutdown wait for these too. */
     private int writing;
     private boolean closing;
+    /** Set when the proxy stops: the client's input is shut, and what is in flight may finish until then. */
+    private volatile long drainDeadlineMillis;
 
     ClientSession(SocketChannel socket, String peer, SessionHost host) {
         this.socket = socket;
@@ -76,6 +84,7 @@ final class ClientSession implements Runnable, ReplyHandler {
         this.out = new WireOutput(clock, BUFFER, true);
         this.readAhead = new ReadAhead(host.readAheadBytes());
         this.warnings = new RateLimitedWarnings(LOG, "client " + peer);
+        this.share = host.budget().join();
     }
 
     String peer() {
@@ -88,9 +97,14 @@ final class ClientSession implements Runnable, ReplyHandler {
      */
     void dropIfStalled(long nowNanos, long limitNanos) {
         long waited = clock.waitedNanos(nowNanos);
-        if (waited > limitNanos) {
+        if (limitNanos > 0 && waited > limitNanos) {
             LOG.warning("client " + peer + " has taken no reply for " + waited / 1_000_000_000L
                     + " s; closing it");
+            closeSocket();
+        }
+        String overdue = readClock.overdue(nowNanos);
+        if (overdue != null) {
+            LOG.warning("client " + peer + ": " + overdue + "; closing it");
             closeSocket();
         }
     }
@@ -102,7 +116,9 @@ final class ClientSession implements Runnable, ReplyHandler {
             if (export == null) {
                 return;
             }
+            readClock.start("handshake", host.limits().handshakeNanos());
             agreement = handshake(export);
+            readClock.stop();
             if (agreement == null) {
                 LOG.info("client " + peer + " aborted the handshake");
                 return;
@@ -190,21 +206,25 @@ final class ClientSession implements Runnable, ReplyHandler {
                 send(errorReply(e.cookie(), e.error()), false);
                 continue;
             }
+            if (r == null && drainDeadlineMillis != 0) {
+                disconnect(Request.of(Nbd.CMD_DISC, 0, 0, 0, 0), drainDeadlineMillis); // the proxy is stopping
+                return;
+            }
             if (r == null) {
                 LOG.info("client " + peer + " left");
                 return;
             }
             if (r.type() == Nbd.CMD_DISC) {
-                disconnect(r);
+                disconnect(r, System.currentTimeMillis() + DRAIN_MILLIS);
                 return;
             }
             if (readAhead.isOn() && answeredFromCache(r)) {
                 continue;
             }
             long cost = cost(r);
-            if (!host.budget().tryAcquire(cost)) {
+            if (!share.tryAcquire(cost)) {
                 flushUpstream(); // what is held can only be freed by replies to what was sent
-                host.budget().acquire(cost);
+                share.acquire(cost);
             }
             // A WRITE's data is taken in only once there is room for it: until then it waits in the socket.
             Request upstream;
@@ -212,7 +232,9 @@ final class ClientSession implements Runnable, ReplyHandler {
             Request read = null;
             boolean tabled = false;
             try {
+                readClock.start("WRITE payload", r.type() == Nbd.CMD_WRITE ? host.limits().payloadNanos() : 0);
                 read = RequestCodec.readPayload(in, r);
+                readClock.stop();
                 upstream = readAhead.isOn() ? readAhead.widen(read, exportSize) : read;
                 synchronized (lock) {
                     if (table.containsKey(read.cookie())) {
@@ -225,7 +247,7 @@ final class ClientSession implements Runnable, ReplyHandler {
                 }
             } finally {
                 if (!tabled) {
-                    host.budget().release(cost); // an Error too: budget lost here would never come back
+                    share.release(cost); // an Error too: budget lost here would never come back
                     if (read != null) {
                         read.release();
                     }
@@ -290,11 +312,10 @@ final class ClientSession implements Runnable, ReplyHandler {
     }
 
     /** The client's DISCONNECT goes upstream once every reply it waits for is written. */
-    private void disconnect(Request disc) throws InterruptedException {
+    private void disconnect(Request disc, long deadline) throws InterruptedException {
         flushUpstream();
         UpstreamSession to;
         synchronized (lock) {
-            long deadline = System.currentTimeMillis() + DRAIN_MILLIS;
             while ((!table.isEmpty() || writing > 0) && !closing && System.currentTimeMillis() < deadline) {
                 lock.wait(100);
             }
@@ -342,7 +363,7 @@ final class ClientSession implements Runnable, ReplyHandler {
         } finally {
             reply.release(); // what was sent from it has been written out, or never will be
             original.release();
-            host.budget().release(cost(original));
+            share.release(cost(original));
             synchronized (lock) {
                 writing--;
                 lock.notifyAll();
@@ -484,21 +505,32 @@ final class ClientSession implements Runnable, ReplyHandler {
         old.close();
     }
 
-    /** Stopping the proxy: wait a bounded time for replies in flight, pass DISCONNECT on, close. */
-    void shutdown(long drainMillis) throws InterruptedException {
-        UpstreamSession to;
-        synchronized (lock) {
-            long deadline = System.currentTimeMillis() + drainMillis;
-            while ((!table.isEmpty() || writing > 0) && System.currentTimeMillis() < deadline) {
-                lock.wait(50);
-            }
-            closing = true;
-            to = table.isEmpty() && writing == 0 ? current : null;
+    /**
+     * Stopping the proxy: no more requests are read (the input is shut, so the client's thread sees the end of it
+     * after what was already read); the client's own thread lets what is in flight finish until
+     * {@code deadlineMillis}, passes DISCONNECT on and ends. All clients drain at once, each on its own thread.
+     */
+    void stopReading(long deadlineMillis) {
+        drainDeadlineMillis = deadlineMillis;
+        try {
+            socket.shutdownInput();
+        } catch (IOException e) {
+            closeSocket(); // nothing left to drain on a socket that cannot even be shut
         }
-        if (to != null) {
-            to.disconnect(Request.of(Nbd.CMD_DISC, 0, 0, 0, 0));
+    }
+
+    /** Stopping the proxy, after the drain bound: whatever is still in flight is dropped. */
+    void forceClose() {
+        synchronized (lock) {
+            closing = true;
+            lock.notifyAll();
         }
         closeSocket();
+    }
+
+    /** A session whose thread could not be started: it gives back what it took. */
+    void abandon() {
+        end();
     }
 
     private void end() {
@@ -517,7 +549,8 @@ final class ClientSession implements Runnable, ReplyHandler {
             currentService = null;
             lock.notifyAll();
         }
-        host.budget().release(held);
+        share.release(held);
+        share.leave();
         if (s != null) {
             s.close();
         }

@@ -15,6 +15,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.service.Downstream;
 import org.flexnbd.protocol.service.Upstream;
 import org.osgi.service.component.annotations.Activate;
@@ -42,7 +43,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private final String handshake;
     private final int maxClients;
     private final long drainMillis;
-    private final long clientTimeoutNanos;
+    private final ClientLimits limits;
     private Thread watchdog;
     private final int readAheadBytes;
     private final PayloadBudget budget;
@@ -62,14 +63,15 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         this.handshake = config.handshake();
         this.maxClients = Math.max(1, config.maxClients());
         this.drainMillis = config.drainSeconds() * 1000L;
-        this.clientTimeoutNanos = Math.max(0, config.clientTimeoutSeconds()) * 1_000_000_000L;
+        this.limits = ClientLimits.of(config);
         if (config.cacheBytes() > 0 && maxClients > 1) {
             // Another client's write would leave this one's kept data stale.
             LOG.warning("the read-ahead cache is off: it serves one client only, and --max-clients is " + maxClients);
         }
         this.readAheadBytes = maxClients > 1 ? 0 : Math.max(0, config.cacheBytes());
-        this.budget = new PayloadBudget(config.bufferBytes() + Nbd.MAX_PAYLOAD);
-        this.places = new Semaphore(maxClients);
+        this.budget = PayloadBudget.forClients(config.bufferBytes(), maxClients, Nbd.MAX_PAYLOAD);
+        this.places = new Semaphore(ClientMemory.places(maxClients, budget.limit(),
+                Runtime.getRuntime().maxMemory(), PayloadPool.memoryLimit()));
         ServerSocketChannel bound = null;
         IOException failure = null;
         try {
@@ -84,11 +86,9 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             Thread acceptor = new Thread(this::accept, "downstream-accept");
             acceptor.setDaemon(true);
             acceptor.start();
-            if (clientTimeoutNanos > 0) {
-                watchdog = new Thread(this::watchClients, "client-watchdog");
-                watchdog.setDaemon(true);
-                watchdog.start();
-            }
+            watchdog = new Thread(this::watchClients, "client-watchdog");
+            watchdog.setDaemon(true);
+            watchdog.start();
             LOG.info("listening on " + address);
         }
     }
@@ -111,27 +111,45 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         }
     }
 
-    /** Once a second (or a quarter of the timeout), closes the clients that have stopped taking their replies. */
+    /**
+     * Closes the clients that have stopped taking their replies, or overrun their handshake or a WRITE's payload.
+     * Its failure policy: whatever goes wrong in one round is logged (E) and the next round comes as usual, so the
+     * limits hold as long as the listener runs.
+     */
     private void watchClients() {
-        long step = Math.max(1, Math.min(1000, clientTimeoutNanos / 4_000_000));
+        long step = limits.watchStepMillis();
         while (!stopping) {
             try {
                 Thread.sleep(step);
             } catch (InterruptedException e) {
                 return;
             }
-            long now = System.nanoTime();
-            for (ClientSession s : sessions) {
-                s.dropIfStalled(now, clientTimeoutNanos);
+            try {
+                long now = System.nanoTime();
+                for (ClientSession s : sessions) {
+                    s.dropIfStalled(now, limits.clientNanos());
+                }
+            } catch (Throwable e) { // an Error too: without this thread no limit would hold
+                LOG.log(Level.SEVERE, "client watchdog: a round failed; going on", e);
             }
         }
     }
 
+    /**
+     * Its failure policy: a failure to accept or to start a client (a full file table, a heap or a thread that
+     * cannot be had) is logged (E), that client closed and its place given back, and accepting goes on after a
+     * pause that grows to a second while failures follow each other: the clients already served are not touched,
+     * and the listener serves again as soon as the cause is gone. Only the closing of the listening socket ends it.
+     */
     private void accept() {
+        AcceptPause pause = new AcceptPause();
         while (!stopping) {
             SocketChannel client = null;
+            ClientSession session = null;
+            boolean placed = false;
             try {
                 places.acquire();
+                placed = true;
                 client = server.accept();
                 if (!address.isUnix()) {
                     client.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
@@ -139,20 +157,32 @@ public final class DownstreamComponent implements Downstream, SessionHost {
                 int number = clientNumbers.incrementAndGet();
                 String peer = address.isUnix() ? "unix-client-" + number
                         : String.valueOf(client.getRemoteAddress()).replaceFirst("^/", "");
-                ClientSession session = new ClientSession(client, peer, this);
+                session = new ClientSession(client, peer, this);
                 sessions.add(session);
                 Thread t = new Thread(session, "client-" + number);
                 t.setDaemon(true);
                 t.start();
+                pause.reset();
             } catch (ClosedChannelException e) {
                 return;
             } catch (InterruptedException e) {
                 return;
-            } catch (IOException | RuntimeException e) {
-                places.release();
+            } catch (Throwable e) { // an Error too (OutOfMemoryError, a thread refused): this thread must go on
+                if (session != null) {
+                    session.abandon(); // gives its place back, through ended()
+                } else if (placed) {
+                    places.release();
+                }
                 closeQuietly(client);
-                if (!stopping) {
-                    LOG.log(Level.WARNING, "accept failed", e);
+                if (stopping) {
+                    return;
+                }
+                long millis = pause.next();
+                LOG.log(Level.SEVERE, "cannot accept or start a client; accepting again in " + millis + " ms", e);
+                try {
+                    Thread.sleep(millis);
+                } catch (InterruptedException stop) {
+                    return;
                 }
             }
         }
@@ -176,6 +206,11 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     @Override
     public PayloadBudget budget() {
         return budget;
+    }
+
+    @Override
+    public ClientLimits limits() {
+        return limits;
     }
 
     @Override
@@ -247,12 +282,27 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             }
             address.unbind();
         }
+        drain();
+    }
+
+    /**
+     * Every client stops being read at once and drains on its own thread, so the bound is for all of them together:
+     * what is in flight finishes and DISCONNECT goes upstream; whoever is not done by the bound is closed.
+     */
+    private void drain() {
+        long deadline = System.currentTimeMillis() + drainMillis;
+        for (ClientSession s : List.copyOf(sessions)) {
+            s.stopReading(deadline);
+        }
         try {
-            for (ClientSession s : List.copyOf(sessions)) {
-                s.shutdown(drainMillis);
+            while (!sessions.isEmpty() && System.currentTimeMillis() < deadline) {
+                Thread.sleep(10);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        for (ClientSession s : List.copyOf(sessions)) {
+            s.forceClose();
         }
     }
 }

@@ -37,4 +37,12 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
     @AttributeDefinition(description = "Group of a UNIX socket; empty for the proxy's")
     String socketGroup() default "";
+
+    @AttributeDefinition(description = "Seconds a client's handshake may take, from the hello to the end of the"
+            + " options, before the client is closed and its place goes to the next one (1 to 3600)")
+    int handshakeTimeoutSeconds() default 10;
+
+    @AttributeDefinition(description = "Seconds a WRITE's payload may take to arrive once its header has, before"
+            + " the client is closed and its share of the payload budget freed (1 to 3600)")
+    int payloadTimeoutSeconds() default 30;
 }

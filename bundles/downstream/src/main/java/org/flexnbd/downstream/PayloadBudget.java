@@ -1,40 +1,127 @@
 package org.flexnbd.downstream;
 
 /**
- * Bounds the payload held across all clients. A request that would take the total past the limit waits until
- * replies free enough; one request is always let through when nothing is held, so a maximum-sized request cannot
- * wait for ever.
+ * Bounds the payload held across all clients, and keeps a part of it for each client, so that one client's stalled
+ * requests cannot stop another's.
+ *
+ * <p>Each client that {@link #join joins} is promised {@code guaranteed} bytes: while what it holds stays within
+ * that, it never waits, whatever the others hold. Beyond its promise it borrows from what is left of the limit
+ * after every client's promise (or its holdings, if larger) is counted. Since at most {@code clients} join and
+ * {@code clients * guaranteed} is at most the limit less one maximum-sized request, a client holding nothing can
+ * always take one maximum-sized request once the others are back within their promises, and a client that holds
+ * nothing never waits for ever: borrowers give back as their replies are written, or as they are closed.
  */
 final class PayloadBudget {
     private final long limit;
+    private final long guaranteed;
+    /** The sum over the joined shares of max(held, guaranteed): what the limit is checked against. */
+    private long committed;
     private long used;
 
-    PayloadBudget(long limit) {
+    /**
+     * @param limit the payload held at most by all clients together
+     * @param guaranteed what each client may hold without waiting for the others
+     */
+    PayloadBudget(long limit, long guaranteed) {
+        if (limit <= 0 || guaranteed < 0 || guaranteed > limit) {
+            throw new IllegalArgumentException("limit " + limit + ", guaranteed " + guaranteed);
+        }
         this.limit = limit;
+        this.guaranteed = guaranteed;
     }
 
-    /** Takes {@code bytes} if that needs no wait. */
-    synchronized boolean tryAcquire(long bytes) {
-        if (used > 0 && used + bytes > limit) {
-            return false;
-        }
-        used += bytes;
-        return true;
+    /** A budget of {@code bufferBytes} shared by {@code clients} plus one maximum-sized request. */
+    static PayloadBudget forClients(long bufferBytes, int clients, long maxRequest) {
+        return new PayloadBudget(bufferBytes + maxRequest, bufferBytes / Math.max(1, clients));
     }
 
-    synchronized void acquire(long bytes) throws InterruptedException {
-        while (used > 0 && used + bytes > limit) {
-            wait();
-        }
-        used += bytes;
-    }
-
-    synchronized void release(long bytes) {
-        used -= bytes;
-        notifyAll();
+    /** A new client's share; its promise counts against the limit until it {@link Share#leave leaves}. */
+    synchronized Share join() {
+        committed += guaranteed;
+        return new Share();
     }
 
     synchronized long used() {
         return used;
+    }
+
+    long guaranteed() {
+        return guaranteed;
+    }
+
+    long limit() {
+        return limit;
+    }
+
+    /** One client's part of the budget. Not shared between clients; may be used from several threads. */
+    final class Share {
+        private long held;
+        private boolean left;
+
+        /** Takes {@code bytes} if that needs no wait. */
+        boolean tryAcquire(long bytes) {
+            synchronized (PayloadBudget.this) {
+                if (!fits(bytes)) {
+                    return false;
+                }
+                take(bytes);
+                return true;
+            }
+        }
+
+        void acquire(long bytes) throws InterruptedException {
+            synchronized (PayloadBudget.this) {
+                while (!fits(bytes)) {
+                    PayloadBudget.this.wait();
+                }
+                take(bytes);
+            }
+        }
+
+        void release(long bytes) {
+            synchronized (PayloadBudget.this) {
+                long before = counted();
+                held -= bytes;
+                used -= bytes;
+                committed += counted() - before;
+                PayloadBudget.this.notifyAll();
+            }
+        }
+
+        /** The client has gone: its promise is given back; what it still holds counts until released. */
+        void leave() {
+            synchronized (PayloadBudget.this) {
+                long before = counted();
+                left = true;
+                committed += counted() - before;
+                PayloadBudget.this.notifyAll();
+            }
+        }
+
+        long held() {
+            synchronized (PayloadBudget.this) {
+                return held;
+            }
+        }
+
+        private boolean fits(long bytes) {
+            if (!left && held + bytes <= guaranteed) {
+                return true; // within its promise, which committed already counts
+            }
+            // Nothing held by anyone: one request of any size passes, so that none can wait for ever.
+            return used == 0 || committed - counted() + held + bytes <= limit;
+        }
+
+        private void take(long bytes) {
+            long before = counted();
+            held += bytes;
+            used += bytes;
+            committed += counted() - before;
+        }
+
+        /** What this share counts for against the limit. */
+        private long counted() {
+            return left ? held : Math.max(held, guaranteed);
+        }
     }
 }

@@ -10,6 +10,8 @@ interface SessionHost {
 
     PayloadBudget budget();
 
+    ClientLimits limits();
+
     /** same, newstyle or oldstyle. */
     String handshake();
 

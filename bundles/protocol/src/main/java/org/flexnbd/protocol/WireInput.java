@@ -19,6 +19,9 @@ import io.netty.buffer.ByteBufAllocator;
 public final class WireInput {
     /** Payloads smaller than this stay on the heap: pooling them would save nothing worth its bookkeeping. */
     static final int POOLED_FROM = 1024;
+    /** The memory a payload first takes, and how much more each time what arrived has filled it. */
+    static final int FIRST_PIECE = 1 << 20;
+    static final int GROWTH = 4;
     /**
      * A direct payload at most this large is read through the buffer, so that one read brings the messages after it
      * too; a larger one is read straight into its own memory.
@@ -166,21 +169,50 @@ public final class WireInput {
         return dst.flip();
     }
 
-    /** Reads {@code n} bytes of payload, into pooled memory if this input has a pool and it is worth it. */
+    /**
+     * Reads {@code n} bytes of payload, into pooled memory if this input has a pool and it is worth it. Memory is
+     * taken only as the data arrives: a peer that announces 32 MiB and sends one byte must not make the proxy hold
+     * 32 MiB. The first {@link #FIRST_PIECE} bytes (all of a payload up to that size, the common case, read with no
+     * copy) go into memory of their own; each time it is full, memory {@link #GROWTH} times larger (at most the
+     * payload) takes what came so far, and the reading goes on there. So what is held is at most {@code GROWTH}
+     * times what arrived, plus {@code FIRST_PIECE}; the price is copying about a third of a large payload once more.
+     */
     Payload readPayload(int n) throws IOException {
         if (pool == null || n < POOLED_FROM) {
-            return new Payload(readBytes(n), null);
+            ByteBuffer data = ByteBuffer.allocate(Math.min(n, FIRST_PIECE));
+            readFully(data);
+            while (data.capacity() < n) {
+                ByteBuffer larger = ByteBuffer.allocate(grown(data.capacity(), n));
+                larger.put(data.flip());
+                readFully(larger);
+                data = larger;
+            }
+            return new Payload(data.flip(), null);
         }
-        ByteBuf memory = pool.directBuffer(n, n);
+        ByteBuf memory = pool.directBuffer(Math.min(n, FIRST_PIECE));
         try {
-            ByteBuffer view = memory.nioBuffer(0, n);
-            readFully(view);
+            int got = 0;
+            while (true) {
+                readFully(memory.nioBuffer(got, memory.capacity() - got));
+                got = memory.capacity();
+                if (got == n) {
+                    break;
+                }
+                ByteBuf larger = pool.directBuffer(grown(got, n));
+                larger.writeBytes(memory, 0, got);
+                memory.release();
+                memory = larger;
+            }
             memory.writerIndex(n);
-            return new Payload(view.flip(), memory);
+            return new Payload(memory.nioBuffer(0, n), memory);
         } catch (IOException | RuntimeException | Error e) {
             memory.release();
             throw e;
         }
+    }
+
+    private static int grown(int capacity, int n) {
+        return (int) Math.min(n, (long) capacity * GROWTH);
     }
 
     public String readString(int n) throws IOException {

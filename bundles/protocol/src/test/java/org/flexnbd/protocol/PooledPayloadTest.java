@@ -8,12 +8,17 @@ import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
+import java.io.ByteArrayInputStream;
 import java.io.EOFException;
+import java.lang.management.ManagementFactory;
+import java.nio.channels.Channels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Random;
 
+import io.netty.buffer.AbstractByteBufAllocator;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import org.junit.Test;
 
@@ -150,6 +155,81 @@ public class PooledPayloadTest {
             fail("a BLOCK_STATUS chunk that is not 4 + 8n bytes is malformed");
         } catch (NbdException expected) {
             assertTrue(expected.isFatal());
+        }
+        assertEquals(0, usedDirectMemory());
+    }
+
+    /** The pool, counting the bytes asked of it. */
+    private final class Counting extends AbstractByteBufAllocator {
+        long asked;
+
+        Counting() {
+            super(true);
+        }
+
+        @Override
+        protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+            throw new AssertionError("payloads are direct");
+        }
+
+        @Override
+        protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+            asked += initialCapacity;
+            return pool.directBuffer(initialCapacity, maxCapacity);
+        }
+
+        @Override
+        public boolean isDirectBufferPooled() {
+            return true;
+        }
+    }
+
+    private static final int ANNOUNCED = 32 << 20;
+
+    @Test
+    public void aHeaderAndOneByteTakeNoMoreThanTheFirstPieceOfPooledMemory() throws IOException {
+        Counting counting = new Counting();
+        WireInput in = new WireInput(Channels.newChannel(new ByteArrayInputStream(new byte[1])), 4096, () -> { },
+                counting);
+        try {
+            RequestCodec.readPayload(in, Request.of(Nbd.CMD_WRITE, 0, 1, 0, ANNOUNCED));
+            fail("one byte of 32 MiB");
+        } catch (EOFException expected) {
+            // the client went away with the rest
+        }
+        assertEquals(WireInput.FIRST_PIECE, counting.asked);
+        assertEquals(0, usedDirectMemory());
+    }
+
+    @Test
+    public void aHeaderAndOneByteTakeNoMoreThanTheFirstPieceOfHeap() throws IOException {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        WireInput in = Wire.input(new byte[1], 4096);
+        long before = threads.getCurrentThreadAllocatedBytes();
+        try {
+            RequestCodec.readPayload(in, Request.of(Nbd.CMD_WRITE, 0, 1, 0, ANNOUNCED));
+            fail("one byte of 32 MiB");
+        } catch (EOFException expected) {
+            // as above
+        }
+        long taken = threads.getCurrentThreadAllocatedBytes() - before;
+        assertTrue("allocated " + taken, taken < WireInput.FIRST_PIECE + (512 << 10));
+    }
+
+    @Test
+    public void everyByteArrivesInOrderWhateverTheLengthPooledOrNot() throws IOException {
+        Random random = new Random(7);
+        for (int length : new int[] {0, 1, 4096, WireInput.FIRST_PIECE, WireInput.FIRST_PIECE + 1, 5 << 20,
+                ANNOUNCED}) {
+            byte[] data = random(length);
+            for (boolean pooled : new boolean[] {false, true}) {
+                WireInput in = pooled ? pooledInput(data, 300_000) : Wire.input(data, 4096);
+                Request r = RequestCodec.readPayload(in, Request.of(Nbd.CMD_WRITE, 0, 9, 512, length));
+                assertEquals(ByteBuffer.wrap(data), r.payload());
+                assertEquals(length, r.payloadLength());
+                assertEquals(9, r.cookie());
+                r.release();
+            }
         }
         assertEquals(0, usedDirectMemory());
     }

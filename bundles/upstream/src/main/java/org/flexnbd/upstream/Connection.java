@@ -13,7 +13,11 @@ import org.flexnbd.protocol.WireOutput;
  * threads using it see their I/O end.
  */
 final class Connection {
-    static final int BUFFER = 256 * 1024;
+    /**
+     * Small: a payload larger than half of it bypasses it, so it holds headers and small payloads only, and each
+     * client served has a connection of its own: hundreds of them must fit the heap beside the payload budget.
+     */
+    static final int BUFFER = 16 * 1024;
 
     final ProgressChannel channel;
     final WireInput in;

@@ -183,14 +183,22 @@ public final class UpstreamComponent implements Upstream {
         }
     }
 
+    /**
+     * The watchdog's round. Its failure policy: a failed round is logged (E) and the next comes a second later (an
+     * exception escaping a scheduled task would cancel every later round, silently).
+     */
     private void checkProgress(long timeoutNanos) {
-        List<UpstreamLink> all;
-        synchronized (this) {
-            all = List.copyOf(links);
-        }
-        long now = System.nanoTime();
-        for (UpstreamLink l : all) {
-            l.checkProgress(now, timeoutNanos);
+        try {
+            List<UpstreamLink> all;
+            synchronized (this) {
+                all = List.copyOf(links);
+            }
+            long now = System.nanoTime();
+            for (UpstreamLink l : all) {
+                l.checkProgress(now, timeoutNanos);
+            }
+        } catch (Throwable e) {
+            LOG.log(java.util.logging.Level.SEVERE, "upstream watchdog: a round failed; going on", e);
         }
     }
 

@@ -67,7 +67,12 @@ final class UpstreamLink {
         this.stats = stats;
         this.maxDelayMillis = maxDelayMillis;
         this.onIdle = onIdle;
-        this.thread = new Thread(() -> run(first), name);
+        Connection[] once = {first};
+        this.thread = new Thread(new RestartingLoop(name, () -> {
+            Connection c = once[0];
+            once[0] = null; // a restart connects afresh
+            run(c);
+        }, this::dropAfterFailure, this::isClosed, 1000), name);
         thread.setDaemon(true);
         thread.start();
     }
@@ -337,6 +342,16 @@ final class UpstreamLink {
             if (lost && !isClosed()) {
                 stats.failed(c.failure());
                 LOG.warning("upstream " + connector.endpoint() + " lost (" + c.failure() + "); reconnecting");
+            }
+        }
+    }
+
+    /** After the link's thread failed: its connection is given up; the restart reconnects and retransmits. */
+    private void dropAfterFailure() {
+        synchronized (lock) {
+            if (connection != null) {
+                connection.fail("the link's thread failed", false);
+                connection = null;
             }
         }
     }
