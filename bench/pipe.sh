@@ -58,10 +58,12 @@ cpu_of() {
 }
 
 head -c "$bytes" /dev/urandom >"$work/src.img"
-note "warming up every path (nbdkit's first writes are slow; the proxy's JIT)"
+note "warming up every path (nbdkit's first writes are slow; the proxy's JIT compiles for several copies)"
 for p in "${paths[@]}"; do
-    nbdcopy -C 1 -R 64 "$work/src.img" "${uri[$p]}"
-    nbdcopy -C 1 -R 64 "${uri[$p]}" null:
+    for _ in 1 2 3; do
+        nbdcopy -C 1 -R 64 "$work/src.img" "${uri[$p]}"
+        nbdcopy -C 1 -R 64 "${uri[$p]}" null:
+    done
 done
 
 f=$out/pipe.tsv

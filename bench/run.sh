@@ -9,7 +9,7 @@
 #   --quick       1 round, 2 s runs, 256 MiB copies: a smoke test of the harness; results go to a temporary
 #                 folder (printed), never over the documented ones
 #   --rounds N    rounds of the interleaved sections (default 3)
-#   --only LIST   comma-separated sections: main, scaling, memory, startup (default: all); the files of
+#   --only LIST   comma-separated sections: main, scaling, memory, startup, pipe (default: all); the files of
 #                 sections not run stay as an earlier run in the same folder left them, and are reported too
 #   --out DIR     where tables, raw data and plots go (default: bench/results, plots into docs/)
 #
@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 proxy_bin=${FLEXNBD_DIST:-$here/../distribution/target/flexnbd-proxy}/bin/flexnbd-proxy
-rounds=3 sections=main,scaling,memory,startup out="" quick=0
+rounds=3 sections=main,scaling,memory,startup,pipe out="" quick=0
 size=1G bytes=$((1 << 30)) runtime=5 ramp=1 memtime=20
 while [ $# -gt 0 ]; do
     case $1 in
@@ -232,6 +232,9 @@ has main && run_main
 has scaling && run_scaling
 has memory && run_memory
 has startup && run_startup
+# pipe: one connection's cost per byte against a socat relay (and the original C proxy, with FLEXNBD_C), by
+# bench/pipe.sh, which starts its own upstreams; its table is pipe.md.
+has pipe && FLEXNBD_DIST=$work/dist "$here/pipe.sh" --rounds "$((rounds + 2))" --size "$size" --out "$out" >&2
 {
     echo "started $started, finished $(date -u +%Y-%m-%dT%H:%MZ)"
     echo "load average (1, 5, 15 min) at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
