@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -56,6 +58,16 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private final IOException bindFailure;
     private volatile Upstream upstream;
     private volatile boolean stopping;
+    /**
+     * Moves the sessions when the Upstream service comes or goes, in the order SCR reported it: opening a session
+     * on the new service may wait for its connection, and resubmitting writes to its socket, neither of which
+     * belongs on SCR's thread, which binds other components meanwhile.
+     */
+    private final ExecutorService switcher = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "upstream-switch");
+        t.setDaemon(true);
+        return t;
+    });
 
     @Activate
     public DownstreamComponent(DownstreamConfig config) {
@@ -97,18 +109,27 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             policyOption = ReferencePolicyOption.GREEDY)
     void bindUpstream(Upstream u) {
         upstream = u;
-        for (ClientSession s : sessions) {
-            s.upstreamArrived(u);
-        }
+        forEachSession("move to the new upstream service", s -> s.upstreamArrived(u));
     }
 
     void unbindUpstream(Upstream u) {
         if (upstream == u) {
             upstream = null;
         }
-        for (ClientSession s : sessions) {
-            s.upstreamGone(u);
-        }
+        forEachSession("leave the upstream service that went away", s -> s.upstreamGone(u));
+    }
+
+    /** On the switcher: a failure is logged (E) and ends that one session's move only. */
+    private void forEachSession(String what, java.util.function.Consumer<ClientSession> move) {
+        switcher.execute(() -> {
+            for (ClientSession s : sessions) {
+                try {
+                    move.accept(s);
+                } catch (RuntimeException | Error e) {
+                    LOG.log(Level.SEVERE, "client " + s.peer() + ": cannot " + what, e);
+                }
+            }
+        });
     }
 
     /**
@@ -283,6 +304,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             address.unbind();
         }
         drain();
+        switcher.shutdownNow();
     }
 
     /**
