@@ -38,7 +38,7 @@ import org.osgi.framework.launch.FrameworkFactory;
  */
 public class DemoComponentInFelixIT {
     private static final String[] BUNDLES = {"function.bundle", "promise.bundle", "component.bundle", "scr.bundle",
-        "configadmin.bundle", "protocol.bundle", "demo.bundle"};
+        "configadmin.bundle", "netty-common.bundle", "netty-buffer.bundle", "protocol.bundle", "demo.bundle"};
 
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
