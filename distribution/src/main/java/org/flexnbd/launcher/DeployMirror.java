@@ -41,7 +41,7 @@ final class DeployMirror implements AutoCloseable {
     private final TrustedWriters trust;
     /** Per jar name: the version of the deploy/ file last copied. */
     private final Map<String, Version> copied = new HashMap<>();
-    /** Per name (the folder's under ""): the reason last logged, so that a refusal is logged once, not each scan. */
+    /** Per name (the folder's under ""): the refusal last logged, so that it is logged once, not at each scan. */
     private final Map<String, String> refused = new HashMap<>();
     private final ScheduledExecutorService scanner;
 
@@ -88,18 +88,23 @@ final class DeployMirror implements AutoCloseable {
                 refuse("", deploy + ": nothing in it is installed: " + folder.get());
                 return;
             }
-            refused.remove("");
             Set<String> present = new HashSet<>();
             try (DirectoryStream<Path> jars = Files.newDirectoryStream(deploy, "*" + JAR)) {
                 for (Path jar : jars) {
                     String name = jar.getFileName().toString();
                     present.add(name);
-                    offer(name, jar);
+                    try {
+                        offer(name, jar);
+                    } catch (IOException e) {
+                        // One jar that cannot be copied (unreadable, disk full) holds up no other.
+                        refuse(name, jar + ": not installed: cannot copy it: " + e);
+                    }
                 }
             }
             removeGone(present);
+            refused.remove("");
         } catch (IOException | RuntimeException e) {
-            LOG.warning("cannot scan " + deploy + ": " + e);
+            refuse("", "cannot scan " + deploy + ": " + e);
         }
     }
 
@@ -116,9 +121,9 @@ final class DeployMirror implements AutoCloseable {
             refuse(name, jar + ": not installed: " + refusal.get());
             return;
         }
-        refused.remove(name);
         Version version = Version.of(before);
         if (version.equals(copied.get(name))) {
+            refused.remove(name);
             return;
         }
         Path staged = mirror.resolve("." + name + ".tmp"); // FileInstall watches *.jar only
@@ -134,6 +139,7 @@ final class DeployMirror implements AutoCloseable {
         Files.move(staged, mirror.resolve(name), StandardCopyOption.ATOMIC_MOVE,
                 StandardCopyOption.REPLACE_EXISTING);
         copied.put(name, version);
+        refused.remove(name);
         LOG.info(jar + ": accepted for installation");
     }
 
