@@ -25,7 +25,8 @@ import org.osgi.framework.FrameworkEvent;
  * The Felix framework of one run: its bundle cache in a temporary folder of its own (removed at stop, or at a later
  * start when this process was killed; cleaned at first init anyway, so that no earlier run's bundles or
  * configurations come back), quiet (its log goes to
- * java.util.logging; SCR, ConfigAdmin and FileInstall likewise), FileInstall watching deploy/ for bundle jars.
+ * java.util.logging; SCR, ConfigAdmin and FileInstall likewise), FileInstall watching a private copy of the jars of
+ * deploy/ that {@link DeployMirror} accepts.
  */
 final class EmbeddedFelix {
     /** The framework property the cli reads the installation directory from. */
@@ -34,15 +35,19 @@ final class EmbeddedFelix {
     private static final Logger LOG = Logger.getLogger(EmbeddedFelix.class.getName());
     /** The cache folders are named after the process: flexnbd-felix-PID-RANDOM. */
     private static final String CACHE_PREFIX = "flexnbd-felix-";
+    /** How often deploy/ is scanned; FileInstall's own poll comes on top. */
+    private static final Duration DEPLOY_SCAN = Duration.ofMillis(500);
     private static final Pattern CACHE_NAME = Pattern.compile(Pattern.quote(CACHE_PREFIX) + "(\\d+)-\\d+");
 
     private final Felix felix;
-    /** The private folder holding the framework's storage; removed at stop. */
+    /** The private folder holding the framework's storage and the deploy mirror; removed at stop. */
     private final Path own;
+    private final DeployMirror deploy;
 
-    private EmbeddedFelix(Felix felix, Path own) {
+    private EmbeddedFelix(Felix felix, Path own, DeployMirror deploy) {
         this.felix = felix;
         this.own = own;
+        this.deploy = deploy;
     }
 
     /**
@@ -54,28 +59,37 @@ final class EmbeddedFelix {
      */
     static EmbeddedFelix start(Path home) throws LaunchException {
         Path own;
-        Path storage;
         try {
             own = Files.createTempDirectory(CACHE_PREFIX + ProcessHandle.current().pid() + "-");
-            storage = own.resolve("felix");
-            removeStaleCaches(own);
         } catch (IOException e) {
             throw new LaunchException("cannot create the framework's cache folder: " + e.getMessage(), e);
         }
+        removeStaleCaches(own);
+        Path storage = own.resolve("felix");
+        DeployMirror deploy;
+        try {
+            deploy = new DeployMirror(home.resolve("deploy"), own.resolve("deploy"));
+        } catch (IOException e) {
+            delete(own);
+            throw new LaunchException("cannot create the folder for deployed bundles: " + e.getMessage(), e);
+        }
+        // Before FileInstall starts: what deploy/ holds at start is installed with the rest, as before.
+        deploy.start(DEPLOY_SCAN);
         Felix felix;
         try {
-            felix = new Felix(configuration(home, storage));
+            felix = new Felix(configuration(home, storage, deploy.mirror()));
             felix.init();
             felix.start();
         } catch (BundleException | RuntimeException e) {
+            deploy.close();
             delete(own);
             throw new LaunchException("cannot start the OSGi framework: " + e.getMessage(), e);
         }
-        return new EmbeddedFelix(felix, own);
+        return new EmbeddedFelix(felix, own, deploy);
     }
 
-    static Map<String, Object> configuration(Path home, Path storage) {
-        Path deploy = home.resolve("deploy");
+    /** @param deployed the folder FileInstall watches: the vetted copy of deploy/ */
+    static Map<String, Object> configuration(Path home, Path storage, Path deployed) {
         Map<String, Object> c = new HashMap<>();
         c.put(HOME_PROPERTY, home.toString());
         c.put(Constants.FRAMEWORK_STORAGE, storage.toString());
@@ -88,8 +102,9 @@ final class EmbeddedFelix {
         c.put("ds.loglevel", "error");
         c.put("felix.cm.loglevel", "1");
         // FileInstall: hot update of bundles dropped into deploy/ (a jar with the symbolic name and version of an
-        // installed bundle updates it). Configurations are the cli's alone: no .cfg watching, nothing written back.
-        c.put("felix.fileinstall.dir", deploy.toString());
+        // installed bundle updates it), through the vetted copy. Configurations are the cli's alone: no .cfg
+        // watching, nothing written back.
+        c.put("felix.fileinstall.dir", deployed.toString());
         c.put("felix.fileinstall.filter", ".*\\.jar");
         c.put("felix.fileinstall.poll", "1000");
         c.put("felix.fileinstall.noInitialDelay", "true");
@@ -147,6 +162,7 @@ final class EmbeddedFelix {
 
     /** Stops every bundle (components deactivate: the listener drains and removes its socket), then the cache. */
     void stop(Duration bound) {
+        deploy.close();
         try {
             felix.stop();
             FrameworkEvent e = felix.waitForStop(bound.toMillis());

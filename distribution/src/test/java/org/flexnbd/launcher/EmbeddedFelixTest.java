@@ -34,13 +34,14 @@ public class EmbeddedFelixTest {
     }
 
     @Test
-    public void theFrameworkIsQuietCleanAndWatchesDeployForJarsOnly() {
+    public void theFrameworkIsQuietCleanAndWatchesTheVettedDeployCopyForJarsOnly() {
         Path home = Path.of("/opt/flexnbd-proxy");
-        Map<String, Object> c = EmbeddedFelix.configuration(home, Path.of("/tmp/cache"));
+        Map<String, Object> c = EmbeddedFelix.configuration(home, Path.of("/tmp/cache"),
+                Path.of("/tmp/own/deploy"));
         assertEquals("/opt/flexnbd-proxy", c.get("flexnbd.home"));
         assertEquals("onFirstInit", c.get("org.osgi.framework.storage.clean"));
         assertEquals("/tmp/cache", c.get("org.osgi.framework.storage"));
-        assertEquals("/opt/flexnbd-proxy/deploy", c.get("felix.fileinstall.dir"));
+        assertEquals("/tmp/own/deploy", c.get("felix.fileinstall.dir"));
         assertEquals(".*\\.jar", c.get("felix.fileinstall.filter"));
         assertEquals("false", c.get("felix.fileinstall.enableConfigSave"));
         assertEquals("jul", c.get("felix.fileinstall.log.default"));

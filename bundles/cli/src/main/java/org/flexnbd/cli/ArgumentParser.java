@@ -324,7 +324,7 @@ final class ArgumentParser {
                             + " setting are in the installation's config/*.cfg files; flags win over them."
                             + " Exit status: 0 after a clean stop (SIGTERM, SIGINT, SIGHUP); 1 when the NBD server"
                             + " cannot be reached, the listen address cannot be bound, or the listener is lost; 2 for"
-                            + " a usage error or a bad configuration.",
+                            + " a usage error or a bad configuration (a JMX file others can read included).",
                     false);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

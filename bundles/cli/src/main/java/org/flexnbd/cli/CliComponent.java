@@ -96,6 +96,7 @@ public final class CliComponent {
     private void start(ProxySettings settings) {
         Logger.getLogger("").setLevel(settings.verbosity().level());
         try {
+            PrivateFileCheck.check(settings);
             Path demoSocket = null;
             if (settings.demo()) {
                 demoDirectory = Files.createTempDirectory("flexnbd-demo-");
