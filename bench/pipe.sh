@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The proxy's cost per byte against a blind pipe: one nbdcopy connection (-C 1 -R 64) copying to and from an
 # nbdkit memory upstream, through a socat relay and through the proxy, and, against an oldstyle upstream, also
-# through the original C flexnbd-proxy when FLEXNBD_C names its binary. For each path: MiB/s, and CPU seconds
+# through the original C flexnbd-proxy when FLEXNBD_C names its binary, and through another build of this proxy
+# (path "base", for a before and after in one run) when FLEXNBD_BASE names its distribution folder. For each path: MiB/s, and CPU seconds
 # per GiB of the relaying process (utime + stime, children included, from /proc/PID/stat). Paths alternate in
 # an order that rotates each round; the report gives medians and the proxy's ratios to the relay.
 #
@@ -45,6 +46,14 @@ start_proxy proxy "${upstream_port[up]}"
 start_relay relay-old "${upstream_port[old]}"
 start_proxy proxy-old "${upstream_port[old]}" --handshake oldstyle
 paths=(relay proxy relay-old proxy-old)
+if [ -n "${FLEXNBD_BASE:-}" ]; then
+    cp -r "$FLEXNBD_BASE" "$work/base"
+    [ -x "$work/base/lib/train-class-data.sh" ] && "$work/base/lib/train-class-data.sh" "$work/base" >&2
+    port=$(free_port)
+    launch base "$port" "$work/base/bin/flexnbd-proxy" -l 127.0.0.1 -p "$port" -C 127.0.0.1 -P "${upstream_port[up]}"
+    await_port "$port" base
+    paths+=(base)
+fi
 if [ -n "${FLEXNBD_C:-}" ]; then
     port=$(free_port)
     launch original "$port" "$FLEXNBD_C" -l 127.0.0.1 -p "$port" -C 127.0.0.1 -P "${upstream_port[old]}" -q
@@ -100,7 +109,8 @@ for (p, d), (bw, cpu) in sorted(med.items(), key=lambda kv: (kv[0][1], kv[0][0])
 print()
 print("| ratio | direction | throughput | CPU per GiB |")
 print("|---|---|---|---|")
-for a, b in (("proxy", "relay"), ("proxy-old", "relay-old"), ("proxy-old", "original")):
+for a, b in (("proxy", "relay"), ("proxy-old", "relay-old"), ("proxy-old", "original"), ("base", "relay"),
+             ("proxy", "base")):
     for d in ("write", "read"):
         if (a, d) in med and (b, d) in med:
             print(f"| {a} / {b} | {d} | {med[(a, d)][0] / med[(b, d)][0]:.2f} | {med[(a, d)][1] / med[(b, d)][1]:.2f} |")
