@@ -6,7 +6,10 @@
 # per GiB of the relaying process (utime + stime, children included, from /proc/PID/stat). Paths alternate in
 # an order that rotates each round; the report gives medians and the proxy's ratios to the relay.
 #
-#   bench/pipe.sh [--rounds N] [--size 1G] [--out DIR]
+#   bench/pipe.sh [--rounds N] [--size 1G] [--connections N] [--out DIR]
+#
+# With --connections N (default 1), nbdcopy uses N connections (-C N) and the proxies serve N clients; the
+# original C proxy, which serves one client, is then left out.
 #
 # Build first: mvn -B -q install -DskipTests. The original: build BytemarkHosting/flexnbd-c with make (needs
 # libev-dev) and set FLEXNBD_C=/path/to/build/flexnbd-proxy. Binds only to 127.0.0.1; every process started
@@ -17,11 +20,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 proxy_bin=${FLEXNBD_DIST:-$here/../distribution/target/flexnbd-proxy}/bin/flexnbd-proxy
-rounds=5 size=1G out=${TMPDIR:-/tmp}/flexnbd-bench-pipe
+rounds=5 size=1G conns=1 out=${TMPDIR:-/tmp}/flexnbd-bench-pipe
 while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=${2:?}; shift ;;
         --size) size=${2:?}; shift ;;
+        --connections) conns=${2:?}; shift ;;
         --out) out=${2:?}; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
@@ -42,19 +46,20 @@ mkdir -p "$out" "$logs"
 start_upstream up
 start_upstream old -o
 start_relay relay "${upstream_port[up]}"
-start_proxy proxy "${upstream_port[up]}"
+start_proxy proxy "${upstream_port[up]}" --max-clients "$conns"
 start_relay relay-old "${upstream_port[old]}"
-start_proxy proxy-old "${upstream_port[old]}" --handshake oldstyle
+start_proxy proxy-old "${upstream_port[old]}" --handshake oldstyle --max-clients "$conns"
 paths=(relay proxy relay-old proxy-old)
 if [ -n "${FLEXNBD_BASE:-}" ]; then
     cp -r "$FLEXNBD_BASE" "$work/base"
     [ -x "$work/base/lib/train-class-data.sh" ] && "$work/base/lib/train-class-data.sh" "$work/base" >&2
     port=$(free_port)
-    launch base "$port" "$work/base/bin/flexnbd-proxy" -l 127.0.0.1 -p "$port" -C 127.0.0.1 -P "${upstream_port[up]}"
+    launch base "$port" "$work/base/bin/flexnbd-proxy" -l 127.0.0.1 -p "$port" -C 127.0.0.1 -P "${upstream_port[up]}" \
+        --max-clients "$conns"
     await_port "$port" base
     paths+=(base)
 fi
-if [ -n "${FLEXNBD_C:-}" ]; then
+if [ -n "${FLEXNBD_C:-}" ] && [ "$conns" = 1 ]; then
     port=$(free_port)
     launch original "$port" "$FLEXNBD_C" -l 127.0.0.1 -p "$port" -C 127.0.0.1 -P "${upstream_port[old]}" -q
     await_port "$port" original
@@ -70,8 +75,8 @@ head -c "$bytes" /dev/urandom >"$work/src.img"
 note "warming up every path (nbdkit's first writes are slow; the proxy's JIT compiles for several copies)"
 for p in "${paths[@]}"; do
     for _ in 1 2 3; do
-        nbdcopy -C 1 -R 64 "$work/src.img" "${uri[$p]}"
-        nbdcopy -C 1 -R 64 "${uri[$p]}" null:
+        nbdcopy -C "$conns" -R 64 "$work/src.img" "${uri[$p]}"
+        nbdcopy -C "$conns" -R 64 "${uri[$p]}" null:
     done
 done
 
@@ -85,7 +90,7 @@ for r in $(seq 1 "$rounds"); do
             pid=${pid_of[$p]}
             if [ "$dir" = write ]; then src=$work/src.img dst=${uri[$p]}; else src=${uri[$p]} dst=null:; fi
             c0=$(cpu_of "$pid") t0=$EPOCHREALTIME
-            nbdcopy -C 1 -R 64 "$src" "$dst" || die "nbdcopy $src $dst failed"
+            nbdcopy -C "$conns" -R 64 "$src" "$dst" || die "nbdcopy $src $dst failed"
             t1=$EPOCHREALTIME
             sleep 0.3 # socat's child is reaped, and its time counted, once it has exited
             c1=$(cpu_of "$pid")
