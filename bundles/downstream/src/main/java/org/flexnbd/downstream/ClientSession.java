@@ -137,6 +137,7 @@ final class ClientSession implements Runnable, ReplyHandler {
             LOG.log(Level.SEVERE, "client " + peer + ": unexpected failure", e);
         } finally {
             end();
+            PayloadPool.releaseThreadCache();
         }
     }
 
@@ -244,6 +245,9 @@ final class ClientSession implements Runnable, ReplyHandler {
                     table.put(read.cookie(), read); // the table now holds the payload's memory
                     tabled = true;
                     to = current;
+                    // And this thread one more, for the submission below: once the lock is let go, a move to
+                    // another upstream service may resubmit the request, get its reply, and free the table's.
+                    upstream.retain();
                 }
             } finally {
                 if (!tabled) {
@@ -254,8 +258,12 @@ final class ClientSession implements Runnable, ReplyHandler {
                 }
             }
             // Outside the lock: the write may wait for the upstream, whose replies need the lock to be delivered.
-            if (to != null) {
-                to.submit(upstream, in.buffered() >= Nbd.REQUEST_HEADER_LENGTH);
+            try {
+                if (to != null) {
+                    to.submit(upstream, in.buffered() >= Nbd.REQUEST_HEADER_LENGTH);
+                }
+            } finally {
+                upstream.release();
             }
         }
     }
@@ -477,8 +485,11 @@ final class ClientSession implements Runnable, ReplyHandler {
         }
         // Outside the lock, as in serve(): requests the client sends meanwhile go straight to the fresh session.
         for (Request r : unanswered) {
-            fresh.submit(r, true);
-            r.release();
+            try {
+                fresh.submit(r, true);
+            } finally {
+                r.release();
+            }
         }
         fresh.flush();
         int resubmitted = unanswered.size();

@@ -15,6 +15,7 @@ import java.util.logging.Logger;
 import org.flexnbd.protocol.Chunk;
 import org.flexnbd.protocol.Chunks;
 import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.NbdException;
 import org.flexnbd.protocol.ProtocolViolation;
 import org.flexnbd.protocol.Reply;
@@ -138,6 +139,9 @@ final class UpstreamLink {
             synchronized (lock) {
                 if (connection != c) {
                     return; // queued by the reconnect, as above
+                }
+                if (pending.get(r.cookie()) != r) {
+                    return; // its client left, or it was answered, meanwhile: nothing to send
                 }
                 if (!queue.isEmpty() || c.isRefusing()) {
                     enqueue(r);
@@ -320,7 +324,13 @@ final class UpstreamLink {
                         + " attempts; retransmitting " + resent + " requests");
             }
             attempts = 0;
-            Thread reader = new Thread(() -> read(c), name + "-reader");
+            Thread reader = new Thread(() -> {
+                try {
+                    read(c);
+                } finally {
+                    PayloadPool.releaseThreadCache(); // a thread per connection: its cache must not outlive it
+                }
+            }, name + "-reader");
             reader.setDaemon(true);
             reader.start();
             write(c);
