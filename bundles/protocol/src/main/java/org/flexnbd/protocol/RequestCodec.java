@@ -70,7 +70,7 @@ public final class RequestCodec {
         if (header.type() != Nbd.CMD_WRITE) {
             return header;
         }
-        Payload payload = in.readPayload((int) header.length());
+        Payload payload = in.readArrivingPayload((int) header.length());
         return new Request(header.flags(), header.type(), header.cookie(), header.offset(), header.length(),
                 payload.data(), payload.owner());
     }

@@ -174,16 +174,28 @@ public final class WireInput {
     }
 
     /**
-     * Reads {@code n} bytes of payload, into pooled memory if this input has a pool and it is worth it. Memory is
-     * taken only as the data arrives: a peer that announces 32 MiB and sends one byte must not make the proxy hold
-     * 32 MiB. The first {@link #FIRST_PIECE} bytes (all of a payload up to that size, the common case, read with no
-     * copy) go into memory of their own; each time it is full, memory {@link #GROWTH} times larger (at most the
-     * payload) takes what came so far, and the reading goes on there. So what is held is at most {@code GROWTH}
-     * times what arrived, plus {@code FIRST_PIECE}; the price is copying about a third of a large payload once more.
+     * Reads {@code n} bytes of payload, into pooled memory if this input has a pool and it is worth it, all of it
+     * taken at once: for a reply to a request of the proxy's own, whose length it chose and budgeted.
      */
     Payload readPayload(int n) throws IOException {
+        return readPayload(n, n);
+    }
+
+    /**
+     * As {@link #readPayload(int)}, but taking memory only as the data arrives: a peer that announces 32 MiB and
+     * sends one byte must not make the proxy hold 32 MiB. The first {@link #FIRST_PIECE} bytes (all of a payload up
+     * to that size, the common case, read with no copy) go into memory of their own; each time it is full, memory
+     * {@link #GROWTH} times larger (at most the payload) takes what came so far, and the reading goes on there. So
+     * what is held is at most {@code GROWTH} times what arrived, plus {@code FIRST_PIECE}; the price is copying
+     * about a third of a large payload once more.
+     */
+    Payload readArrivingPayload(int n) throws IOException {
+        return readPayload(n, Math.min(n, FIRST_PIECE));
+    }
+
+    private Payload readPayload(int n, int first) throws IOException {
         if (pool == null || n < POOLED_FROM) {
-            ByteBuffer data = ByteBuffer.allocate(Math.min(n, FIRST_PIECE));
+            ByteBuffer data = ByteBuffer.allocate(first);
             readFully(data);
             while (data.capacity() < n) {
                 ByteBuffer larger = ByteBuffer.allocate(grown(data.capacity(), n));
@@ -193,7 +205,7 @@ public final class WireInput {
             }
             return new Payload(data.flip(), null);
         }
-        ByteBuf memory = pool.directBuffer(Math.min(n, FIRST_PIECE));
+        ByteBuf memory = pool.directBuffer(first);
         try {
             int got = 0;
             while (true) {

@@ -202,6 +202,21 @@ public class PooledPayloadTest {
     }
 
     @Test
+    public void aReplyToTheProxysOwnReadTakesItsMemoryInOnePiece() throws IOException {
+        // The proxy chose and budgeted the length: growing as the data arrives would only copy it again.
+        byte[] data = random(3 << 20);
+        Request read = Request.of(Nbd.CMD_READ, 0, 4, 0, data.length);
+        byte[] wire = Wire.encode(out -> ReplyCodec.writeSimple(out, 4, 0, ByteBuffer.wrap(data)));
+        Counting counting = new Counting();
+        WireInput in = new WireInput(Channels.newChannel(new ByteArrayInputStream(wire)), 4096, () -> { }, counting);
+        Reply reply = ReplyCodec.read(in, c -> read, Nbd.MAX_PAYLOAD).simple();
+        assertEquals(data.length, counting.asked);
+        assertEquals(ByteBuffer.wrap(data), reply.data());
+        reply.release();
+        assertEquals(0, usedDirectMemory());
+    }
+
+    @Test
     public void aHeaderAndOneByteTakeNoMoreThanTheFirstPieceOfHeap() throws IOException {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         WireInput in = Wire.input(new byte[1], 4096);
