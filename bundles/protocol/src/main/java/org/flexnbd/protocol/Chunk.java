@@ -46,6 +46,13 @@ public record Chunk(int flags, int type, long cookie, ByteBuffer payload, Refere
         return isError() && payload.remaining() >= 4 ? payload.getInt(payload.position()) : 0;
     }
 
+    /** Gives back the pooled memory behind the payload; nothing for a heap payload. */
+    public void release() {
+        if (owner != null) {
+            owner.release();
+        }
+    }
+
     public Chunk withFlags(int newFlags) {
         return new Chunk(newFlags, type, cookie, payload, owner);
     }

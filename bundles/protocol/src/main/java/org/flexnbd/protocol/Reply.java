@@ -56,11 +56,7 @@ public final class Reply {
             dataOwner.release();
         }
         if (chunks != null) {
-            for (Chunk c : chunks) {
-                if (c.owner() != null) {
-                    c.owner().release();
-                }
-            }
+            chunks.forEach(Chunk::release);
         }
     }
 

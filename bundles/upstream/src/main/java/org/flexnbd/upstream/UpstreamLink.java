@@ -552,13 +552,7 @@ final class UpstreamLink {
             LOG.log(Level.SEVERE, "reader failed", e);
             c.fail("reader failed: " + e, false);
         } finally {
-            for (List<Chunk> chunks : partial.values()) {
-                for (Chunk chunk : chunks) {
-                    if (chunk.owner() != null) {
-                        chunk.owner().release();
-                    }
-                }
-            }
+            partial.values().forEach(chunks -> chunks.forEach(Chunk::release));
             flushReplies();
             synchronized (lock) {
                 lock.notifyAll();
@@ -642,8 +636,8 @@ final class UpstreamLink {
     private static void release(ReplyMessage m) {
         if (m.simple() != null) {
             m.simple().release();
-        } else if (m.chunk().owner() != null) {
-            m.chunk().owner().release();
+        } else {
+            m.chunk().release();
         }
     }
 
@@ -656,9 +650,7 @@ final class UpstreamLink {
             return chunk;
         }
         Chunk renumbered = Chunks.withContextId(chunk, id); // a copy: the original's memory goes back
-        if (chunk.owner() != null) {
-            chunk.owner().release();
-        }
+        chunk.release();
         return renumbered;
     }
 
