@@ -43,14 +43,14 @@ public final class WireInput {
         this(channel, bufferSize, () -> { });
     }
 
-    public WireInput(ReadableByteChannel channel, int bufferSize, Runnable beforeWait) {
-        this(channel, bufferSize, beforeWait, null);
-    }
-
     /**
      * {@code beforeWait} runs each time everything buffered has been used and the channel must be read, which may
      * wait: the moment to flush what was written in answer to what was read so far.
      */
+    public WireInput(ReadableByteChannel channel, int bufferSize, Runnable beforeWait) {
+        this(channel, bufferSize, beforeWait, null);
+    }
+
     /**
      * As above, reading payloads of {@link #POOLED_FROM} bytes and more into direct memory from {@code pool}, or onto
      * the heap when it is null. The buffer itself is direct then too.
@@ -194,37 +194,34 @@ public final class WireInput {
     }
 
     private Payload readPayload(int n, int first) throws IOException {
-        if (pool == null || n < POOLED_FROM) {
-            ByteBuffer data = ByteBuffer.allocate(first);
-            readFully(data);
-            while (data.capacity() < n) {
-                ByteBuffer larger = ByteBuffer.allocate(grown(data.capacity(), n));
-                larger.put(data.flip());
-                readFully(larger);
-                data = larger;
-            }
-            return new Payload(data.flip(), null);
-        }
-        ByteBuf memory = pool.directBuffer(first);
+        Payload memory = memory(first, n);
         try {
             int got = 0;
             while (true) {
-                readFully(memory.nioBuffer(got, memory.capacity() - got));
-                got = memory.capacity();
+                int size = memory.data().limit();
+                readFully(memory.data().slice(got, size - got));
+                got = size;
                 if (got == n) {
-                    break;
+                    return memory;
                 }
-                ByteBuf larger = pool.directBuffer(grown(got, n));
-                larger.writeBytes(memory, 0, got);
+                Payload larger = memory(grown(got, n), n);
+                larger.data().put(0, memory.data(), 0, got);
                 memory.release();
                 memory = larger;
             }
-            memory.writerIndex(n);
-            return new Payload(memory.nioBuffer(0, n), memory);
         } catch (IOException | RuntimeException | Error e) {
             memory.release();
             throw e;
         }
+    }
+
+    /** {@code size} bytes for a payload of {@code n}: pooled if this input has a pool and it is worth it. */
+    private Payload memory(int size, int n) {
+        if (pool == null || n < POOLED_FROM) {
+            return new Payload(ByteBuffer.allocate(size), null);
+        }
+        ByteBuf pooled = pool.directBuffer(size);
+        return new Payload(pooled.nioBuffer(0, size), pooled);
     }
 
     private static int grown(int capacity, int n) {
