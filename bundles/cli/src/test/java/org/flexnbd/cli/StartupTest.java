@@ -16,7 +16,7 @@ import java.util.Map;
 
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.service.Downstream;
-import org.flexnbd.protocol.service.ReplyHandler;
+import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
 import org.flexnbd.protocol.service.UpstreamStatus;
@@ -75,7 +75,7 @@ public class StartupTest {
         }
 
         @Override
-        public UpstreamSession open(ReplyHandler replies) {
+        public UpstreamSession open(RequestLedger ledger) {
             throw new UnsupportedOperationException();
         }
 

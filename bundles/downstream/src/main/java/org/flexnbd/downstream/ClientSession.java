@@ -3,14 +3,10 @@ package org.flexnbd.downstream;
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-import org.flexnbd.protocol.Chunk;
-import org.flexnbd.protocol.Chunks;
 import org.flexnbd.protocol.ClientAgreement;
 import org.flexnbd.protocol.ExportInfo;
 import org.flexnbd.protocol.Nbd;
@@ -22,24 +18,22 @@ import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.RequestCodec;
 import org.flexnbd.protocol.ServerHandshake;
 import org.flexnbd.protocol.ServerOffer;
-import org.flexnbd.protocol.SimpleConversion;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
 import org.flexnbd.protocol.WireOutput;
-import org.flexnbd.protocol.service.ReplyHandler;
+import org.flexnbd.protocol.service.RequestLedger;
+import org.flexnbd.protocol.service.RequestLedger.Delivery;
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
 
 /**
- * One client, from hello to goodbye. It keeps the authoritative table of the client's unanswered requests, so that
- * when the Upstream service itself is replaced (a hot update of its bundle) every one of them is submitted again to
- * the new one. Replies are accepted only from the current upstream session, and only once per request.
- * <p>
- * Payload memory: WRITE data is read into pooled memory, of which the table holds one reference per request until
- * its reply is written (or the client is gone); the upstream side takes its own. A reply handed over by the
- * upstream, with its memory, is released here once it is written, or dropped.
+ * One client, from hello to goodbye: the I/O around its {@link RequestLedger}. Its thread reads requests and admits
+ * them to the ledger; a writer thread of its own writes the replies the ledger has, so a slow client never holds up
+ * an upstream connection's reader. The ledger outlives any one upstream session: when the Upstream service itself
+ * is replaced (a hot update of its bundle), the new session takes the ledger over and sends again whatever was in
+ * flight.
  */
-final class ClientSession implements Runnable, ReplyHandler {
+final class ClientSession implements Runnable {
     private static final Logger LOG = Logger.getLogger(ClientSession.class.getName());
     /**
      * Small: a payload larger than half of it bypasses it (WireInput, WireOutput), so it holds headers and small
@@ -56,20 +50,17 @@ final class ClientSession implements Runnable, ReplyHandler {
     private final WriteClock clock;
     private final ReadClock readClock = new ReadClock();
     private final PayloadBudget.Share share;
+    private final RequestLedger ledger;
     private final Object writeLock = new Object();
     private final ReadAhead readAhead;
     private final RateLimitedWarnings warnings;
 
     private final Object lock = new Object();
     private final Object switching = new Object();
-    private final LinkedHashMap<Long, Request> table = new LinkedHashMap<>();
     private UpstreamSession current;
     private Upstream currentService;
     private UpstreamExport upstreamExport;
-    private volatile ClientAgreement agreement;
-    private volatile Map<Integer, Integer> clientContextIds = Map.of();
-    /** Replies taken from the table and not yet written: DISCONNECT and shutdown wait for these too. */
-    private int writing;
+    private volatile ReplyTranslation translation;
     private boolean closing;
     /** Set when the proxy stops: the client's input is shut, and what is in flight may finish until then. */
     private volatile long drainDeadlineMillis;
@@ -85,6 +76,7 @@ final class ClientSession implements Runnable, ReplyHandler {
         this.readAhead = new ReadAhead(host.readAheadBytes());
         this.warnings = new RateLimitedWarnings(LOG, "client " + peer);
         this.share = host.budget().join();
+        this.ledger = new RequestLedger(share::release);
     }
 
     String peer() {
@@ -117,15 +109,18 @@ final class ClientSession implements Runnable, ReplyHandler {
                 return;
             }
             readClock.start("handshake", host.limits().handshakeNanos());
-            agreement = handshake(export);
+            ClientAgreement agreement = handshake(export);
             readClock.stop();
             if (agreement == null) {
                 LOG.info("client " + peer + " aborted the handshake");
                 return;
             }
-            clientContextIds = clientIds(export, agreement);
+            translation = new ReplyTranslation(agreement, export);
             LOG.info("client " + peer + " connected (" + (agreement.oldstyle() ? "oldstyle" : "newstyle")
                     + (agreement.structuredReplies() ? ", structured replies" : "") + ")");
+            Thread writer = new Thread(this::writeReplies, Thread.currentThread().getName() + "-writer");
+            writer.setDaemon(true);
+            writer.start();
             serve(export.export().maxBlock(), export.export().size());
         } catch (NbdException e) {
             LOG.warning("client " + peer + ": " + e.getMessage() + "; closing");
@@ -182,18 +177,6 @@ final class ClientSession implements Runnable, ReplyHandler {
         return a;
     }
 
-    /** The upstream's context id, to the id this client was given for the same context. */
-    private static Map<Integer, Integer> clientIds(UpstreamExport upstream, ClientAgreement agreement) {
-        Map<Integer, Integer> ids = new java.util.HashMap<>();
-        agreement.metaContexts().forEach((clientId, name) -> {
-            Integer upstreamId = upstream.metaContexts().get(name);
-            if (upstreamId != null) {
-                ids.put(upstreamId, clientId);
-            }
-        });
-        return ids;
-    }
-
     private void serve(int maxPayload, long exportSize) throws IOException, InterruptedException {
         while (true) {
             Request r;
@@ -204,7 +187,7 @@ final class ClientSession implements Runnable, ReplyHandler {
                     throw e;
                 }
                 warnings.warn("client " + peer + ": " + e.getMessage() + "; answered with error " + e.error());
-                send(errorReply(e.cookie(), e.error()), false);
+                send(translation.error(e.cookie(), e.error()));
                 continue;
             }
             if (r == null && drainDeadlineMillis != 0) {
@@ -228,42 +211,31 @@ final class ClientSession implements Runnable, ReplyHandler {
                 share.acquire(cost);
             }
             // A WRITE's data is taken in only once there is room for it: until then it waits in the socket.
-            Request upstream;
-            UpstreamSession to;
             Request read = null;
-            boolean tabled = false;
+            boolean admitting = false;
             try {
                 readClock.start("WRITE payload", r.type() == Nbd.CMD_WRITE ? host.limits().payloadNanos() : 0);
                 read = RequestCodec.readPayload(in, r);
                 readClock.stop();
-                upstream = readAhead.isOn() ? readAhead.widen(read, exportSize) : read;
-                synchronized (lock) {
-                    if (table.containsKey(read.cookie())) {
-                        throw NbdException.fatal(String.format("cookie %016x reused while still in flight",
-                                read.cookie()));
-                    }
-                    table.put(read.cookie(), read); // the table now holds the payload's memory
-                    tabled = true;
-                    to = current;
-                    // And this thread one more, for the submission below: once the lock is let go, a move to
-                    // another upstream service may resubmit the request, get its reply, and free the table's.
-                    upstream.retain();
+                Request upstream = readAhead.isOn() ? readAhead.widen(read, exportSize) : read;
+                admitting = true; // from here the ledger gives the payload and the budget back, whatever happens
+                if (!ledger.admit(read, upstream, cost)) {
+                    return; // the client is being closed
                 }
             } finally {
-                if (!tabled) {
+                if (!admitting) {
                     share.release(cost); // an Error too: budget lost here would never come back
                     if (read != null) {
                         read.release();
                     }
                 }
             }
-            // Outside the lock: the write may wait for the upstream, whose replies need the lock to be delivered.
-            try {
-                if (to != null) {
-                    to.submit(upstream, in.buffered() >= Nbd.REQUEST_HEADER_LENGTH);
-                }
-            } finally {
-                upstream.release();
+            UpstreamSession to;
+            synchronized (lock) {
+                to = current;
+            }
+            if (to != null) {
+                to.send(in.buffered() >= Nbd.REQUEST_HEADER_LENGTH);
             }
         }
     }
@@ -279,39 +251,13 @@ final class ClientSession implements Runnable, ReplyHandler {
     }
 
     private boolean answeredFromCache(Request r) throws IOException {
-        UpstreamSession s;
-        synchronized (lock) {
-            s = current;
-            if (s == null || table.containsKey(r.cookie())) {
-                return false;
-            }
-        }
-        Reply cached = readAhead.answer(r, s.connectionGeneration());
+        Reply cached = readAhead.answer(r, ledger.generation());
         if (cached == null) {
             return false;
         }
         host.relayed(r.length());
-        send(asNegotiated(r, cached), false);
+        send(translation.asNegotiated(r, cached));
         return true;
-    }
-
-    /** An error the proxy answers itself: the spec forbids a simple reply to a READ once structured replies are on. */
-    private Reply errorReply(long cookie, int error) {
-        if (!agreement.structuredReplies()) {
-            return Reply.simple(cookie, error, null);
-        }
-        return Reply.structured(cookie, List.of(Chunks.error(cookie, Nbd.REPLY_FLAG_DONE, error, "")));
-    }
-
-    /** A simple reply to a READ, as this client negotiated: itself, or one data (or error) chunk. */
-    private Reply asNegotiated(Request r, Reply simple) {
-        if (!agreement.structuredReplies()) {
-            return simple;
-        }
-        Chunk only = simple.error() != 0
-                ? Chunks.error(r.cookie(), Nbd.REPLY_FLAG_DONE, simple.error(), "")
-                : Chunks.offsetData(r.cookie(), Nbd.REPLY_FLAG_DONE, r.offset(), simple.data());
-        return Reply.structured(r.cookie(), List.of(only));
     }
 
     /** Payload held for a request until its reply is written: its WRITE data, or room for its READ data. */
@@ -322,117 +268,77 @@ final class ClientSession implements Runnable, ReplyHandler {
     /** The client's DISCONNECT goes upstream once every reply it waits for is written. */
     private void disconnect(Request disc, long deadline) throws InterruptedException {
         flushUpstream();
+        ledger.awaitEmpty(deadline);
+        ledger.disconnect(disc);
         UpstreamSession to;
         synchronized (lock) {
-            while ((!table.isEmpty() || writing > 0) && !closing && System.currentTimeMillis() < deadline) {
-                lock.wait(100);
-            }
             to = current;
         }
         if (to != null) {
-            to.disconnect(disc);
+            to.send(false);
         }
         LOG.info("client " + peer + " disconnected");
     }
 
-    /** From an upstream thread: one complete reply, buffered until {@link #flush()}. */
-    @Override
-    public void reply(UpstreamSession from, Request request, Reply reply) {
-        Request original;
-        synchronized (lock) {
-            original = from == current ? table.remove(request.cookie()) : null;
-            if (original == null) {
-                reply.release();
-                return;
-            }
-            writing++;
-        }
+    /**
+     * The writer thread: writes the replies the ledger has, flushing when none is left at hand, and only then tells
+     * the ledger they are written (which gives their budget back and lets a DISCONNECT go).
+     */
+    private void writeReplies() {
+        List<Delivery> unflushed = new ArrayList<>();
         try {
-            Reply out;
-            try {
-                if (readAhead.isWidened(original.cookie())) {
-                    out = asNegotiated(original,
-                            readAhead.narrow(original, request, reply, from.connectionGeneration()));
-                } else {
-                    out = agreement.structuredReplies() ? forClient(reply)
-                            : SimpleConversion.toSimple(request, reply);
+            Delivery d;
+            while ((d = ledger.awaitAnswered()) != null) {
+                try {
+                    Reply reply = translated(d);
+                    host.relayed(d.asked().payloadLength() + reply.payloadBytes()); // before the client can look
+                    synchronized (writeLock) {
+                        ReplyCodec.write(out, reply);
+                    }
+                } finally {
+                    d.reply().release(); // what was sent from it has been written out, or never will be
+                    readAhead.answered(d.asked());
                 }
-            } catch (RuntimeException malformed) {
-                // The request is out of the table: it must still get an answer.
-                LOG.log(Level.WARNING, "client " + peer + ": unusable upstream reply to " + original, malformed);
-                out = errorReply(original.cookie(), Nbd.EIO);
-            } finally {
-                readAhead.answered(original);
+                unflushed.add(d);
+                if (!ledger.hasAnswered()) {
+                    synchronized (writeLock) {
+                        out.flush();
+                    }
+                    unflushed.forEach(ledger::written);
+                    unflushed.clear();
+                }
             }
-            host.relayed(original.payloadLength() + out.payloadBytes()); // counted before the client can look
-            send(out, true);
         } catch (IOException e) {
+            closeSocket(); // the client's thread sees it and ends the session; the ledger gives everything back
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.SEVERE, "client " + peer + ": reply writer failed; closing the client", e);
             closeSocket();
         } finally {
-            reply.release(); // what was sent from it has been written out, or never will be
-            original.release();
-            share.release(cost(original));
-            synchronized (lock) {
-                writing--;
-                lock.notifyAll();
-            }
+            PayloadPool.releaseThreadCache();
         }
     }
 
-    @Override
-    public void flush() {
-        if (agreement == null) {
-            return; // the handshake still owns the output, on the client's thread
-        }
-        synchronized (writeLock) {
-            try {
-                out.flush();
-            } catch (IOException e) {
-                closeSocket();
-            }
+    private Reply translated(Delivery d) {
+        try {
+            return translation.toClient(d.asked(), d.sent(), d.reply(), readAhead, d.generation());
+        } catch (RuntimeException malformed) {
+            // The request is answered in the ledger: it must still get an answer on the wire.
+            LOG.log(Level.WARNING, "client " + peer + ": unusable upstream reply to " + d.asked(), malformed);
+            return translation.error(d.asked().cookie(), Nbd.EIO);
         }
     }
 
-    private void send(Reply reply, boolean more) throws IOException {
+    /** A reply the proxy makes itself, on the client's thread. */
+    private void send(Reply reply) throws IOException {
         synchronized (writeLock) {
             ReplyCodec.write(out, reply);
-            if (!more) {
-                out.flush();
-            }
+            out.flush();
         }
     }
 
-    /** BLOCK_STATUS chunks carry the client's context ids; contexts the client did not select are left out. */
-    private Reply forClient(Reply reply) {
-        if (!reply.isStructured()) {
-            return reply;
-        }
-        List<Chunk> chunks = new ArrayList<>();
-        boolean changed = false;
-        for (Chunk c : reply.chunks()) {
-            if (c.type() != Nbd.REPLY_TYPE_BLOCK_STATUS) {
-                chunks.add(c);
-                continue;
-            }
-            changed = true;
-            Integer id = clientContextIds.get(Chunks.contextId(c));
-            if (id != null) {
-                chunks.add(Chunks.withContextId(c, id).withFlags(0));
-            }
-        }
-        if (!changed) {
-            return reply;
-        }
-        if (chunks.isEmpty()) {
-            chunks.add(Chunks.none(reply.cookie()));
-        } else {
-            int last = chunks.size() - 1;
-            chunks.set(last, chunks.get(last).withFlags(Nbd.REPLY_FLAG_DONE));
-        }
-        return Reply.structured(reply.cookie(), chunks);
-    }
-
-    /** Called when an Upstream service is (re)bound: move to it and submit every unanswered request again. */
+    /** Called when an Upstream service is (re)bound: move to it, which sends again every request in flight. */
     void upstreamArrived(Upstream u) {
         // One switch at a time: the client's own thread and SCR's bind may both bring the same service, and only
         // one of them may open a session on it (a second would take another upstream connection).
@@ -449,7 +355,7 @@ final class ClientSession implements Runnable, ReplyHandler {
     private void switchTo(Upstream u) {
         UpstreamSession fresh;
         try {
-            fresh = u.open(this);
+            fresh = u.open(ledger); // from here on only the fresh session sends for the ledger
         } catch (IOException e) {
             LOG.warning("client " + peer + ": cannot open an upstream session: " + e.getMessage());
             return;
@@ -457,12 +363,11 @@ final class ClientSession implements Runnable, ReplyHandler {
             Thread.currentThread().interrupt();
             return;
         }
-        UpstreamSession old;
-        List<Request> unanswered;
         readAhead.forget();
+        UpstreamSession old;
         synchronized (lock) {
-            if (closing || currentService == u || host.upstream() != u) {
-                fresh.close(); // a newer service was bound meanwhile: it brings its own session
+            if (closing) {
+                fresh.close();
                 return;
             }
             if (upstreamExport != null) {
@@ -475,34 +380,22 @@ final class ClientSession implements Runnable, ReplyHandler {
             old = current;
             current = fresh;
             currentService = u;
-            if (agreement != null) {
-                // A new service numbers its contexts afresh: the client keeps its ids, mapped from the new ones.
-                clientContextIds = clientIds(fresh.export(), agreement);
-            }
-            unanswered = List.copyOf(table.values());
-            unanswered.forEach(Request::retain); // a reply may take one out of the table while it is resubmitted
             lock.notifyAll();
         }
-        // Outside the lock, as in serve(): requests the client sends meanwhile go straight to the fresh session.
-        for (Request r : unanswered) {
-            try {
-                fresh.submit(r, true);
-            } finally {
-                r.release();
-            }
+        ReplyTranslation t = translation;
+        if (t != null) {
+            t.upstreamChanged(fresh.export());
         }
-        fresh.flush();
-        int resubmitted = unanswered.size();
+        int resent = ledger.queued();
         if (old != null) {
             old.close();
         }
-        if (agreement != null) {
-            LOG.info("client " + peer + ": moved to a new upstream service; resubmitted " + resubmitted
-                    + " requests");
+        if (t != null) {
+            LOG.info("client " + peer + ": moved to a new upstream service; resubmitted " + resent + " requests");
         }
     }
 
-    /** Called when the Upstream service goes away: requests stay in the table until another comes. */
+    /** Called when the Upstream service goes away: requests stay in the ledger until another comes. */
     void upstreamGone(Upstream u) {
         UpstreamSession old;
         synchronized (lock) {
@@ -536,6 +429,7 @@ final class ClientSession implements Runnable, ReplyHandler {
             closing = true;
             lock.notifyAll();
         }
+        ledger.clientLeft();
         closeSocket();
     }
 
@@ -546,21 +440,15 @@ final class ClientSession implements Runnable, ReplyHandler {
 
     private void end() {
         warnings.close();
+        ledger.clientLeft(); // every payload, reply and budget byte goes back; the writer thread ends
         UpstreamSession s;
-        long held = 0;
         synchronized (lock) {
             closing = true;
-            for (Request r : table.values()) {
-                held += cost(r);
-                r.release();
-            }
-            table.clear();
             s = current;
             current = null;
             currentService = null;
             lock.notifyAll();
         }
-        share.release(held);
         share.leave();
         if (s != null) {
             s.close();

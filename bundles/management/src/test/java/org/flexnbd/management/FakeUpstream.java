@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.flexnbd.protocol.UpstreamExport;
-import org.flexnbd.protocol.service.ReplyHandler;
+import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
 import org.flexnbd.protocol.service.UpstreamStatus;
@@ -24,7 +24,7 @@ final class FakeUpstream implements Upstream {
     }
 
     @Override
-    public UpstreamSession open(ReplyHandler replies) {
+    public UpstreamSession open(RequestLedger ledger) {
         throw new UnsupportedOperationException("not used by management");
     }
 

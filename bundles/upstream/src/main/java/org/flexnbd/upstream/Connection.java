@@ -1,12 +1,11 @@
 package org.flexnbd.upstream;
 
 import java.io.IOException;
-import java.util.HashSet;
-import java.util.Set;
 
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
 import org.flexnbd.protocol.WireOutput;
+import org.flexnbd.protocol.service.RequestLedger;
 
 /**
  * One negotiated upstream connection. It fails once: the first reason given is kept, the socket is closed, and the
@@ -19,20 +18,20 @@ final class Connection {
      */
     static final int BUFFER = 16 * 1024;
 
+    /** The ledger this connection works for, under which generation token. */
+    record Binding(RequestLedger ledger, long token) {
+    }
+
     final ProgressChannel channel;
     final WireInput in;
     final WireOutput out;
     final UpstreamExport export;
     private volatile String failure;
     private volatile boolean quiet;
-    private volatile boolean delivering;
     private volatile boolean delivered;
+    private volatile boolean refusing;
+    private volatile Binding binding;
     private final long openedNanos = System.nanoTime();
-    private volatile Runnable beforeWait = () -> { };
-    // Guarded by the link's lock: what was written here and not answered yet, and whether the server said it is
-    // shutting down (ESHUTDOWN), after which nothing more is sent here.
-    private final Set<Long> unanswered = new HashSet<>();
-    private boolean refusing;
 
     Connection(ProgressChannel channel, WireInput in, WireOutput out, UpstreamExport export) {
         this.channel = channel;
@@ -66,43 +65,22 @@ final class Connection {
         return quiet;
     }
 
-    void sent(long cookie) {
-        unanswered.add(cookie);
+    /** Set by the link under its lock; read by the reader for every reply. Null while no client is served. */
+    Binding binding() {
+        return binding;
     }
 
-    void answered(long cookie) {
-        unanswered.remove(cookie);
+    void bind(Binding b) {
+        binding = b;
     }
 
-    boolean awaits(long cookie) {
-        return unanswered.contains(cookie);
-    }
-
-    boolean hasUnanswered() {
-        return !unanswered.isEmpty();
-    }
-
+    /** The server said ESHUTDOWN here: nothing more is sent on this connection. */
     void refuse() {
         refusing = true;
     }
 
     boolean isRefusing() {
         return refusing;
-    }
-
-    /** What to do before the reader waits for the upstream: flush the replies delivered so far. */
-    void beforeWait(Runnable r) {
-        beforeWait = r;
-    }
-
-    void waiting() {
-        beforeWait.run();
-    }
-
-    /** While a reply is handed to a client, a slow client is not the upstream's fault. */
-    void delivering(boolean now) {
-        delivering = now;
-        channel.touch();
     }
 
     void delivered() {
@@ -115,9 +93,5 @@ final class Connection {
 
     boolean hasDelivered() {
         return delivered;
-    }
-
-    boolean isDelivering() {
-        return delivering;
     }
 }

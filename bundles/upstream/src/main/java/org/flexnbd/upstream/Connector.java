@@ -48,19 +48,13 @@ final class Connector {
         ScheduledFuture<?> guard = timer.schedule(() -> closeQuietly(socket), limit.toMillis(), TimeUnit.MILLISECONDS);
         try {
             ProgressChannel channel = new ProgressChannel(socket);
-            Connection[] self = new Connection[1];
-            WireInput in = new WireInput(channel, Connection.BUFFER, () -> {
-                if (self[0] != null) {
-                    self[0].waiting();
-                }
-            }, PayloadPool.shared());
+            WireInput in = new WireInput(channel, Connection.BUFFER, () -> { }, PayloadPool.shared());
             WireOutput out = new WireOutput(channel, Connection.BUFFER, true);
             UpstreamExport export = ClientHandshake.negotiate(in, out, exportName, META_CONTEXTS);
             if (!guard.cancel(false)) {
                 throw new IOException("handshake took longer than " + limit.toSeconds() + " s");
             }
-            self[0] = new Connection(channel, in, out, export);
-            return self[0];
+            return new Connection(channel, in, out, export);
         } catch (ClosedByInterruptException e) {
             guard.cancel(false);
             closeQuietly(socket);

@@ -2,21 +2,23 @@ package org.flexnbd.upstream;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import org.flexnbd.protocol.Reply;
-import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.UpstreamExport;
-import org.flexnbd.protocol.service.ReplyHandler;
+import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.UpstreamSession;
 
 /** A client's hold on an {@link UpstreamLink}, from open to close. */
 final class LinkSession implements UpstreamSession {
     private final UpstreamLink link;
-    private final ReplyHandler handler;
+    private final RequestLedger ledger;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    LinkSession(UpstreamLink link, ReplyHandler handler) {
+    LinkSession(UpstreamLink link, RequestLedger ledger) {
         this.link = link;
-        this.handler = handler;
+        this.ledger = ledger;
+    }
+
+    RequestLedger ledger() {
+        return ledger;
     }
 
     @Override
@@ -25,13 +27,8 @@ final class LinkSession implements UpstreamSession {
     }
 
     @Override
-    public long connectionGeneration() {
-        return link.connectionGeneration();
-    }
-
-    @Override
-    public void submit(Request request, boolean more) {
-        link.submit(this, request, more);
+    public void send(boolean more) {
+        link.send(this, more);
     }
 
     @Override
@@ -40,22 +37,9 @@ final class LinkSession implements UpstreamSession {
     }
 
     @Override
-    public void disconnect(Request disc) {
-        link.disconnect(this, disc);
-    }
-
-    @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
             link.detach(this);
         }
-    }
-
-    void deliver(Request request, Reply reply) {
-        handler.reply(this, request, reply);
-    }
-
-    void flushReplies() {
-        handler.flush();
     }
 }

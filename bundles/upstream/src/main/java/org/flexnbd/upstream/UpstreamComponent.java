@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 import org.flexnbd.protocol.UpstreamExport;
-import org.flexnbd.protocol.service.ReplyHandler;
+import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
 import org.flexnbd.protocol.service.UpstreamStatus;
@@ -94,7 +94,7 @@ public final class UpstreamComponent implements Upstream {
     }
 
     @Override
-    public UpstreamSession open(ReplyHandler replies) throws IOException, InterruptedException {
+    public UpstreamSession open(RequestLedger ledger) throws IOException, InterruptedException {
         UpstreamLink link;
         synchronized (this) {
             if (stopping) {
@@ -107,10 +107,10 @@ public final class UpstreamComponent implements Upstream {
             }
         }
         if (reference.await(connectMillis) == null) {
-            link.detach(link.attach(replies));
+            returned(link); // never attached: the ledger stays with whatever served it before
             throw new IOException("upstream " + connector.endpoint() + " not reachable: " + stats.lastFailure());
         }
-        return link.attach(replies);
+        return link.attach(ledger);
     }
 
     private UpstreamLink newLink(Connection first) {

@@ -1,22 +1,14 @@
 package org.flexnbd.upstream;
 
 import java.io.IOException;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-import org.flexnbd.protocol.Chunk;
-import org.flexnbd.protocol.Chunks;
 import org.flexnbd.protocol.Nbd;
-import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.NbdException;
+import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.ProtocolViolation;
 import org.flexnbd.protocol.Reply;
 import org.flexnbd.protocol.ReplyCodec;
@@ -25,39 +17,36 @@ import org.flexnbd.protocol.ReplyValidator;
 import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.RequestCodec;
 import org.flexnbd.protocol.UpstreamExport;
+import org.flexnbd.protocol.service.RequestLedger;
+import org.flexnbd.upstream.Connection.Binding;
 
 /**
- * One upstream connection slot, kept alive for ever: it connects, sends what it is given, hands complete replies to
- * the attached session, and when the connection is lost, it connects again and sends every request that has no
- * complete reply yet, in the order they were submitted. Its own thread connects and writes; a reader thread per
- * connection reads.
+ * One upstream connection slot, kept alive for ever, working for one client's {@link RequestLedger} at a time. It is
+ * only I/O: what to send, and what a reply means, is the ledger's to say. Its own thread connects and writes what
+ * the ledger queues; a reader thread per connection hands the ledger complete replies. A submitting client's
+ * thread writes on the common path itself (no hand-over to the writer thread), when the socket is free.
  * <p>
- * Payload memory: the pending table holds one reference to each request it holds, and a write holds another for as
- * long as it reads the payload, so pooled memory is reused only once no connection can still send it. A reply read
- * here goes, with its memory, to the session's handler; one that cannot be delivered is released here.
+ * No socket I/O happens under the link's lock: closing a connection under it only marks it failed and closes the
+ * channel, which never blocks.
  */
 final class UpstreamLink {
     private static final Logger LOG = Logger.getLogger(UpstreamLink.class.getName());
-    /** Chunks of replies not yet DONE held at once: far more than any honest server's requests in flight need. */
-    private static final long MAX_PARTIAL_BYTES = 4L * Nbd.MAX_PAYLOAD;
 
     private final String name;
     private final Supplier<Connector> connectors;
     private final ReferenceExport reference;
     private final Stats stats;
-    private final long maxDelayMillis;
+    private final Reconnector reconnector;
     private final Runnable onIdle;
 
     private final Object lock = new Object();
-    private final LinkedHashMap<Long, Request> pending = new LinkedHashMap<>();
-    private final ArrayDeque<Request> queue = new ArrayDeque<>();
     /** Held by whoever writes to the connection's output: the writer thread, or a submitting client thread. */
     private final ReentrantLock sending = new ReentrantLock();
     private Connection connection;
     private LinkSession session;
-    private Request disconnect;
+    /** A DISCONNECT left by a client that has gone: sent before anything of the next client's. */
+    private Request leftDisconnect;
     private boolean closed;
-    private volatile long generation;
     private final Thread thread;
 
     UpstreamLink(String name, Supplier<Connector> connectors, ReferenceExport reference, Stats stats, long maxDelayMillis,
@@ -66,21 +55,31 @@ final class UpstreamLink {
         this.connectors = connectors;
         this.reference = reference;
         this.stats = stats;
-        this.maxDelayMillis = maxDelayMillis;
+        this.reconnector = new Reconnector(connectors, reference, stats, maxDelayMillis, this::isClosed);
         this.onIdle = onIdle;
         Connection[] once = {first};
         this.thread = new Thread(new RestartingLoop(name, () -> {
             Connection c = once[0];
             once[0] = null; // a restart connects afresh
-            run(c);
+            try {
+                run(c);
+            } catch (InterruptedException e) {
+                // stopped
+            }
         }, this::dropAfterFailure, this::isClosed, 1000), name);
         thread.setDaemon(true);
         thread.start();
     }
 
-    LinkSession attach(org.flexnbd.protocol.service.ReplyHandler handler) {
+    /** From now on this link works for {@code ledger}: everything it has in flight is sent here. No I/O. */
+    LinkSession attach(RequestLedger ledger) {
         synchronized (lock) {
-            session = new LinkSession(this, handler);
+            session = new LinkSession(this, ledger);
+            Connection c = connection;
+            if (c != null && !c.isFailed()) {
+                c.bind(new Binding(ledger, ledger.begin()));
+                lock.notifyAll(); // the writer sends what the ledger had in flight elsewhere
+            }
             return session;
         }
     }
@@ -92,11 +91,17 @@ final class UpstreamLink {
                 return;
             }
             session = null;
-            if (!pending.isEmpty()) {
-                int n = pending.size();
-                releasePending();
-                if (connection != null) {
-                    connection.fail("client left with " + n + " requests outstanding; replacing the connection", true);
+            Request disc = s.ledger().takeDisconnect();
+            Connection c = connection;
+            if (c != null) {
+                Binding b = c.binding();
+                c.bind(null);
+                int late = b == null ? 0 : b.ledger().release(b.token());
+                if (late > 0) {
+                    c.fail("client left with " + late + " requests outstanding; replacing the connection", true);
+                } else if (disc != null && !c.isFailed()) {
+                    leftDisconnect = disc;
+                    lock.notifyAll();
                 }
             }
         }
@@ -104,58 +109,28 @@ final class UpstreamLink {
     }
 
     /**
-     * Records the request as outstanding and sends it: straight to the socket on the caller's thread when the
-     * connection is up and nothing is queued before it (no hand-over to the writer thread on the common path),
-     * otherwise through the queue.
+     * The ledger has new work: written on the caller's thread when the connection is up and nobody else is writing,
+     * else handed to the writer thread.
      */
-    void submit(LinkSession s, Request r, boolean more) {
+    void send(LinkSession s, boolean more) {
         Connection c;
+        Binding b;
         synchronized (lock) {
-            if (session != s) {
-                return; // its client moved on; the client's own table still holds the request
-            }
-            if (pending.isEmpty() && connection != null) {
-                connection.channel.touch(); // the timeout counts from when something is outstanding
-            }
-            Request replaced = pending.put(r.cookie(), r.retain());
-            if (replaced != null) {
-                replaced.release(); // the session resubmits what it still waits for after a switch
-            }
             c = connection;
-            if (c == null || c.isFailed() || c.isRefusing() || !queue.isEmpty() || disconnect != null) {
-                enqueue(r);
+            b = c == null ? null : c.binding();
+            if (session != s || b == null || c.isFailed()) {
+                return; // a reconnect, or the next link, sends it
+            }
+            if (leftDisconnect != null || !sending.tryLock()) {
+                lock.notifyAll();
                 return;
             }
         }
-        if (!sending.tryLock()) {
-            synchronized (lock) {
-                if (connection == c) { // else a reconnect has queued every pending request, this one too
-                    enqueue(r);
-                }
-            }
-            return;
-        }
         try {
-            synchronized (lock) {
-                if (connection != c) {
-                    return; // queued by the reconnect, as above
-                }
-                if (pending.get(r.cookie()) != r) {
-                    return; // its client left, or it was answered, meanwhile: nothing to send
-                }
-                if (!queue.isEmpty() || c.isRefusing()) {
-                    enqueue(r);
-                    return;
-                }
-                c.sent(r.cookie());
-                r.retain(); // for the write: the table may let go of the request meanwhile
+            if (b.ledger().awaitedOn(b.token()) == 0) {
+                c.channel.touch(); // the upstream timeout counts from when something is outstanding
             }
-            try {
-                RequestCodec.write(c.out, r);
-            } finally {
-                r.release();
-            }
-            if (!more) {
+            if (!drain(c, b) && !more) {
                 c.out.flush();
             }
         } catch (IOException e) {
@@ -163,11 +138,6 @@ final class UpstreamLink {
         } finally {
             sending.unlock();
         }
-    }
-
-    private void enqueue(Request r) {
-        queue.add(r);
-        lock.notifyAll();
     }
 
     void flush(LinkSession s) {
@@ -188,15 +158,6 @@ final class UpstreamLink {
         }
     }
 
-    void disconnect(LinkSession s, Request disc) {
-        synchronized (lock) {
-            if (session == s) {
-                disconnect = disc;
-                lock.notifyAll();
-            }
-        }
-    }
-
     /** Drops the connection; the requests in flight are sent again on the next one. */
     void reconnect(String why) {
         synchronized (lock) {
@@ -206,13 +167,9 @@ final class UpstreamLink {
         }
     }
 
-    long connectionGeneration() {
-        return generation;
-    }
-
     int inFlight() {
         synchronized (lock) {
-            return pending.size();
+            return session == null ? 0 : session.ledger().inFlight();
         }
     }
 
@@ -222,16 +179,20 @@ final class UpstreamLink {
         }
     }
 
-    /** Called by the watchdog: gives the connection up when requests are outstanding and nothing moves. */
+    /**
+     * Called by the watchdog: gives the connection up when it owes the ledger something (answers, or writes) and
+     * nothing has moved on it for {@code timeoutNanos}. A slow client is not counted: its replies are the ledger's.
+     */
     void checkProgress(long nowNanos, long timeoutNanos) {
         synchronized (lock) {
             Connection c = connection;
-            if (c == null || pending.isEmpty() || c.isDelivering()) {
+            Binding b = c == null ? null : c.binding();
+            if (b == null || (b.ledger().awaitedOn(b.token()) == 0 && !b.ledger().hasWork(b.token()))) {
                 return;
             }
             long idle = nowNanos - c.channel.lastProgressNanos();
             if (idle > timeoutNanos) {
-                c.fail("no progress for " + idle / 1_000_000_000L + " s with " + pending.size()
+                c.fail("no progress for " + idle / 1_000_000_000L + " s with " + b.ledger().awaitedOn(b.token())
                         + " requests outstanding", false);
             }
         }
@@ -241,8 +202,7 @@ final class UpstreamLink {
         synchronized (lock) {
             // A DISCONNECT passed on by a stopping client goes out before the connection is closed.
             long deadline = System.currentTimeMillis() + 1000;
-            while (disconnect != null && connection != null && !connection.isFailed()
-                    && System.currentTimeMillis() < deadline) {
+            while (disconnectWaiting() && System.currentTimeMillis() < deadline) {
                 try {
                     lock.wait(50);
                 } catch (InterruptedException e) {
@@ -262,68 +222,37 @@ final class UpstreamLink {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        synchronized (lock) {
-            releasePending(); // the sessions keep their own hold: they resubmit to the next link
-        }
     }
 
-    /** Empties the pending table and the queue, giving back the table's hold on each request. Under the lock. */
-    private void releasePending() {
-        for (Request r : pending.values()) {
-            r.release();
+    /** Under the lock. */
+    private boolean disconnectWaiting() {
+        Connection c = connection;
+        if (c == null || c.isFailed()) {
+            return false;
         }
-        pending.clear();
-        queue.clear();
+        Binding b = c.binding();
+        return leftDisconnect != null || (b != null && b.ledger().hasWork(b.token()));
     }
 
-    private void run(Connection first) {
-        Backoff backoff = new Backoff(maxDelayMillis);
+    private void run(Connection first) throws InterruptedException {
         Connection next = first;
         boolean lost = false;
-        int attempts = 0;
         while (!isClosed()) {
-            Connector connector = connectors.get();
-            if (next == null) {
-                try {
-                    Thread.sleep(backoff.nextDelayMillis());
-                    attempts++;
-                    next = connector.connect();
-                } catch (InterruptedException | java.io.InterruptedIOException e) {
-                    return;
-                } catch (IOException e) {
-                    if (isClosed()) {
-                        return;
-                    }
-                    String why = e.getMessage() == null ? e.toString() : e.getMessage();
-                    stats.failed("cannot reconnect to upstream " + connector.endpoint() + ": " + why);
-                    if (attempts == 1 || attempts % 10 == 0) {
-                        LOG.warning("upstream " + connector.endpoint() + ": attempt " + attempts + " failed: " + why
-                                + "; retrying");
-                    }
-                    continue;
-                }
-                String change = reference.check(next.export);
-                if (change != null) {
-                    LOG.severe("upstream " + connector.endpoint() + " now serves a different export (" + change
-                            + "); not resuming on it, retrying");
-                    stats.failed("export changed: " + change);
-                    next.fail(change, true);
-                    next = null;
-                    continue;
-                }
-            }
-            Connection c = next;
+            Connection c = next != null ? next : reconnector.next();
             next = null;
+            if (c == null) {
+                return;
+            }
             int resent = start(c);
             if (resent < 0) {
                 return;
             }
             if (lost) {
                 stats.reconnected(resent);
-                LOG.info("reconnected to upstream " + connector.endpoint() + " after " + attempts
-                        + " attempts; retransmitting " + resent + " requests");
+                LOG.info("reconnected to upstream " + connectors.get().endpoint() + " after "
+                        + reconnector.attempts() + " attempts; retransmitting " + resent + " requests");
             }
-            attempts = 0;
+            reconnector.connected();
             Thread reader = new Thread(() -> {
                 try {
                     read(c);
@@ -334,24 +263,44 @@ final class UpstreamLink {
             reader.setDaemon(true);
             reader.start();
             write(c);
-            try {
-                reader.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-            synchronized (lock) {
-                connection = null;
-            }
-            if (c.hasDelivered() || c.ageMillis() > maxDelayMillis) {
-                // Only a connection that answered something, or lasted, resets the pace: a server that accepts
-                // and then refuses everything (ESHUTDOWN, a reset) must not be hammered.
-                backoff.reset();
-            }
+            reader.join();
+            ended(c);
+            reconnector.connectionEnded(c);
             lost = !c.isQuiet();
             if (lost && !isClosed()) {
                 stats.failed(c.failure());
-                LOG.warning("upstream " + connector.endpoint() + " lost (" + c.failure() + "); reconnecting");
+                LOG.warning("upstream " + connectors.get().endpoint() + " lost (" + c.failure() + "); reconnecting");
+            }
+        }
+    }
+
+    /**
+     * Makes {@code c} current, working for the attached client's ledger if there is one; returns how many requests
+     * it is to send again, or -1 when the link was closed meanwhile (and {@code c} with it).
+     */
+    private int start(Connection c) {
+        synchronized (lock) {
+            if (closed) {
+                c.fail("stopping", true);
+                return -1;
+            }
+            connection = c;
+            if (session == null) {
+                return 0;
+            }
+            RequestLedger ledger = session.ledger();
+            c.bind(new Binding(ledger, ledger.begin()));
+            return ledger.queued();
+        }
+    }
+
+    private void ended(Connection c) {
+        synchronized (lock) {
+            connection = null;
+            Binding b = c.binding();
+            c.bind(null);
+            if (b != null) {
+                b.ledger().release(b.token());
             }
         }
     }
@@ -361,7 +310,7 @@ final class UpstreamLink {
         synchronized (lock) {
             if (connection != null) {
                 connection.fail("the link's thread failed", false);
-                connection = null;
+                ended(connection);
             }
         }
     }
@@ -373,53 +322,44 @@ final class UpstreamLink {
     }
 
     /**
-     * Makes {@code c} current and queues every unanswered request again, in order; returns how many, or -1 when the
-     * link was closed meanwhile (and {@code c} with it).
-     */
-    private int start(Connection c) {
-        synchronized (lock) {
-            if (closed) {
-                c.fail("stopping", true);
-                return -1;
-            }
-            connection = c;
-            generation++;
-            queue.clear();
-            queue.addAll(pending.values());
-            return pending.size();
-        }
-    }
-
-    /**
-     * The writer thread: sends what was queued (retransmissions, and requests that met a busy socket); once the
-     * server has said it is shutting down, waits for the answers to what it accepted and disconnects.
+     * The writer thread: sends what the ledger queues when no client thread does (retransmissions, requests that
+     * met a busy socket), and a departed client's DISCONNECT; after ESHUTDOWN, the soft disconnect.
      */
     private void write(Connection c) {
         try {
             while (true) {
-                Request softDisconnect = null;
+                Binding b;
+                Request disc;
                 synchronized (lock) {
-                    while (!c.isFailed() && !closed
-                            && (c.isRefusing() ? c.hasUnanswered() : queue.isEmpty() && disconnect == null)) {
+                    while (!c.isFailed() && !closed && leftDisconnect == null && !hasWork(c)) {
                         lock.wait();
                     }
                     if (c.isFailed() || closed) {
                         return;
                     }
-                    if (c.isRefusing()) {
-                        softDisconnect = disconnect != null ? disconnect : Request.of(Nbd.CMD_DISC, 0, 0, 0, 0);
-                        disconnect = null;
-                    }
+                    b = c.binding();
+                    disc = leftDisconnect;
+                    leftDisconnect = null;
                 }
-                if (softDisconnect != null) {
-                    disconnectSoftly(c, softDisconnect);
+                if (disc != null) {
+                    disconnect(c, disc, "client disconnected; a fresh connection for the next one", true);
                     return;
+                }
+                if (b.ledger().isRefusing(b.token())) {
+                    Request soft = b.ledger().softDisconnect(b.token());
+                    if (soft != null) {
+                        disconnect(c, soft, "upstream is shutting down (ESHUTDOWN); disconnected once it had"
+                                + " answered what it accepted", false);
+                        return;
+                    }
+                    continue;
                 }
                 sending.lock();
                 try {
-                    if (drain(c)) {
+                    if (drain(c, b)) {
                         return;
                     }
+                    c.out.flush();
                 } finally {
                     sending.unlock();
                 }
@@ -435,8 +375,36 @@ final class UpstreamLink {
         }
     }
 
-    /** The server refused a request with ESHUTDOWN and has answered all it accepted: a clean end, then a reconnect. */
-    private void disconnectSoftly(Connection c, Request disc) throws IOException {
+    /** Under the lock. */
+    private static boolean hasWork(Connection c) {
+        Binding b = c.binding();
+        return b != null && b.ledger().hasWork(b.token());
+    }
+
+    /**
+     * Writes what the ledger gives, with {@link #sending} held; true when that was the client's DISCONNECT, after
+     * which the connection is done.
+     */
+    private boolean drain(Connection c, Binding b) throws IOException {
+        Request next;
+        while ((next = b.ledger().nextToSend(b.token())) != null) {
+            if (next.type() == Nbd.CMD_DISC) {
+                RequestCodec.write(c.out, next);
+                c.out.flush();
+                c.fail("client disconnected; a fresh connection for the next one", true);
+                wake();
+                return true;
+            }
+            try {
+                RequestCodec.write(c.out, next);
+            } finally {
+                next.release(); // the ledger's reference for this write
+            }
+        }
+        return false;
+    }
+
+    private void disconnect(Connection c, Request disc, String why, boolean quietly) throws IOException {
         sending.lock();
         try {
             RequestCodec.write(c.out, disc);
@@ -444,103 +412,37 @@ final class UpstreamLink {
         } finally {
             sending.unlock();
         }
-        c.fail("upstream is shutting down (ESHUTDOWN); disconnected once it had answered what it accepted", false);
+        c.fail(why, quietly);
+        wake();
+    }
+
+    private void wake() {
         synchronized (lock) {
             lock.notifyAll();
         }
     }
 
-    /** Writes the queue out and flushes; then a DISCONNECT if one waits, returning true: the connection is done. */
-    private boolean drain(Connection c) throws IOException {
-        while (true) {
-            Request next;
-            Request disc = null;
-            boolean refusing;
-            synchronized (lock) {
-                refusing = c.isRefusing();
-                next = refusing ? null : queue.poll();
-                if (next != null && pending.get(next.cookie()) != next) {
-                    continue; // answered or given up since it was queued: its memory may be gone
-                }
-                if (next != null) {
-                    c.sent(next.cookie());
-                    next.retain(); // for the write, as in submit
-                } else if (!refusing) {
-                    disc = disconnect;
-                    disconnect = null;
-                }
-            }
-            if (refusing) {
-                c.out.flush(); // what was written here is owed an answer; the rest waits for the next connection
-                return false;
-            }
-            if (next != null) {
-                try {
-                    RequestCodec.write(c.out, next);
-                } finally {
-                    next.release();
-                }
-                continue;
-            }
-            if (disc == null) {
-                c.out.flush();
-                return false;
-            }
-            RequestCodec.write(c.out, disc);
-            c.out.flush();
-            c.fail("client disconnected; a fresh connection for the next one", true);
-            synchronized (lock) {
-                lock.notifyAll();
-            }
-            return true;
-        }
-    }
-
     private void read(Connection c) {
-        Map<Integer, Integer> contextIds = reference.contextIdMap(c.export);
-        ReplyValidator rules = ReplyValidator.of(c.export);
-        Map<Long, List<Chunk>> partial = new HashMap<>();
-        long partialBytes = 0;
-        c.beforeWait(this::flushReplies);
+        ReplyAssembler assembler = new ReplyAssembler(ReplyValidator.of(c.export), reference.contextIdMap(c.export));
         try {
             while (!c.isFailed()) {
                 ReplyMessage m = ReplyCodec.read(c.in, cookie -> awaited(c, cookie), Nbd.MAX_PAYLOAD);
-                Reply complete = m.simple();
-                // Checked as it came, before anything is mapped or delivered: a malformed reply is never an answer.
-                Request request = awaited(c, m.cookie());
-                try {
-                    if (complete != null) {
-                        rules.checkSimple(request, complete);
-                    } else {
-                        rules.checkChunk(request, m.chunk());
-                    }
-                } catch (ProtocolViolation e) {
-                    release(m);
-                    throw e;
-                }
+                Binding b = c.binding();
+                Reply complete = assembler.add(m, awaited(c, m.cookie()));
                 if (complete == null) {
-                    Chunk chunk = normalize(m.chunk(), contextIds);
-                    List<Chunk> chunks = partial.computeIfAbsent(chunk.cookie(), k -> new ArrayList<>());
-                    chunks.add(chunk);
-                    partialBytes += chunk.length();
-                    if (partialBytes > MAX_PARTIAL_BYTES) {
-                        throw new IOException("upstream sent " + partialBytes + " bytes of unfinished replies");
-                    }
-                    if (!chunk.isDone()) {
-                        continue;
-                    }
-                    partial.remove(chunk.cookie());
-                    for (Chunk done : chunks) {
-                        partialBytes -= done.length();
-                    }
-                    complete = Reply.structured(chunk.cookie(), chunks);
-                }
-                if (complete.error() == Nbd.ESHUTDOWN) {
-                    complete.release();
-                    refused(c, complete.cookie());
                     continue;
                 }
-                deliver(c, complete);
+                if (b == null) {
+                    complete.release(); // its client has gone
+                } else if (complete.error() == Nbd.ESHUTDOWN) {
+                    complete.release();
+                    refused(c, b, complete.cookie());
+                } else if (b.ledger().answered(b.token(), complete)) {
+                    c.delivered();
+                }
+                if (c.isRefusing()) {
+                    wake(); // the writer may disconnect now
+                }
             }
         } catch (ProtocolViolation | NbdException e) {
             // The server broke the protocol: it is a failed connection, and what it left unanswered is sent again.
@@ -552,22 +454,8 @@ final class UpstreamLink {
             LOG.log(Level.SEVERE, "reader failed", e);
             c.fail("reader failed: " + e, false);
         } finally {
-            partial.values().forEach(chunks -> chunks.forEach(Chunk::release));
-            flushReplies();
-            synchronized (lock) {
-                lock.notifyAll();
-            }
-        }
-    }
-
-    /** The reader is about to wait, or stops: replies delivered to the client so far go out now. */
-    private void flushReplies() {
-        LinkSession to;
-        synchronized (lock) {
-            to = session;
-        }
-        if (to != null) {
-            to.flushReplies();
+            assembler.discard();
+            wake();
         }
     }
 
@@ -575,83 +463,23 @@ final class UpstreamLink {
      * The request a reply on {@code c} may answer: one sent on that connection and not answered there yet. Null for
      * anything else, such as a second reply to a request, which the codec and the rules refuse.
      */
-    private Request awaited(Connection c, long cookie) {
-        synchronized (lock) {
-            return c.awaits(cookie) ? pending.get(cookie) : null;
-        }
-    }
-
-    private void deliver(Connection c, Reply reply) {
-        Request request;
-        LinkSession to;
-        synchronized (lock) {
-            c.answered(reply.cookie());
-            if (c.isRefusing() && !c.hasUnanswered()) {
-                lock.notifyAll(); // the writer may disconnect now
-            }
-            if (c.isFailed()) {
-                // Decoded from a connection given up meanwhile (a client left, a reconnect): its cookie may
-                // already name another client's request. What is still pending is sent again anyway.
-                reply.release();
-                return;
-            }
-            request = pending.remove(reply.cookie());
-            to = session;
-        }
-        if (request == null || to == null) {
-            reply.release(); // its client has gone
-            if (request != null) {
-                request.release();
-            }
-            return;
-        }
-        c.delivering(true);
-        c.delivered();
-        try {
-            to.deliver(request, reply); // the reply's memory goes with it
-        } finally {
-            request.release();
-            c.delivering(false);
-        }
+    private static Request awaited(Connection c, long cookie) {
+        Binding b = c.binding();
+        return b == null ? null : b.ledger().lookup(b.token(), cookie);
     }
 
     /**
-     * The server is going away (ESHUTDOWN): the request stays pending, to be sent again after reconnecting. Nothing
-     * more is sent on this connection; the writer disconnects once everything else sent on it is answered (a soft
-     * disconnect, as the spec asks), or the watchdog gives the connection up if those answers never come.
+     * The server is going away (ESHUTDOWN): the ledger queues the request for the next connection, and nothing more
+     * is sent on this one; the writer disconnects once everything else sent on it is answered (a soft disconnect,
+     * as the spec asks), or the watchdog gives the connection up if those answers never come.
      */
-    private void refused(Connection c, long cookie) {
-        synchronized (lock) {
-            if (!c.isRefusing()) {
-                LOG.warning("upstream " + connectors.get().endpoint() + " is shutting down (ESHUTDOWN): waiting"
-                        + " for the answers to what it accepted, then reconnecting");
-            }
-            c.refuse();
-            c.answered(cookie);
-            lock.notifyAll();
+    private void refused(Connection c, Binding b, long cookie) {
+        if (!c.isRefusing()) {
+            LOG.warning("upstream " + connectors.get().endpoint() + " is shutting down (ESHUTDOWN): waiting"
+                    + " for the answers to what it accepted, then reconnecting");
         }
-    }
-
-    /** Gives back the memory of a message that is not going anywhere. */
-    private static void release(ReplyMessage m) {
-        if (m.simple() != null) {
-            m.simple().release();
-        } else {
-            m.chunk().release();
-        }
-    }
-
-    private static Chunk normalize(Chunk chunk, Map<Integer, Integer> contextIds) {
-        if (chunk.type() != Nbd.REPLY_TYPE_BLOCK_STATUS || contextIds.isEmpty()) {
-            return chunk;
-        }
-        Integer id = contextIds.get(Chunks.contextId(chunk));
-        if (id == null) {
-            return chunk;
-        }
-        Chunk renumbered = Chunks.withContextId(chunk, id); // a copy: the original's memory goes back
-        chunk.release();
-        return renumbered;
+        b.ledger().refused(b.token(), cookie);
+        c.refuse();
     }
 
     /** The export the sessions see: the one of the first connection. */

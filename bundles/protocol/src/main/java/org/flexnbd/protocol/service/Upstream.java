@@ -6,8 +6,9 @@ import java.time.Duration;
 import org.flexnbd.protocol.UpstreamExport;
 
 /**
- * The upstream NBD server, as the proxy's clients need it: connection loss is hidden. A request submitted to an
- * {@link UpstreamSession} completes with the upstream's reply, however many reconnects that takes.
+ * The upstream NBD server, as the proxy's clients need it: connection loss is hidden. A request admitted to the
+ * {@link RequestLedger} of an {@link UpstreamSession} is answered there with the upstream's reply, however many
+ * reconnects that takes.
  */
 public interface Upstream {
 
@@ -15,10 +16,11 @@ public interface Upstream {
     UpstreamExport awaitReady(Duration timeout) throws IOException, InterruptedException;
 
     /**
-     * Takes an upstream connection for one client: an idle one, or a new one. Replies to requests submitted to the
-     * returned session are delivered to {@code replies}, from the upstream's threads.
+     * Takes an upstream connection for one client: an idle one, or a new one. From then on the connection sends
+     * what {@code ledger} queues and gives it the replies; it takes over from whatever connection worked for the
+     * ledger before (every request in flight there is sent again here).
      */
-    UpstreamSession open(ReplyHandler replies) throws IOException, InterruptedException;
+    UpstreamSession open(RequestLedger ledger) throws IOException, InterruptedException;
 
     /** A snapshot of the connection state, for management. */
     UpstreamStatus status();

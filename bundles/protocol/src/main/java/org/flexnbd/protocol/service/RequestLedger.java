@@ -1,0 +1,367 @@
+package org.flexnbd.protocol.service;
+
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.LongConsumer;
+
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.NbdException;
+import org.flexnbd.protocol.Reply;
+import org.flexnbd.protocol.Request;
+
+/**
+ * One client's requests, from the moment the client sent one until its reply is written back: the only place their
+ * state is kept. It does no I/O; the threads around it (the client's reader and writer, an upstream connection's
+ * writer and reader) ask it what to do next and tell it what happened, under its one lock.
+ * <p>
+ * An upstream connection works for the ledger under a <em>generation</em> token from {@link #begin()}. Beginning a
+ * generation puts every request sent on an earlier one back in the queue, in the order the client sent them, and
+ * from then on only the new generation may send, and replies read on an older one are dropped. A reconnect, and a
+ * move to another upstream service (a hot update), are therefore the same event here.
+ * <p>
+ * Memory: an entry holds the client's request (and its pooled payload) until the reply is written or the client
+ * has left; {@link #nextToSend(long)} hands out one more reference for the write. Every byte of payload budget
+ * charged by {@link #admit} goes back through the {@code budget} given to the constructor, exactly once.
+ */
+public final class RequestLedger {
+
+    /**
+     * A reply ready for the client, with the reply's memory now the caller's. Hand it back through
+     * {@link RequestLedger#written(Delivery)} once it is on the client's socket.
+     *
+     * @param asked the client's own request
+     * @param sent what was sent upstream for it (a widened READ, or the request itself)
+     * @param reply the upstream's complete reply to {@code sent}
+     * @param generation the connection generation it was read on
+     */
+    public record Delivery(Request asked, Request sent, Reply reply, long generation) {
+    }
+
+    private enum State { QUEUED, SENT, ANSWERED, TAKEN }
+
+    private static final class Entry {
+        final Request asked;
+        final Request sent;
+        final long cost;
+        State state = State.QUEUED;
+        long generation;
+        Reply reply;
+
+        Entry(Request asked, Request sent, long cost) {
+            this.asked = asked;
+            this.sent = sent;
+            this.cost = cost;
+        }
+    }
+
+    /** What one upstream connection owes: cookies written on it and not answered on it, and its ESHUTDOWN. */
+    private static final class Generation {
+        final Set<Long> awaited = new HashSet<>();
+        boolean refusing;
+    }
+
+    private final LongConsumer budget;
+    private final LinkedHashMap<Long, Entry> entries = new LinkedHashMap<>();
+    private final ArrayDeque<Entry> queue = new ArrayDeque<>();
+    private final ArrayDeque<Entry> answered = new ArrayDeque<>();
+    private final Map<Long, Generation> generations = new HashMap<>();
+    private long current;
+    private long lastToken;
+    private Request disconnect;
+    private boolean closed;
+    private long charged;
+
+    /** @param budget gives payload budget back: called with each admitted request's cost once it is done with */
+    public RequestLedger(LongConsumer budget) {
+        this.budget = budget;
+    }
+
+    // ---- the client's reader
+
+    /**
+     * A new request from the client, queued to be sent. The ledger takes {@code asked}'s payload reference and
+     * {@code cost} of budget; both go back even when the request is refused. Returns false, having given them back,
+     * when the client has already left.
+     *
+     * @param sent what to send upstream for it: {@code asked} itself, or a widened READ without payload
+     * @throws NbdException (fatal) when the client reuses a cookie still in flight
+     */
+    public synchronized boolean admit(Request asked, Request sent, long cost) throws NbdException {
+        if (closed || entries.containsKey(asked.cookie())) {
+            asked.release();
+            budget.accept(cost);
+            if (closed) {
+                return false;
+            }
+            throw NbdException.fatal(String.format("cookie %016x reused while still in flight", asked.cookie()));
+        }
+        Entry e = new Entry(asked, sent, cost);
+        entries.put(asked.cookie(), e);
+        queue.add(e);
+        charged += cost;
+        return true;
+    }
+
+    /**
+     * The client's DISCONNECT, to be passed upstream once nothing of the client's is in flight any more. It stays
+     * here after the client has left, until a connection takes it ({@link #nextToSend}, {@link #takeDisconnect()}).
+     */
+    public synchronized void disconnect(Request disc) {
+        disconnect = disc;
+    }
+
+    /** Waits until every request has been answered and written, the client has left, or the deadline passed. */
+    public synchronized boolean awaitEmpty(long deadlineMillis) throws InterruptedException {
+        while (!entries.isEmpty() && !closed) {
+            long left = deadlineMillis - System.currentTimeMillis();
+            if (left <= 0) {
+                break;
+            }
+            wait(left);
+        }
+        return entries.isEmpty();
+    }
+
+    /** The client has gone: every payload, reply not yet taken, and charge goes back; nothing more is admitted. */
+    public synchronized void clientLeft() {
+        closed = true;
+        for (Entry e : entries.values()) {
+            e.asked.release();
+            if (e.reply != null) {
+                e.reply.release();
+                e.reply = null;
+            }
+            budget.accept(e.cost);
+            charged -= e.cost;
+        }
+        entries.clear();
+        queue.clear();
+        answered.clear();
+        notifyAll();
+    }
+
+    // ---- an upstream connection
+
+    /**
+     * A connection starts working for this ledger: its token, now the only one that may send. Everything sent on
+     * earlier generations and not answered is queued again, in the order the client sent it.
+     */
+    public synchronized long begin() {
+        long g = ++lastToken;
+        current = g;
+        generations.put(g, new Generation());
+        queue.clear();
+        for (Entry e : entries.values()) {
+            if (e.state == State.SENT) {
+                e.state = State.QUEUED;
+            }
+            if (e.state == State.QUEUED) {
+                queue.add(e);
+            }
+        }
+        return g;
+    }
+
+    /** The current generation's token, 0 before the first: what read-ahead data was read under. */
+    public synchronized long generation() {
+        return current;
+    }
+
+    /** Requests waiting to be sent on the current generation: after {@link #begin()}, those to retransmit. */
+    public synchronized int queued() {
+        return queue.size();
+    }
+
+    /**
+     * The next thing for generation {@code g} to write, or null: a queued request, now sent on {@code g}, with one
+     * more payload reference that the caller releases once it is written; or, once nothing of the client's is in
+     * flight, its DISCONNECT, after which the connection must end. Nothing while {@code g} is not current or the
+     * server has refused on it (ESHUTDOWN).
+     */
+    public synchronized Request nextToSend(long g) {
+        Generation gen = generations.get(g);
+        if (g != current || gen == null || gen.refusing) {
+            return null;
+        }
+        Entry e;
+        while ((e = queue.poll()) != null) {
+            if (e.state == State.QUEUED) {
+                e.state = State.SENT;
+                e.generation = g;
+                gen.awaited.add(e.sent.cookie());
+                return e.sent.retain();
+            }
+        }
+        if (disconnect != null && entries.isEmpty()) {
+            Request d = disconnect;
+            disconnect = null;
+            return d;
+        }
+        return null;
+    }
+
+    /** Whether {@link #nextToSend} or {@link #softDisconnect} would give generation {@code g} something to write. */
+    public synchronized boolean hasWork(long g) {
+        Generation gen = generations.get(g);
+        if (g != current || gen == null) {
+            return false;
+        }
+        if (gen.refusing) {
+            return gen.awaited.isEmpty();
+        }
+        return !queue.isEmpty() || (disconnect != null && entries.isEmpty());
+    }
+
+    /**
+     * The request a reply read on {@code g} answers, for decoding and checking it: one written on {@code g} and not
+     * answered there yet. Null for anything else (a second reply, a cookie never sent there).
+     */
+    public synchronized Request lookup(long g, long cookie) {
+        Generation gen = generations.get(g);
+        if (gen == null || !gen.awaited.contains(cookie)) {
+            return null;
+        }
+        Entry e = entries.get(cookie);
+        return e == null ? null : e.sent;
+    }
+
+    /**
+     * A complete reply read on {@code g}; the ledger takes its memory. True when it answers a request now waiting
+     * for it, which the client's writer will then take; false when it is stale (the request was sent again on a
+     * newer generation, or the client left), in which case it has been released.
+     */
+    public synchronized boolean answered(long g, Reply reply) {
+        Generation gen = generations.get(g);
+        if (gen != null) {
+            gen.awaited.remove(reply.cookie());
+        }
+        Entry e = entries.get(reply.cookie());
+        if (gen == null || e == null || e.state != State.SENT || e.generation != g) {
+            reply.release();
+            return false;
+        }
+        e.state = State.ANSWERED;
+        e.reply = reply;
+        e.generation = g;
+        answered.add(e);
+        notifyAll();
+        return true;
+    }
+
+    /**
+     * The server refused the request with ESHUTDOWN: it is queued again for the next connection, and nothing more is
+     * sent on {@code g}. Once everything else written on {@code g} is answered, {@link #softDisconnect} says so.
+     */
+    public synchronized void refused(long g, long cookie) {
+        Generation gen = generations.get(g);
+        if (gen == null) {
+            return;
+        }
+        gen.refusing = true;
+        gen.awaited.remove(cookie);
+        Entry e = entries.get(cookie);
+        if (e != null && e.state == State.SENT && e.generation == g) {
+            e.state = State.QUEUED; // the next begin() queues it, in its place
+        }
+    }
+
+    public synchronized boolean isRefusing(long g) {
+        Generation gen = generations.get(g);
+        return gen != null && gen.refusing;
+    }
+
+    /**
+     * After ESHUTDOWN, once everything written on {@code g} has been answered: the DISCONNECT that ends {@code g}
+     * cleanly, as the spec asks; null before then. The client's own DISCONNECT, if one waits, stays for the next
+     * connection.
+     */
+    public synchronized Request softDisconnect(long g) {
+        Generation gen = generations.get(g);
+        if (gen == null || !gen.refusing || !gen.awaited.isEmpty()) {
+            return null;
+        }
+        return Request.of(Nbd.CMD_DISC, 0, 0, 0, 0);
+    }
+
+    /** Takes the client's DISCONNECT not yet sent, if any: a connection that stops working for the client sends it. */
+    public synchronized Request takeDisconnect() {
+        Request d = disconnect;
+        disconnect = null;
+        return d;
+    }
+
+    /** Requests written on {@code g} and not answered there. */
+    public synchronized int awaitedOn(long g) {
+        Generation gen = generations.get(g);
+        return gen == null ? 0 : gen.awaited.size();
+    }
+
+    /**
+     * The connection of generation {@code g} stops working for this ledger (it ended, or it goes back to the pool):
+     * returns how many requests were written on it and not answered. More than none means late replies may still
+     * come on it, so it must not serve anyone else.
+     */
+    public synchronized int release(long g) {
+        Generation gen = generations.remove(g);
+        return gen == null ? 0 : gen.awaited.size();
+    }
+
+    // ---- the client's writer
+
+    /** The next reply to write to the client, or null if none is ready. */
+    public synchronized Delivery takeAnswered() {
+        Entry e;
+        while ((e = answered.poll()) != null) {
+            if (e.state == State.ANSWERED) {
+                e.state = State.TAKEN;
+                Reply r = e.reply;
+                e.reply = null;
+                return new Delivery(e.asked, e.sent, r, e.generation);
+            }
+        }
+        return null;
+    }
+
+    /** Waits for the next reply to write; null once the client has left. */
+    public synchronized Delivery awaitAnswered() throws InterruptedException {
+        while (answered.isEmpty() && !closed) {
+            wait();
+        }
+        return takeAnswered();
+    }
+
+    public synchronized boolean hasAnswered() {
+        return !answered.isEmpty();
+    }
+
+    /** The reply is on the client's socket: the request is done, its payload and budget go back. */
+    public synchronized void written(Delivery d) {
+        Entry e = entries.get(d.asked().cookie());
+        if (e == null || e.asked != d.asked() || e.state != State.TAKEN) {
+            return; // the client left meanwhile: already given back
+        }
+        entries.remove(d.asked().cookie());
+        e.asked.release();
+        budget.accept(e.cost);
+        charged -= e.cost;
+        if (entries.isEmpty()) {
+            notifyAll();
+        }
+    }
+
+    // ---- for management and the watchdogs
+
+    /** Requests of the client without a written reply. */
+    public synchronized int inFlight() {
+        return entries.size();
+    }
+
+    /** Budget bytes held by requests in flight. */
+    public synchronized long charged() {
+        return charged;
+    }
+}

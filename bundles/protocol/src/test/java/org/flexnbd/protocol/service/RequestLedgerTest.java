@@ -1,0 +1,373 @@
+package org.flexnbd.protocol.service;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertNotSame;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertSame;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.NbdException;
+import org.flexnbd.protocol.PayloadPool;
+import org.flexnbd.protocol.Reply;
+import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.service.RequestLedger.Delivery;
+import org.junit.After;
+import org.junit.Test;
+
+import io.netty.buffer.ByteBuf;
+
+/**
+ * The ledger alone: no sockets, no threads but the test's. Payloads and replies are in real pooled memory, so that
+ * every reference the ledger takes or gives back is counted.
+ */
+public class RequestLedgerTest {
+    private final AtomicLong budgetBack = new AtomicLong();
+    private final RequestLedger ledger = new RequestLedger(budgetBack::addAndGet);
+    private final List<ByteBuf> memory = new ArrayList<>();
+
+    @After
+    public void everyReferenceWentBack() {
+        for (ByteBuf b : memory) {
+            assertEquals("a pooled buffer still held: " + b, 0, b.refCnt());
+        }
+    }
+
+    // ---- replay
+
+    @Test
+    public void aNewGenerationSendsAgainEverythingUnansweredInTheOrderTheClientSentIt() throws Exception {
+        for (long cookie = 1; cookie <= 4; cookie++) {
+            admitRead(cookie);
+        }
+        long g1 = ledger.begin();
+        assertEquals(List.of(1L, 2L, 3L, 4L), cookiesSent(g1));
+        assertTrue(ledger.answered(g1, reply(3)));
+        admitRead(5);
+        long g2 = ledger.begin(); // the connection was lost: 1, 2, 4 unanswered on it, 5 never sent
+        assertEquals(4, ledger.queued());
+        admitRead(6); // arrives after the reconnect: behind the retransmissions
+        assertEquals(List.of(1L, 2L, 4L, 5L, 6L), cookiesSent(g2));
+        assertNull("the old generation may send nothing more", ledger.nextToSend(g1));
+        assertEquals(3, ledger.release(g1)); // the lost connection owed three answers
+        writeAll();
+        answerAll(g2, 1, 2, 4, 5, 6);
+        writeAll();
+        assertEquals(0, ledger.inFlight());
+    }
+
+    @Test
+    public void aReplyReadOnAGenerationThatWasReplacedIsDroppedAndTheRequestAnsweredOnceOnTheNewOne() throws Exception {
+        ByteBuf data = pooled(512);
+        admit(write(1, data), 512);
+        long g1 = ledger.begin();
+        Request onWire = ledger.nextToSend(g1);
+        onWire.release();
+        long g2 = ledger.begin();
+        ledger.nextToSend(g2).release();
+
+        ByteBuf late = pooled(0);
+        assertSame("it can still be decoded", onWire, ledger.lookup(g1, 1));
+        assertFalse("a stale reply is no answer", ledger.answered(g1, reply(1, late)));
+        assertEquals("and its memory went back", 0, late.refCnt());
+        assertNull("answered there once: nothing more awaited", ledger.lookup(g1, 1));
+        assertTrue(ledger.answered(g2, reply(1)));
+        assertFalse("a second reply is no answer either", ledger.answered(g2, reply(1)));
+        writeAll();
+        assertEquals(512, budgetBack.get());
+    }
+
+    @Test
+    public void aPartialStructuredReplyIsForgottenWithItsConnectionAndTheRequestSentAgain() throws Exception {
+        admitRead(9);
+        long g1 = ledger.begin();
+        assertEquals(List.of(9L), cookiesSent(g1));
+        // The connection died between chunks: its reader drops the chunks; the ledger never heard of them.
+        assertEquals(1, ledger.release(g1));
+        long g2 = ledger.begin();
+        assertEquals(List.of(9L), cookiesSent(g2));
+        assertTrue(ledger.answered(g2, reply(9)));
+        writeAll();
+        assertEquals(0, ledger.charged());
+    }
+
+    // ---- ESHUTDOWN
+
+    @Test
+    public void afterEshutdownNothingMoreIsSentAndTheConnectionEndsSoftlyOnceItsAnswersCame() throws Exception {
+        admitRead(1);
+        admitRead(2);
+        long g = ledger.begin();
+        assertEquals(List.of(1L, 2L), cookiesSent(g));
+        ledger.refused(g, 1);
+        assertTrue(ledger.isRefusing(g));
+        admitRead(3);
+        assertNull("nothing more on a refusing connection", ledger.nextToSend(g));
+        assertNull("2 is still owed an answer", ledger.softDisconnect(g));
+        assertFalse(ledger.hasWork(g));
+        assertTrue(ledger.answered(g, reply(2)));
+        assertTrue(ledger.hasWork(g));
+        Request disc = ledger.softDisconnect(g);
+        assertEquals(Nbd.CMD_DISC, disc.type());
+        ledger.release(g);
+        long next = ledger.begin();
+        assertEquals("the refused request first, in its place", List.of(1L, 3L), cookiesSent(next));
+        answerAll(next, 1, 3);
+        writeAll();
+    }
+
+    @Test
+    public void aClientDisconnectWhileTheUpstreamRefusesWaitsForTheNextConnection() throws Exception {
+        // The past fix: a DISCONNECT arriving while the link was refusing met a null in its drain.
+        admitRead(1);
+        long g = ledger.begin();
+        ledger.nextToSend(g).release();
+        ledger.refused(g, 1);
+        Request clients = Request.of(Nbd.CMD_DISC, 0, 77, 0, 0);
+        ledger.disconnect(clients);
+        assertNull(ledger.nextToSend(g));
+        Request soft = ledger.softDisconnect(g);
+        assertNotSame("the soft disconnect is the proxy's own", clients, soft);
+        long g2 = ledger.begin();
+        assertEquals("the client's DISCONNECT waits for its last reply", List.of(1L), cookiesSent(g2));
+        assertTrue(ledger.answered(g2, reply(1)));
+        assertNull("...to be written", ledger.nextToSend(g2));
+        writeAll();
+        assertSame(clients, ledger.nextToSend(g2));
+        assertNull(ledger.nextToSend(g2));
+    }
+
+    // ---- the client
+
+    @Test
+    public void theClientsDisconnectGoesOnlyOnceEveryReplyIsWritten() throws Exception {
+        admitRead(1);
+        long g = ledger.begin();
+        ledger.nextToSend(g).release();
+        assertFalse(ledger.awaitEmpty(System.currentTimeMillis() + 20));
+        ledger.answered(g, reply(1));
+        Delivery d = ledger.takeAnswered();
+        assertFalse(ledger.awaitEmpty(System.currentTimeMillis() + 20));
+        ledger.written(d);
+        d.reply().release();
+        assertTrue(ledger.awaitEmpty(System.currentTimeMillis() + 20));
+    }
+
+    @Test
+    public void aClientLeavingWithRequestsOutGivesEverythingBackAndTheConnectionMustBeReplaced() throws Exception {
+        ByteBuf[] payloads = {pooled(4096), pooled(4096), pooled(4096), pooled(4096), pooled(4096)};
+        for (int i = 0; i < payloads.length; i++) {
+            admit(write(i + 1, payloads[i]), 4096);
+        }
+        long g = ledger.begin();
+        Request underWay = null;
+        for (int i = 0; i < 4; i++) { // 5 stays queued
+            Request r = ledger.nextToSend(g);
+            if (r.cookie() == 2) {
+                underWay = r; // a write still under way when the client leaves
+            } else {
+                r.release();
+            }
+        }
+        ByteBuf takenReply = pooled(64);
+        ByteBuf untakenReply = pooled(64);
+        assertTrue(ledger.answered(g, reply(1, takenReply)));
+        Delivery taken = ledger.takeAnswered(); // the writer has 1's reply in hand
+        assertTrue(ledger.answered(g, reply(3, untakenReply))); // 3's waits for the writer
+
+        ledger.clientLeft();
+        assertNull("the writer ends", ledger.awaitAnswered());
+        assertEquals(5 * 4096, budgetBack.get());
+        assertEquals(0, ledger.charged());
+        assertEquals(0, untakenReply.refCnt());
+        assertEquals("the write under way keeps its own", 1, payloads[1].refCnt());
+        underWay.release();
+        taken.reply().release();
+        ledger.written(taken); // too late: nothing more goes back
+        assertEquals(5 * 4096, budgetBack.get());
+        assertEquals("2 and 4 were written there and never answered", 2, ledger.release(g));
+        ByteBuf late = pooled(0);
+        assertFalse(ledger.answered(g, reply(4, late)));
+        Request read = Request.of(Nbd.CMD_READ, 0, 6, 0, 512);
+        assertFalse("nothing is admitted after", ledger.admit(read, read, 512));
+        assertEquals(5 * 4096 + 512, budgetBack.get());
+    }
+
+    @Test
+    public void aCookieStillInFlightIsRefusedAndWhatCameWithItGoesBack() throws Exception {
+        admitRead(1);
+        ByteBuf data = pooled(100);
+        try {
+            admit(write(1, data), 100);
+            fail("a cookie in flight twice must be refused");
+        } catch (NbdException e) {
+            assertTrue(e.isFatal());
+        }
+        assertEquals(0, data.refCnt());
+        assertEquals(100, budgetBack.get());
+        ledger.clientLeft();
+    }
+
+    // ---- budget and memory
+
+    @Test
+    public void theBudgetComesBackExactlyOnceOnEveryPath() throws Exception {
+        long charged = 0;
+        for (long cookie = 1; cookie <= 20; cookie++) {
+            admitRead(cookie);
+            charged += 512;
+        }
+        long g = ledger.begin();
+        List<Long> sent = cookiesSent(g);
+        answerAll(g, 1, 2, 3, 4, 5);
+        ledger.refused(g, 6);
+        long g2 = ledger.begin();
+        answerAll(g2, cookiesSent(g2).subList(0, 5).stream().mapToLong(Long::longValue).toArray());
+        writeAll();
+        assertEquals(20, sent.size());
+        assertEquals(10 * 512, budgetBack.get());
+        assertEquals(10 * 512, ledger.charged());
+        ledger.clientLeft();
+        ledger.clientLeft();
+        assertEquals(charged, budgetBack.get());
+        assertEquals(0, ledger.charged());
+    }
+
+    @Test
+    public void aWriteUnderWayKeepsItsPayloadAfterTheRequestIsAnsweredAndWritten() throws Exception {
+        // The past race: the payload freed by a reply while another thread was still writing it upstream.
+        ByteBuf data = pooled(8192);
+        admit(write(1, data), 8192);
+        long g = ledger.begin();
+        Request writing = ledger.nextToSend(g);
+        assertEquals(2, data.refCnt());
+        assertTrue(ledger.answered(g, reply(1)));
+        writeAll();
+        assertEquals("the write's own reference", 1, data.refCnt());
+        assertEquals(8192, writing.payload().remaining());
+        writing.release();
+    }
+
+    // ---- hot update, sessions opened twice
+
+    @Test
+    public void aSecondLinkTakingTheLedgerOverSilencesTheFirst() throws Exception {
+        admitRead(1);
+        admitRead(2);
+        long first = ledger.begin();
+        assertEquals(List.of(1L, 2L), cookiesSent(first));
+        assertTrue(ledger.answered(first, reply(1)));
+        long second = ledger.begin(); // a hot update, or a session opened twice: the newest wins
+        admitRead(3);
+        assertFalse(ledger.hasWork(first));
+        assertNull(ledger.nextToSend(first));
+        assertEquals(List.of(2L, 3L), cookiesSent(second));
+        assertFalse("the first link's late answer is dropped", ledger.answered(first, reply(2)));
+        assertEquals("it owes nothing more, so it may serve another client", 0, ledger.release(first));
+        answerAll(second, 2, 3);
+        writeAll();
+        assertEquals(3, budgetBack.get() / 512);
+    }
+
+    @Test
+    public void aLinkStillOwingAnswersWhenItLetsGoSaysSoAndItsDisconnectIsHandedOver() throws Exception {
+        // The past fix: a stale reply on a reused connection met the next client's request of the same cookie.
+        admitRead(7);
+        long g = ledger.begin();
+        ledger.nextToSend(g).release();
+        ledger.clientLeft();
+        assertEquals(1, ledger.release(g));
+
+        RequestLedger next = new RequestLedger(budgetBack::addAndGet);
+        next.admit(Request.of(Nbd.CMD_READ, 0, 7, 0, 512), Request.of(Nbd.CMD_READ, 0, 7, 0, 512), 512);
+        long h = next.begin();
+        assertNull("not sent there: a reply for it would be a stray", next.lookup(h, 7));
+        assertFalse(next.answered(h, reply(7)));
+        Request disc = Request.of(Nbd.CMD_DISC, 0, 0, 0, 0);
+        next.disconnect(disc);
+        assertSame("a link letting go takes it", disc, next.takeDisconnect());
+        assertNull(next.takeDisconnect());
+        next.clientLeft();
+    }
+
+    // ---- what the watchdog sees
+
+    @Test
+    public void theWatchdogSeesOnlyWhatTheConnectionOwes() throws Exception {
+        long g = ledger.begin();
+        assertFalse(ledger.hasWork(g));
+        assertEquals(0, ledger.awaitedOn(g));
+        admitRead(1);
+        assertTrue("queued, not written: the connection owes a write", ledger.hasWork(g));
+        ledger.nextToSend(g).release();
+        assertEquals(1, ledger.awaitedOn(g));
+        assertTrue(ledger.answered(g, reply(1)));
+        assertEquals("a reply the client has not taken is not the upstream's debt", 0, ledger.awaitedOn(g));
+        assertFalse(ledger.hasWork(g));
+        assertEquals(1, ledger.inFlight());
+        writeAll();
+    }
+
+    // ---- helpers
+
+    private ByteBuf pooled(int bytes) {
+        ByteBuf b = PayloadPool.shared().directBuffer(Math.max(bytes, 1));
+        b.writerIndex(bytes);
+        memory.add(b);
+        return b;
+    }
+
+    private static Request write(long cookie, ByteBuf data) {
+        return new Request(0, Nbd.CMD_WRITE, cookie, 0, data.readableBytes(), data.nioBuffer(), data);
+    }
+
+    private void admit(Request r, long cost) throws NbdException {
+        ledger.admit(r, r, cost);
+    }
+
+    private void admitRead(long cookie) throws NbdException {
+        Request r = Request.of(Nbd.CMD_READ, 0, cookie, cookie * 512, 512);
+        ledger.admit(r, r, 512);
+    }
+
+    private Reply reply(long cookie) {
+        return Reply.simple(cookie, 0, ByteBuffer.allocate(0));
+    }
+
+    private static Reply reply(long cookie, ByteBuf memory) {
+        return Reply.simple(cookie, 0, memory.nioBuffer(), memory);
+    }
+
+    private List<Long> cookiesSent(long g) {
+        List<Long> sent = new ArrayList<>();
+        Request r;
+        while ((r = ledger.nextToSend(g)) != null) {
+            sent.add(r.cookie());
+            r.release();
+        }
+        return sent;
+    }
+
+    private void answerAll(long g, long... cookies) {
+        for (long c : cookies) {
+            assertTrue("answer to " + c, ledger.answered(g, reply(c)));
+        }
+    }
+
+    private void writeAll() {
+        Delivery d;
+        while ((d = ledger.takeAnswered()) != null) {
+            assertNotNull(d.reply());
+            d.reply().release();
+            ledger.written(d);
+        }
+    }
+}
