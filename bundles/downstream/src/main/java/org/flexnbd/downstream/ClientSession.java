@@ -41,6 +41,8 @@ final class ClientSession implements Runnable {
      */
     static final int BUFFER = 16 * 1024;
     private static final long DRAIN_MILLIS = 60_000;
+    /** Replies written before a flush at the latest: their budget comes back only then. */
+    private static final int FLUSH_EVERY = 16;
 
     private final SocketChannel socket;
     private final String peer;
@@ -300,7 +302,7 @@ final class ClientSession implements Runnable {
                     readAhead.answered(d.asked());
                 }
                 unflushed.add(d);
-                if (!ledger.hasAnswered()) {
+                if (!ledger.hasAnswered() || unflushed.size() >= FLUSH_EVERY) {
                     synchronized (writeLock) {
                         out.flush();
                     }
@@ -309,15 +311,24 @@ final class ClientSession implements Runnable {
                 }
             }
         } catch (IOException e) {
-            closeSocket(); // the client's thread sees it and ends the session; the ledger gives everything back
+            gone(); // a client that stopped reading and was closed, or that left
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException | Error e) {
             LOG.log(Level.SEVERE, "client " + peer + ": reply writer failed; closing the client", e);
-            closeSocket();
+            gone();
         } finally {
             PayloadPool.releaseThreadCache();
         }
+    }
+
+    /**
+     * No reply can reach the client any more: everything it holds goes back now, since its reader may be waiting
+     * for budget that only written replies would free; it then finds the client gone and ends the session.
+     */
+    private void gone() {
+        closeSocket();
+        ledger.clientLeft();
     }
 
     private Reply translated(Delivery d) {
@@ -366,8 +377,8 @@ final class ClientSession implements Runnable {
         readAhead.forget();
         UpstreamSession old;
         synchronized (lock) {
-            if (closing) {
-                fresh.close();
+            if (closing || host.upstream() != u) {
+                fresh.close(); // a newer service was bound meanwhile: its own switch follows
                 return;
             }
             if (upstreamExport != null) {
@@ -387,6 +398,8 @@ final class ClientSession implements Runnable {
             t.upstreamChanged(fresh.export());
         }
         int resent = ledger.queued();
+        // A request admitted meanwhile may have been handed to the old session, which no longer sends for the ledger.
+        fresh.send(false);
         if (old != null) {
             old.close();
         }

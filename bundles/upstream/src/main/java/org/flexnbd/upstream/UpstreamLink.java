@@ -31,6 +31,12 @@ import org.flexnbd.upstream.Connection.Binding;
  */
 final class UpstreamLink {
     private static final Logger LOG = Logger.getLogger(UpstreamLink.class.getName());
+    /**
+     * Reply bytes a client may have waiting to be written before its connection's reader stops reading: beyond it,
+     * replies wait in the upstream's socket, not in pooled memory (which would outgrow the threads' caches: with 64
+     * nbdcopy replies of 256 KiB held, a read cost twice the CPU, zeroing fresh pool chunks).
+     */
+    static final long BACKLOG = 2L << 20;
 
     private final String name;
     private final Supplier<Connector> connectors;
@@ -84,24 +90,26 @@ final class UpstreamLink {
         }
     }
 
-    /** The session's client has gone: late replies must not reach the next one. */
+    /** The session's client has gone, or moved to another link: late replies must not reach the next one. */
     void detach(LinkSession s) {
         synchronized (lock) {
             if (session != s) {
                 return;
             }
             session = null;
-            Request disc = s.ledger().takeDisconnect();
             Connection c = connection;
             if (c != null) {
                 Binding b = c.binding();
                 c.bind(null);
                 int late = b == null ? 0 : b.ledger().release(b.token());
-                if (late > 0) {
-                    c.fail("client left with " + late + " requests outstanding; replacing the connection", true);
-                } else if (disc != null && !c.isFailed()) {
-                    leftDisconnect = disc;
+                Request disc = s.ledger().takeDisconnectOfDeparted();
+                if (disc != null && !c.isFailed()) {
+                    leftDisconnect = disc; // sent first; the connection is replaced after it anyway
                     lock.notifyAll();
+                } else if (late > 0) {
+                    c.fail("client left with " + late + " requests outstanding; replacing the connection", true);
+                } else if (c.isRefusing()) {
+                    c.fail("the upstream is shutting down (ESHUTDOWN); replacing the connection", true);
                 }
             }
         }
@@ -127,9 +135,6 @@ final class UpstreamLink {
             }
         }
         try {
-            if (b.ledger().awaitedOn(b.token()) == 0) {
-                c.channel.touch(); // the upstream timeout counts from when something is outstanding
-            }
             if (!drain(c, b) && !more) {
                 c.out.flush();
             }
@@ -187,7 +192,7 @@ final class UpstreamLink {
         synchronized (lock) {
             Connection c = connection;
             Binding b = c == null ? null : c.binding();
-            if (b == null || (b.ledger().awaitedOn(b.token()) == 0 && !b.ledger().hasWork(b.token()))) {
+            if (b == null || b.ledger().awaitedOn(b.token()) == 0 || b.ledger().isBacklogged(BACKLOG)) {
                 return;
             }
             long idle = nowNanos - c.channel.lastProgressNanos();
@@ -231,7 +236,7 @@ final class UpstreamLink {
             return false;
         }
         Binding b = c.binding();
-        return leftDisconnect != null || (b != null && b.ledger().hasWork(b.token()));
+        return leftDisconnect != null || (b != null && b.ledger().hasDisconnect());
     }
 
     private void run(Connection first) throws InterruptedException {
@@ -330,6 +335,7 @@ final class UpstreamLink {
             while (true) {
                 Binding b;
                 Request disc;
+                boolean departed;
                 synchronized (lock) {
                     while (!c.isFailed() && !closed && leftDisconnect == null && !hasWork(c)) {
                         lock.wait();
@@ -338,11 +344,10 @@ final class UpstreamLink {
                         return;
                     }
                     b = c.binding();
-                    disc = leftDisconnect;
-                    leftDisconnect = null;
+                    departed = leftDisconnect != null;
                 }
-                if (disc != null) {
-                    disconnect(c, disc, "client disconnected; a fresh connection for the next one", true);
+                if (departed) {
+                    sendLeftDisconnect(c);
                     return;
                 }
                 if (b.ledger().isRefusing(b.token())) {
@@ -375,6 +380,27 @@ final class UpstreamLink {
         }
     }
 
+    /**
+     * A departed client's DISCONNECT. Taken with {@link #sending} held: a client thread that finds the socket free
+     * must also find the DISCONNECT gone, or it could write the next client's requests before it.
+     */
+    private void sendLeftDisconnect(Connection c) throws IOException {
+        Request disc;
+        sending.lock();
+        try {
+            synchronized (lock) {
+                disc = leftDisconnect;
+                leftDisconnect = null;
+            }
+            RequestCodec.write(c.out, disc);
+            c.out.flush();
+        } finally {
+            sending.unlock();
+        }
+        c.fail("client disconnected; a fresh connection for the next one", true);
+        wake();
+    }
+
     /** Under the lock. */
     private static boolean hasWork(Connection c) {
         Binding b = c.binding();
@@ -386,6 +412,9 @@ final class UpstreamLink {
      * which the connection is done.
      */
     private boolean drain(Connection c, Binding b) throws IOException {
+        if (b.ledger().awaitedOn(b.token()) == 0) {
+            c.channel.touch(); // the upstream timeout counts from when something is outstanding
+        }
         Request next;
         while ((next = b.ledger().nextToSend(b.token())) != null) {
             if (next.type() == Nbd.CMD_DISC) {
@@ -439,6 +468,9 @@ final class UpstreamLink {
                     refused(c, b, complete.cookie());
                 } else if (b.ledger().answered(b.token(), complete)) {
                     c.delivered();
+                    while (!c.isFailed() && !b.ledger().awaitRoom(b.token(), BACKLOG, 100)) {
+                        c.channel.touch(); // a slow client is not the upstream's fault
+                    }
                 }
                 if (c.isRefusing()) {
                     wake(); // the writer may disconnect now
@@ -449,6 +481,8 @@ final class UpstreamLink {
             c.fail("protocol violation: " + e.getMessage(), false);
         } catch (IOException e) {
             c.fail(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), false);
+        } catch (InterruptedException e) {
+            c.fail("stopping", true);
         } catch (RuntimeException | Error e) {
             // Whatever ends the reader must fail the connection: the writer, and the client, wait on it.
             LOG.log(Level.SEVERE, "reader failed", e);

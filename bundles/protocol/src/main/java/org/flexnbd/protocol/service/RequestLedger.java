@@ -1,9 +1,12 @@
 package org.flexnbd.protocol.service;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.LongConsumer;
@@ -50,6 +53,7 @@ public final class RequestLedger {
         State state = State.QUEUED;
         long generation;
         Reply reply;
+        long replyBytes;
 
         Entry(Request asked, Request sent, long cost) {
             this.asked = asked;
@@ -68,12 +72,19 @@ public final class RequestLedger {
     private final LinkedHashMap<Long, Entry> entries = new LinkedHashMap<>();
     private final ArrayDeque<Entry> queue = new ArrayDeque<>();
     private final ArrayDeque<Entry> answered = new ArrayDeque<>();
+    /**
+     * Replies the writer has taken and not yet said are written, by the client's request. Out of {@link #entries}:
+     * once the bytes may have reached the client, it may reuse the cookie at once.
+     */
+    private final IdentityHashMap<Request, Entry> taken = new IdentityHashMap<>();
     private final Map<Long, Generation> generations = new HashMap<>();
     private long current;
     private long lastToken;
     private Request disconnect;
     private boolean closed;
     private long charged;
+    /** Payload bytes of replies answered and not yet written to the client. */
+    private long unwritten;
 
     /** @param budget gives payload budget back: called with each admitted request's cost once it is done with */
     public RequestLedger(LongConsumer budget) {
@@ -116,20 +127,26 @@ public final class RequestLedger {
 
     /** Waits until every request has been answered and written, the client has left, or the deadline passed. */
     public synchronized boolean awaitEmpty(long deadlineMillis) throws InterruptedException {
-        while (!entries.isEmpty() && !closed) {
+        while (!isEmpty() && !closed) {
             long left = deadlineMillis - System.currentTimeMillis();
             if (left <= 0) {
                 break;
             }
             wait(left);
         }
-        return entries.isEmpty();
+        return isEmpty();
+    }
+
+    private boolean isEmpty() {
+        return entries.isEmpty() && taken.isEmpty();
     }
 
     /** The client has gone: every payload, reply not yet taken, and charge goes back; nothing more is admitted. */
     public synchronized void clientLeft() {
         closed = true;
-        for (Entry e : entries.values()) {
+        List<Entry> all = new ArrayList<>(entries.values());
+        all.addAll(taken.values());
+        for (Entry e : all) {
             e.asked.release();
             if (e.reply != null) {
                 e.reply.release();
@@ -139,8 +156,10 @@ public final class RequestLedger {
             charged -= e.cost;
         }
         entries.clear();
+        taken.clear();
         queue.clear();
         answered.clear();
+        unwritten = 0;
         notifyAll();
     }
 
@@ -163,6 +182,7 @@ public final class RequestLedger {
                 queue.add(e);
             }
         }
+        notifyAll(); // a reader of an older generation waiting for room
         return g;
     }
 
@@ -196,7 +216,7 @@ public final class RequestLedger {
                 return e.sent.retain();
             }
         }
-        if (disconnect != null && entries.isEmpty()) {
+        if (disconnect != null && isEmpty()) {
             Request d = disconnect;
             disconnect = null;
             return d;
@@ -213,7 +233,7 @@ public final class RequestLedger {
         if (gen.refusing) {
             return gen.awaited.isEmpty();
         }
-        return !queue.isEmpty() || (disconnect != null && entries.isEmpty());
+        return !queue.isEmpty() || (disconnect != null && isEmpty());
     }
 
     /**
@@ -246,6 +266,8 @@ public final class RequestLedger {
         }
         e.state = State.ANSWERED;
         e.reply = reply;
+        e.replyBytes = reply.payloadBytes();
+        unwritten += e.replyBytes;
         e.generation = g;
         answered.add(e);
         notifyAll();
@@ -287,11 +309,23 @@ public final class RequestLedger {
         return Request.of(Nbd.CMD_DISC, 0, 0, 0, 0);
     }
 
-    /** Takes the client's DISCONNECT not yet sent, if any: a connection that stops working for the client sends it. */
-    public synchronized Request takeDisconnect() {
+    /**
+     * The DISCONNECT of a client that has left, not yet sent: the connection that worked for it last takes it, to
+     * send before anything of the next client's. Null while the client is still here (it may only be moving to
+     * another connection, which will send it).
+     */
+    public synchronized Request takeDisconnectOfDeparted() {
+        if (!closed) {
+            return null;
+        }
         Request d = disconnect;
         disconnect = null;
         return d;
+    }
+
+    /** Whether a DISCONNECT of the client's waits to be sent. */
+    public synchronized boolean hasDisconnect() {
+        return disconnect != null;
     }
 
     /** Requests written on {@code g} and not answered there. */
@@ -310,6 +344,29 @@ public final class RequestLedger {
         return gen == null ? 0 : gen.awaited.size();
     }
 
+    /**
+     * Waits while the client has more than {@code limit} bytes of replies to write, so that replies wait in the
+     * upstream's socket rather than in memory: the reader of generation {@code g} calls it before reading the next.
+     * Returns true at once when {@code g} is no longer current or the client has left; false when
+     * {@code timeoutMillis} passed first.
+     */
+    public synchronized boolean awaitRoom(long g, long limit, long timeoutMillis) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + timeoutMillis;
+        while (unwritten > limit && g == current && !closed) {
+            long left = deadline - System.currentTimeMillis();
+            if (left <= 0) {
+                return false;
+            }
+            wait(left);
+        }
+        return true;
+    }
+
+    /** Whether the client is slower than its upstream: more than {@code limit} bytes of replies wait for it. */
+    public synchronized boolean isBacklogged(long limit) {
+        return unwritten > limit;
+    }
+
     // ---- the client's writer
 
     /** The next reply to write to the client, or null if none is ready. */
@@ -318,6 +375,8 @@ public final class RequestLedger {
         while ((e = answered.poll()) != null) {
             if (e.state == State.ANSWERED) {
                 e.state = State.TAKEN;
+                entries.remove(e.asked.cookie());
+                taken.put(e.asked, e);
                 Reply r = e.reply;
                 e.reply = null;
                 return new Delivery(e.asked, e.sent, r, e.generation);
@@ -340,24 +399,23 @@ public final class RequestLedger {
 
     /** The reply is on the client's socket: the request is done, its payload and budget go back. */
     public synchronized void written(Delivery d) {
-        Entry e = entries.get(d.asked().cookie());
-        if (e == null || e.asked != d.asked() || e.state != State.TAKEN) {
+        Entry e = taken.remove(d.asked());
+        if (e == null) {
             return; // the client left meanwhile: already given back
         }
-        entries.remove(d.asked().cookie());
         e.asked.release();
         budget.accept(e.cost);
         charged -= e.cost;
-        if (entries.isEmpty()) {
-            notifyAll();
-        }
+        unwritten -= e.replyBytes;
+        notifyAll(); // the DISCONNECT waiting for an empty ledger, a reader waiting for room
+
     }
 
     // ---- for management and the watchdogs
 
     /** Requests of the client without a written reply. */
     public synchronized int inFlight() {
-        return entries.size();
+        return entries.size() + taken.size();
     }
 
     /** Budget bytes held by requests in flight. */

@@ -216,6 +216,44 @@ public class RequestLedgerTest {
         ledger.clientLeft();
     }
 
+    @Test
+    public void aClientMayReuseACookieAsSoonAsItsReplyIsTaken() throws Exception {
+        // The writer may put the bytes on the wire before it says they are written; qemu reuses cookies at once.
+        admitRead(1);
+        long g = ledger.begin();
+        ledger.nextToSend(g).release();
+        assertTrue(ledger.answered(g, reply(1)));
+        Delivery first = ledger.takeAnswered();
+        admitRead(1);
+        assertEquals(2, ledger.inFlight());
+        assertEquals(List.of(1L), cookiesSent(g));
+        ledger.written(first);
+        first.reply().release();
+        assertEquals("only the first went back", 512, budgetBack.get());
+        assertTrue(ledger.answered(g, reply(1)));
+        writeAll();
+        assertEquals(1024, budgetBack.get());
+    }
+
+    @Test
+    public void aReaderWaitsForRoomOnlyWhileTheClientIsBehindAndItsGenerationCurrent() throws Exception {
+        ByteBuf big = pooled(3000);
+        admitRead(1);
+        long g = ledger.begin();
+        ledger.nextToSend(g).release();
+        assertTrue(ledger.awaitRoom(g, 2048, 0));
+        assertTrue(ledger.answered(g, reply(1, big)));
+        assertTrue(ledger.isBacklogged(2048));
+        assertFalse("behind: it waits, here until its time is up", ledger.awaitRoom(g, 2048, 10));
+        assertTrue("a bigger allowance has room", ledger.awaitRoom(g, 4096, 0));
+        long g2 = ledger.begin();
+        assertTrue("an old generation never waits", ledger.awaitRoom(g, 2048, 0));
+        assertFalse(ledger.awaitRoom(g2, 2048, 10));
+        writeAll();
+        assertFalse(ledger.isBacklogged(2048));
+        assertTrue(ledger.awaitRoom(g2, 2048, 0));
+    }
+
     // ---- budget and memory
 
     @Test
@@ -293,9 +331,10 @@ public class RequestLedgerTest {
         assertFalse(next.answered(h, reply(7)));
         Request disc = Request.of(Nbd.CMD_DISC, 0, 0, 0, 0);
         next.disconnect(disc);
-        assertSame("a link letting go takes it", disc, next.takeDisconnect());
-        assertNull(next.takeDisconnect());
+        assertNull("a client only moving to another link keeps it", next.takeDisconnectOfDeparted());
         next.clientLeft();
+        assertSame("the link letting go of a departed client takes it", disc, next.takeDisconnectOfDeparted());
+        assertNull(next.takeDisconnectOfDeparted());
     }
 
     // ---- what the watchdog sees
