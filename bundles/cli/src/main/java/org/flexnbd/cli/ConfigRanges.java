@@ -57,7 +57,8 @@ final class ConfigRanges {
         return Map.of(
                 Pids.UPSTREAM, Map.of("address", TEXT, "port", PORT, "bind", TEXT, "exportName", TEXT,
                         "timeoutSeconds", new Range(1, 86_400), "connectTimeoutSeconds", new Range(1, 3600),
-                        "reconnectMaxDelayMillis", new Range(100, 600_000), "maxClients", CLIENTS),
+                        "reconnectMaxDelayMillis", new Range(100, 600_000), "maxClients", CLIENTS,
+                        "journalBytes", new Range(0, maxBufferBytes)),
                 Pids.DOWNSTREAM, Map.ofEntries(Map.entry("address", TEXT), Map.entry("port", PORT),
                         Map.entry("maxClients", CLIENTS),
                         Map.entry("handshake", new OneOf(Set.copyOf(ArgumentParser.HANDSHAKES))),

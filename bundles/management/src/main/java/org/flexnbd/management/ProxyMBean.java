@@ -32,6 +32,12 @@ public interface ProxyMBean {
 
     String getExportFlags();
 
+    int getJournalRequests();
+
+    long getJournalBytes();
+
+    long getJournalReplays();
+
     void reconnect();
 
     void retarget(String address, int port);

@@ -70,7 +70,12 @@ final class ProxyManagement extends StandardEmitterMBean implements ProxyMBean {
             Map.entry("ExportSize", "The upstream export's size in bytes, as clients see it; -1 before the first"
                     + " connection"),
             Map.entry("ExportFlags", "The upstream export's transmission flags (NBD_FLAG_*), in hexadecimal; empty"
-                    + " before the first connection"));
+                    + " before the first connection"),
+            Map.entry("JournalRequests", "Acknowledged writes kept in the write journal until a FLUSH makes them"
+                    + " durable; written again, in order, if the upstream is lost"),
+            Map.entry("JournalBytes", "Bytes the write journal holds (payloads, and a request header each)"),
+            Map.entry("JournalReplays", "Times the write journal was written again to the upstream after a loss,"
+                    + " since the upstream connector started"));
 
     private static final Map<String, String> OPERATIONS = Map.of(
             "reconnect", "Drop every upstream connection and connect again; requests in flight are retransmitted,"
@@ -164,6 +169,24 @@ final class ProxyManagement extends StandardEmitterMBean implements ProxyMBean {
     public long getReconnectCount() {
         UpstreamStatus s = status();
         return s == null ? 0 : s.reconnects();
+    }
+
+    @Override
+    public int getJournalRequests() {
+        UpstreamStatus s = status();
+        return s == null ? 0 : s.journalRequests();
+    }
+
+    @Override
+    public long getJournalBytes() {
+        UpstreamStatus s = status();
+        return s == null ? 0 : s.journalBytes();
+    }
+
+    @Override
+    public long getJournalReplays() {
+        UpstreamStatus s = status();
+        return s == null ? 0 : s.journalReplays();
     }
 
     @Override

@@ -13,7 +13,7 @@ import org.flexnbd.protocol.service.UpstreamStatus;
 
 /** An Upstream that reports what the test sets, and records the operations asked of it. */
 final class FakeUpstream implements Upstream {
-    volatile UpstreamStatus status = new UpstreamStatus("CONNECTED", "10.0.0.1:4777", 0, 0, 0, "", 0, 1L << 30, 0x1cd);
+    volatile UpstreamStatus status = new UpstreamStatus("CONNECTED", "10.0.0.1:4777", 0, 0, 0, "", 0, 1L << 30, 0x1cd, 0, 0, 0);
     volatile IOException retargetFailure;
     volatile RuntimeException reconnectFailure;
     final List<String> calls = new ArrayList<>();

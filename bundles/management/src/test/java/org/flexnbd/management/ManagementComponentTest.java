@@ -61,7 +61,8 @@ import org.junit.rules.TemporaryFolder;
 public class ManagementComponentTest {
     private static final Set<String> ATTRIBUTES = new TreeSet<>(Arrays.asList("State", "UpstreamAddress",
             "ClientAddress", "InFlightRequests", "ReconnectCount", "Retransmissions", "RequestsRelayed",
-            "BytesRelayed", "LastFailure", "LastFailureTime", "ListenAddress", "ExportSize", "ExportFlags"));
+            "BytesRelayed", "LastFailure", "LastFailureTime", "ListenAddress", "ExportSize", "ExportFlags",
+            "JournalRequests", "JournalBytes", "JournalReplays"));
 
     private final FakeUpstream upstream = new FakeUpstream();
     private final FakeDownstream downstream = new FakeDownstream();
@@ -141,7 +142,7 @@ public class ManagementComponentTest {
     @Test
     public void everyAttributeReadsThroughTheConnector() throws Exception {
         upstream.status = new UpstreamStatus("RECONNECTING", "10.0.0.1:4777", 3, 2, 5, "connection reset by peer",
-                1_700_000_000_123L, 1L << 30, 0x1cd);
+                1_700_000_000_123L, 1L << 30, 0x1cd, 12, 49488, 3);
         downstream.clients = List.of("127.0.0.1:50000", "127.0.0.1:50002");
         downstream.requests = 42;
         downstream.bytes = 1 << 20;
@@ -164,6 +165,9 @@ public class ManagementComponentTest {
         assertEquals("127.0.0.1:10809", values.get("ListenAddress"));
         assertEquals(1L << 30, values.get("ExportSize"));
         assertEquals("0x01cd", values.get("ExportFlags"));
+        assertEquals(12, values.get("JournalRequests"));
+        assertEquals(49488L, values.get("JournalBytes"));
+        assertEquals(3L, values.get("JournalReplays"));
 
         // one at a time too, as JConsole's attribute tab does
         for (String name : ATTRIBUTES) {
@@ -326,7 +330,7 @@ public class ManagementComponentTest {
         component.poll(); // the first look only sets what later looks compare with
 
         upstream.status = new UpstreamStatus("RECONNECTING", "10.0.0.1:4777", 1, 1, 0, "connection reset by peer",
-                System.currentTimeMillis(), 1L << 30, 0x1cd);
+                System.currentTimeMillis(), 1L << 30, 0x1cd, 0, 0, 0);
         AttributeChangeNotification state = next(received);
         AttributeChangeNotification count = next(received);
         if (!"State".equals(state.getAttributeName())) {
@@ -345,7 +349,7 @@ public class ManagementComponentTest {
         assertEquals(1L, count.getNewValue());
 
         upstream.status = new UpstreamStatus("CONNECTED", "10.0.0.1:4777", 0, 1, 1, "connection reset by peer",
-                System.currentTimeMillis(), 1L << 30, 0x1cd);
+                System.currentTimeMillis(), 1L << 30, 0x1cd, 0, 0, 0);
         state = next(received);
         assertEquals("RECONNECTING", state.getOldValue());
         assertEquals("CONNECTED", state.getNewValue());
@@ -367,7 +371,8 @@ public class ManagementComponentTest {
 
     @Test
     public void missingServicesReportWhatTheyCanAndReplacementsAreUsed() throws Exception {
-        upstream.status = new UpstreamStatus("CONNECTED", "10.0.0.1:4777", 2, 7, 9, "eof", 1000, 1L << 30, 0x1cd);
+        upstream.status = new UpstreamStatus("CONNECTED", "10.0.0.1:4777", 2, 7, 9, "eof", 1000, 1L << 30, 0x1cd, 0,
+                0, 0);
         component.unbindUpstream(upstream);
         component.unbindDownstream(downstream);
         assertEquals("STOPPING", read("State"));
@@ -384,7 +389,7 @@ public class ManagementComponentTest {
 
         // a hot update: the greedy reference binds the new service before it unbinds the old one
         FakeUpstream updated = new FakeUpstream();
-        updated.status = new UpstreamStatus("CONNECTED", "10.0.0.3:4777", 0, 0, 0, "", 0, 1L << 30, 0x1cd);
+        updated.status = new UpstreamStatus("CONNECTED", "10.0.0.3:4777", 0, 0, 0, "", 0, 1L << 30, 0x1cd, 0, 0, 0);
         component.bindUpstream(upstream);
         component.bindUpstream(updated);
         component.unbindUpstream(upstream);

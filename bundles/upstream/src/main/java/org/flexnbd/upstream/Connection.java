@@ -1,6 +1,8 @@
 package org.flexnbd.upstream;
 
 import java.io.IOException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
@@ -32,6 +34,12 @@ final class Connection {
     private volatile boolean refusing;
     private volatile Binding binding;
     private final long openedNanos = System.nanoTime();
+    /** The write journal's epoch when this connection started: a loss in it replaces every connection of it. */
+    private volatile long epoch;
+    /** The journal's mark when each client FLUSH in flight here was written, by cookie. */
+    final Map<Long, Long> flushMarks = new ConcurrentHashMap<>();
+    /** The journal's mark of the proxy's own FLUSH in flight here, or -1. */
+    private volatile long ownFlushMark = -1;
 
     Connection(ProgressChannel channel, WireInput in, WireOutput out, UpstreamExport export) {
         this.channel = channel;
@@ -81,6 +89,30 @@ final class Connection {
 
     boolean isRefusing() {
         return refusing;
+    }
+
+    void startEpoch(long e) {
+        epoch = e;
+    }
+
+    long epoch() {
+        return epoch;
+    }
+
+    long ownFlushMark() {
+        return ownFlushMark;
+    }
+
+    void ownFlush(long mark) {
+        ownFlushMark = mark;
+    }
+
+    boolean sendsFlush() {
+        return (export.export().transmissionFlags() & org.flexnbd.protocol.Nbd.FLAG_SEND_FLUSH) != 0;
+    }
+
+    boolean multiConn() {
+        return (export.export().transmissionFlags() & org.flexnbd.protocol.Nbd.FLAG_CAN_MULTI_CONN) != 0;
     }
 
     void delivered() {

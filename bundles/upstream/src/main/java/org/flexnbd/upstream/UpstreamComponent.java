@@ -15,6 +15,7 @@ import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
 import org.flexnbd.protocol.service.UpstreamStatus;
+import org.flexnbd.protocol.service.WriteJournal;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -38,6 +39,7 @@ public final class UpstreamComponent implements Upstream {
     private final Stats stats = new Stats();
     private final long maxDelayMillis;
     private final long connectMillis;
+    private final WriteJournal journal;
 
     private final ArrayDeque<UpstreamLink> idle = new ArrayDeque<>();
     private final List<UpstreamLink> links = new ArrayList<>();
@@ -57,6 +59,7 @@ public final class UpstreamComponent implements Upstream {
         this.exportName = config.exportName();
         this.connector = new Connector(endpoint, exportName, Duration.ofMillis(connectMillis), timer);
         this.maxDelayMillis = config.reconnectMaxDelayMillis();
+        this.journal = new WriteJournal(config.journalBytes(), this::wakeLinks);
         long timeoutNanos = TimeUnit.SECONDS.toNanos(config.timeoutSeconds());
         timer.scheduleWithFixedDelay(() -> checkProgress(timeoutNanos), 1, 1, TimeUnit.SECONDS);
     }
@@ -117,11 +120,35 @@ public final class UpstreamComponent implements Upstream {
         String name = "upstream-" + (links.size() + 1);
         UpstreamLink[] self = new UpstreamLink[1];
         UpstreamLink link = new UpstreamLink(name, () -> connector, reference, stats, maxDelayMillis, first,
-                () -> returned(self[0]));
+                () -> returned(self[0]), journal, this::lost);
         self[0] = link;
         links.add(link);
         idle.add(link);
         return link;
+    }
+
+    /**
+     * A connection was lost while the upstream may have lost writes it acknowledged: every connection of that
+     * journal epoch is replaced, so that nothing is sent until one of them has written the journal again.
+     */
+    private void lost(long epoch) {
+        if (!journal.lost(epoch)) {
+            return;
+        }
+        for (UpstreamLink l : allLinks()) {
+            l.dropEpoch(epoch);
+        }
+    }
+
+    /** The journal changed: links holding requests back may go on. */
+    private void wakeLinks() {
+        for (UpstreamLink l : allLinks()) {
+            l.wake();
+        }
+    }
+
+    private synchronized List<UpstreamLink> allLinks() {
+        return List.copyOf(links);
     }
 
     private synchronized void returned(UpstreamLink link) {
@@ -143,7 +170,8 @@ public final class UpstreamComponent implements Upstream {
         UpstreamExport e = reference.get();
         return new UpstreamStatus(state, connector.endpoint().toString(), inFlight, stats.reconnects(),
                 stats.retransmissions(), stats.lastFailure(), stats.lastFailureMillis(),
-                e == null ? -1 : e.export().size(), e == null ? 0 : e.export().transmissionFlags());
+                e == null ? -1 : e.export().size(), e == null ? 0 : e.export().transmissionFlags(),
+                journal.requests(), journal.bytes(), journal.replays());
     }
 
     @Override
@@ -213,6 +241,7 @@ public final class UpstreamComponent implements Upstream {
         for (UpstreamLink l : all) {
             l.close();
         }
+        journal.close();
         timer.shutdownNow();
     }
 }

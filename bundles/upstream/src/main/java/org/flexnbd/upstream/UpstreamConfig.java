@@ -26,4 +26,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
     @AttributeDefinition(description = "Longest pause between reconnection attempts, in milliseconds")
     int reconnectMaxDelayMillis() default 5000;
+
+    @AttributeDefinition(description = "Bytes of acknowledged writes kept until a FLUSH makes them durable, to be"
+            + " written again if the upstream is lost; 0 switches the journal off")
+    long journalBytes() default 32L * 1024 * 1024;
 }

@@ -1,7 +1,9 @@
 package org.flexnbd.upstream;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -18,6 +20,7 @@ import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.RequestCodec;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.service.RequestLedger;
+import org.flexnbd.protocol.service.WriteJournal;
 import org.flexnbd.upstream.Connection.Binding;
 
 /**
@@ -33,10 +36,14 @@ final class UpstreamLink {
     private static final Logger LOG = Logger.getLogger(UpstreamLink.class.getName());
     /**
      * Reply bytes a client may have waiting to be written before its connection's reader stops reading: beyond it,
-     * replies wait in the upstream's socket, not in pooled memory (which would outgrow the threads' caches: with 64
-     * nbdcopy replies of 256 KiB held, a read cost twice the CPU, zeroing fresh pool chunks).
+     * replies wait in the upstream's socket, not in pooled memory. Held there, 64 nbdcopy replies of 256 KiB
+     * outgrew the reader thread's buffer cache, and the pool allocated and zeroed fresh chunks (10% of the CPU of a
+     * read in a profile, 2 MiB still showed it; 512 KiB did not).
      */
-    static final long BACKLOG = 2L << 20;
+    static final long BACKLOG = 512L << 10;
+    /** The cookie of the proxy's own FLUSH, when the journal is full: one no client is likely to use at that moment. */
+    static final long OWN_FLUSH = 0x666c65786e626421L; // "flexnbd!"
+    private static final Request OWN_FLUSH_REQUEST = Request.of(Nbd.CMD_FLUSH, 0, OWN_FLUSH, 0, 0);
 
     private final String name;
     private final Supplier<Connector> connectors;
@@ -44,6 +51,8 @@ final class UpstreamLink {
     private final Stats stats;
     private final Reconnector reconnector;
     private final Runnable onIdle;
+    private final WriteJournal journal;
+    private final LongConsumer onLoss;
 
     private final Object lock = new Object();
     /** Held by whoever writes to the connection's output: the writer thread, or a submitting client thread. */
@@ -55,9 +64,14 @@ final class UpstreamLink {
     private boolean closed;
     private final Thread thread;
 
+    /**
+     * @param onLoss told the journal epoch of a connection lost while the upstream may have lost acknowledged writes
+     */
     UpstreamLink(String name, Supplier<Connector> connectors, ReferenceExport reference, Stats stats, long maxDelayMillis,
-            Connection first, Runnable onIdle) {
+            Connection first, Runnable onIdle, WriteJournal journal, LongConsumer onLoss) {
         this.name = name;
+        this.journal = journal;
+        this.onLoss = onLoss;
         this.connectors = connectors;
         this.reference = reference;
         this.stats = stats;
@@ -248,6 +262,17 @@ final class UpstreamLink {
             if (c == null) {
                 return;
             }
+            c.startEpoch(journal.epoch());
+            if (!replayJournal(c)) {
+                if (isClosed()) {
+                    return;
+                }
+                lost = true;
+                stats.failed(c.failure());
+                LOG.warning("upstream " + connectors.get().endpoint() + " lost while the journal was replayed ("
+                        + c.failure() + "); reconnecting");
+                continue;
+            }
             int resent = start(c);
             if (resent < 0) {
                 return;
@@ -275,7 +300,58 @@ final class UpstreamLink {
             if (lost && !isClosed()) {
                 stats.failed(c.failure());
                 LOG.warning("upstream " + connectors.get().endpoint() + " lost (" + c.failure() + "); reconnecting");
+                onLoss.accept(c.epoch());
             }
+        }
+    }
+
+    /**
+     * Before a new connection sends anything: when the upstream may have lost acknowledged writes, one connection
+     * writes the journal again, in order, and the others wait for it. False when {@code c} failed meanwhile.
+     */
+    private boolean replayJournal(Connection c) throws InterruptedException {
+        while (journal.holding() && !c.isFailed()) {
+            if (isClosed()) {
+                c.fail("stopping", true);
+                return false;
+            }
+            List<Request> writes = journal.beginReplay(this);
+            if (writes == null) {
+                journal.awaitRelease(100); // another connection replays
+                continue;
+            }
+            boolean ok = false;
+            long bytes = 0;
+            try {
+                bytes = JournalReplay.write(c, writes);
+                ok = true;
+            } catch (IOException e) {
+                c.fail("replaying the journal: " + e.getMessage(), false);
+            } finally {
+                writes.forEach(Request::release);
+                journal.replayEnded(this, ok, writes.size());
+            }
+            if (ok) {
+                LOG.info("replayed " + writes.size() + " journalled writes (" + bytes + " bytes) to upstream "
+                        + connectors.get().endpoint() + " before anything else");
+            }
+        }
+        return !c.isFailed();
+    }
+
+    /** The journal's connections of epoch {@code e} are replaced: the upstream may have lost what it acknowledged. */
+    void dropEpoch(long e) {
+        synchronized (lock) {
+            Connection c = connection;
+            if (c != null && c.epoch() <= e) {
+                c.fail("another upstream connection was lost; the journal is replayed first", false);
+            }
+        }
+    }
+
+    void wake() {
+        synchronized (lock) {
+            lock.notifyAll();
         }
     }
 
@@ -337,7 +413,8 @@ final class UpstreamLink {
                 Request disc;
                 boolean departed;
                 synchronized (lock) {
-                    while (!c.isFailed() && !closed && leftDisconnect == null && !hasWork(c)) {
+                    while (!c.isFailed() && !closed && leftDisconnect == null && !(hasWork(c) && !held())
+                            && !ownFlushDue(c)) {
                         lock.wait();
                     }
                     if (c.isFailed() || closed) {
@@ -349,6 +426,15 @@ final class UpstreamLink {
                 if (departed) {
                     sendLeftDisconnect(c);
                     return;
+                }
+                if (b == null) {
+                    sending.lock();
+                    try {
+                        drainOwnFlush(c);
+                    } finally {
+                        sending.unlock();
+                    }
+                    continue;
                 }
                 if (b.ledger().isRefusing(b.token())) {
                     Request soft = b.ledger().softDisconnect(b.token());
@@ -401,6 +487,15 @@ final class UpstreamLink {
         wake();
     }
 
+    /** New requests wait while the journal is replayed, or full until a FLUSH of the proxy's own empties it. */
+    private boolean held() {
+        return journal.holding() || journal.isFull();
+    }
+
+    private boolean ownFlushDue(Connection c) {
+        return journal.isFull() && c.ownFlushMark() < 0 && !journal.holding();
+    }
+
     /** Under the lock. */
     private static boolean hasWork(Connection c) {
         Binding b = c.binding();
@@ -412,11 +507,22 @@ final class UpstreamLink {
      * which the connection is done.
      */
     private boolean drain(Connection c, Binding b) throws IOException {
+        if (b == null) {
+            return false;
+        }
         if (b.ledger().awaitedOn(b.token()) == 0) {
             c.channel.touch(); // the upstream timeout counts from when something is outstanding
         }
         Request next;
-        while ((next = b.ledger().nextToSend(b.token())) != null) {
+        while (true) {
+            if (ownFlushDue(c)) {
+                c.ownFlush(journal.mark());
+                RequestCodec.write(c.out, OWN_FLUSH_REQUEST);
+                c.out.flush();
+            }
+            if (held() || (next = b.ledger().nextToSend(b.token())) == null) {
+                return false;
+            }
             if (next.type() == Nbd.CMD_DISC) {
                 RequestCodec.write(c.out, next);
                 c.out.flush();
@@ -425,12 +531,28 @@ final class UpstreamLink {
                 return true;
             }
             try {
+                if (next.cookie() == OWN_FLUSH && c.ownFlushMark() >= 0) {
+                    // Its reply could not be told from the proxy's own FLUSH's: a fresh connection sends it.
+                    c.fail("a client's cookie met the proxy's own FLUSH; replacing the connection", false);
+                    return true;
+                }
+                if (next.type() == Nbd.CMD_FLUSH && journal.isOn()) {
+                    c.flushMarks.put(next.cookie(), journal.mark()); // what it covers once it succeeds
+                }
                 RequestCodec.write(c.out, next);
             } finally {
                 next.release(); // the ledger's reference for this write
             }
         }
-        return false;
+    }
+
+    /** A connection serving no client still takes its part in emptying a full journal. */
+    private void drainOwnFlush(Connection c) throws IOException {
+        if (ownFlushDue(c)) {
+            c.ownFlush(journal.mark());
+            RequestCodec.write(c.out, OWN_FLUSH_REQUEST);
+            c.out.flush();
+        }
     }
 
     private void disconnect(Connection c, Request disc, String why, boolean quietly) throws IOException {
@@ -445,22 +567,22 @@ final class UpstreamLink {
         wake();
     }
 
-    private void wake() {
-        synchronized (lock) {
-            lock.notifyAll();
-        }
-    }
-
     private void read(Connection c) {
         ReplyAssembler assembler = new ReplyAssembler(ReplyValidator.of(c.export), reference.contextIdMap(c.export));
         try {
             while (!c.isFailed()) {
                 ReplyMessage m = ReplyCodec.read(c.in, cookie -> awaited(c, cookie), Nbd.MAX_PAYLOAD);
                 Binding b = c.binding();
-                Reply complete = assembler.add(m, awaited(c, m.cookie()));
+                Request request = awaited(c, m.cookie());
+                Reply complete = assembler.add(m, request);
                 if (complete == null) {
                     continue;
                 }
+                if (request == OWN_FLUSH_REQUEST) {
+                    ownFlushAnswered(c, complete);
+                    continue;
+                }
+                journal(c, request, complete);
                 if (b == null) {
                     complete.release(); // its client has gone
                 } else if (complete.error() == Nbd.ESHUTDOWN) {
@@ -498,8 +620,43 @@ final class UpstreamLink {
      * anything else, such as a second reply to a request, which the codec and the rules refuse.
      */
     private static Request awaited(Connection c, long cookie) {
+        if (cookie == OWN_FLUSH && c.ownFlushMark() >= 0) {
+            return OWN_FLUSH_REQUEST;
+        }
         Binding b = c.binding();
         return b == null ? null : b.ledger().lookup(b.token(), cookie);
+    }
+
+    /**
+     * Before the client can see a reply: an acknowledged write goes into the journal, a successful FLUSH takes out
+     * what it covers. Only for an upstream that may cache writes (it advertises FLUSH).
+     */
+    private void journal(Connection c, Request request, Reply reply) {
+        if (!journal.isOn() || request == null || !c.sendsFlush()) {
+            return;
+        }
+        if (request.type() == Nbd.CMD_FLUSH) {
+            Long mark = c.flushMarks.remove(request.cookie());
+            if (mark != null && reply.error() == 0) {
+                journal.flushed(this, mark, c.multiConn());
+            }
+        } else if (reply.error() == 0 && WriteJournal.journals(request)) {
+            journal.acknowledged(this, request);
+            if (journal.isFull()) {
+                wake(); // the writer sends the proxy's own FLUSH
+            }
+        }
+    }
+
+    private void ownFlushAnswered(Connection c, Reply reply) throws IOException {
+        long mark = c.ownFlushMark();
+        int error = reply.error();
+        reply.release();
+        if (error != 0) {
+            throw new IOException("upstream failed the proxy's own FLUSH with error " + error);
+        }
+        c.ownFlush(-1);
+        journal.flushed(this, mark, c.multiConn());
     }
 
     /**

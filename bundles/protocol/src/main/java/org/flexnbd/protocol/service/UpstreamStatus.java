@@ -12,7 +12,11 @@ package org.flexnbd.protocol.service;
  * @param lastFailureMillis when, in milliseconds since the epoch, 0 if never
  * @param exportSize the export's size in bytes, -1 before the first connection
  * @param exportFlags the export's transmission flags, 0 before the first connection
+ * @param journalRequests acknowledged writes kept in the journal, not yet covered by a FLUSH
+ * @param journalBytes their bytes (payloads and a header each)
+ * @param journalReplays how often the journal was written again after an upstream loss
  */
 public record UpstreamStatus(String state, String address, int inFlight, long reconnects, long retransmissions,
-        String lastFailure, long lastFailureMillis, long exportSize, int exportFlags) {
+        String lastFailure, long lastFailureMillis, long exportSize, int exportFlags, int journalRequests,
+        long journalBytes, long journalReplays) {
 }

@@ -1,0 +1,210 @@
+package org.flexnbd.protocol.service;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.Request;
+
+/**
+ * Every write the upstream acknowledged and has not yet been asked to make durable: an upstream that advertises
+ * FLUSH may keep acknowledged writes in a volatile cache, and one that crashes and comes back has lost them while
+ * the client was told they were done. The journal keeps them (their pooled payloads retained, not copied) until a
+ * FLUSH sent after them succeeds, and after an upstream loss they are written again, in the order they were
+ * acknowledged, before anything else is sent. One per upstream, shared by every client's connection, so the
+ * order is one across clients. It does no I/O.
+ * <p>
+ * A write with FUA is durable on its own, but it is journalled like the others while anything older is, since
+ * replaying an older write to the same blocks after it would undo it; it leaves the journal as soon as nothing
+ * older is left.
+ */
+public final class WriteJournal {
+
+    private static final class Record {
+        final long seq;
+        final Request write;
+        final long bytes;
+        Object origin;
+
+        Record(long seq, Object origin, Request write) {
+            this.seq = seq;
+            this.origin = origin;
+            this.write = write;
+            this.bytes = Nbd.REQUEST_HEADER_LENGTH + write.payloadLength();
+        }
+    }
+
+    private final long limit;
+    private final Runnable changed;
+    private final ArrayDeque<Record> records = new ArrayDeque<>();
+    private long lastSeq;
+    private long bytes;
+    private long epoch;
+    private boolean replayDue;
+    private Object replaying;
+    private long replays;
+    private long replayedWrites;
+
+    /**
+     * @param limitBytes the most it holds (payloads and a header's worth each) before the proxy flushes on its own;
+     *            0 switches it off
+     * @param changed told, outside the journal's lock, whenever connections held back may go on
+     */
+    public WriteJournal(long limitBytes, Runnable changed) {
+        this.limit = limitBytes;
+        this.changed = changed;
+    }
+
+    public boolean isOn() {
+        return limit > 0;
+    }
+
+    /** Whether {@code r} is a write the journal keeps once acknowledged. */
+    public static boolean journals(Request r) {
+        return r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_WRITE_ZEROES || r.type() == Nbd.CMD_TRIM;
+    }
+
+    /** The upstream acknowledged {@code write} on a connection of {@code origin}: kept, with its own reference. */
+    public synchronized void acknowledged(Object origin, Request write) {
+        if (!isOn() || (records.isEmpty() && write.hasFlag(Nbd.CMD_FLAG_FUA))) {
+            return; // durable, and nothing older to keep in order with
+        }
+        Record r = new Record(++lastSeq, origin, write.retain());
+        records.add(r);
+        bytes += r.bytes;
+    }
+
+    /** Taken when a FLUSH is written: what it will cover once it succeeds. */
+    public synchronized long mark() {
+        return lastSeq;
+    }
+
+    /**
+     * A FLUSH written at {@code mark} on a connection of {@code origin} succeeded: the writes acknowledged before it
+     * leave the journal, from the oldest on. Without CAN_MULTI_CONN a FLUSH covers only its own connection's writes,
+     * so it stops at the first write of another.
+     */
+    public void flushed(Object origin, long mark, boolean multiConn) {
+        synchronized (this) {
+            Record r;
+            while ((r = records.peek()) != null) {
+                boolean covered = r.seq <= mark && (multiConn || r.origin == origin);
+                if (!covered && !r.write.hasFlag(Nbd.CMD_FLAG_FUA)) {
+                    break;
+                }
+                drop();
+            }
+        }
+        changed.run();
+    }
+
+    private void drop() {
+        Record r = records.poll();
+        bytes -= r.bytes;
+        r.write.release();
+    }
+
+    /** Full: the proxy sends a FLUSH of its own, and new requests wait until it succeeded. */
+    public synchronized boolean isFull() {
+        return isOn() && bytes >= limit;
+    }
+
+    // ---- after a loss
+
+    /** The epoch a connection starts in: a loss in it makes every connection of it replaceable. */
+    public synchronized long epoch() {
+        return epoch;
+    }
+
+    /**
+     * A connection of epoch {@code e} was lost. When the journal holds anything, the upstream may have lost it:
+     * returns true (once per epoch) when every connection of that epoch must be replaced, so that nothing is sent
+     * until the journal has been written again, in order, by one of them.
+     */
+    public synchronized boolean lost(long e) {
+        if (records.isEmpty() || e != epoch) {
+            return false;
+        }
+        epoch++;
+        replayDue = true;
+        return true;
+    }
+
+    /** Whether connections must hold back everything: a replay is due or under way. */
+    public synchronized boolean holding() {
+        return replayDue || replaying != null;
+    }
+
+    /**
+     * The replay, for {@code replayer} alone: every write in the journal, in order, each with one more reference for
+     * the caller; null when none is due or another connection has it.
+     */
+    public synchronized List<Request> beginReplay(Object replayer) {
+        if (!replayDue || replaying != null) {
+            return null;
+        }
+        replaying = replayer;
+        List<Request> all = new ArrayList<>(records.size());
+        for (Record r : records) {
+            all.add(r.write.retain());
+        }
+        return all;
+    }
+
+    /**
+     * The replay ended; when {@code ok}, the journal's writes are on the upstream again, through {@code replayer}'s
+     * connection (which a FLUSH must now cover them on). Otherwise the next connection made replays.
+     */
+    public void replayEnded(Object replayer, boolean ok, int written) {
+        synchronized (this) {
+            if (replaying != replayer) {
+                return;
+            }
+            replaying = null;
+            if (ok) {
+                replayDue = false;
+                replays++;
+                replayedWrites += written;
+                for (Record r : records) {
+                    r.origin = replayer;
+                }
+            }
+            notifyAll();
+        }
+        changed.run();
+    }
+
+    /** Waits, at most {@code millis}, while connections must hold back. */
+    public synchronized void awaitRelease(long millis) throws InterruptedException {
+        if (holding()) {
+            wait(millis);
+        }
+    }
+
+    /** The upstream service is going away: every payload goes back. */
+    public synchronized void close() {
+        while (!records.isEmpty()) {
+            drop();
+        }
+        notifyAll();
+    }
+
+    // ---- for management
+
+    public synchronized int requests() {
+        return records.size();
+    }
+
+    public synchronized long bytes() {
+        return bytes;
+    }
+
+    public synchronized long replays() {
+        return replays;
+    }
+
+    public synchronized long replayedWrites() {
+        return replayedWrites;
+    }
+}

@@ -1,0 +1,194 @@
+package org.flexnbd.protocol.service;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.PayloadPool;
+import org.flexnbd.protocol.Request;
+import org.junit.After;
+import org.junit.Test;
+
+import io.netty.buffer.ByteBuf;
+
+/** The journal alone, with payloads in real pooled memory so that every reference it keeps is counted. */
+public class WriteJournalTest {
+    private static final int HEADER = Nbd.REQUEST_HEADER_LENGTH;
+    private final Object clientA = "link-1";
+    private final Object clientB = "link-2";
+    private final AtomicInteger changes = new AtomicInteger();
+    private final WriteJournal journal = new WriteJournal(64 * 1024, changes::incrementAndGet);
+    private final List<ByteBuf> memory = new ArrayList<>();
+
+    @After
+    public void everyReferenceWentBack() {
+        journal.close();
+        for (ByteBuf b : memory) {
+            assertEquals("a payload still held: " + b, 0, b.refCnt());
+        }
+    }
+
+    @Test
+    public void writesFromEveryClientAreReplayedInTheOneOrderTheyWereAcknowledged() {
+        Request a1 = ack(clientA, write(1, 0, 4096));
+        Request b1 = ack(clientB, write(1, 0, 4096)); // same cookie, another client: both kept
+        Request zeroes = ack(clientA, Request.of(Nbd.CMD_WRITE_ZEROES, 0, 2, 8192, 4096));
+        Request a2 = ack(clientA, write(3, 0, 512));
+        assertEquals(4, journal.requests());
+        assertEquals(3 * HEADER + 4096 * 2 + 512 + HEADER, journal.bytes());
+
+        assertFalse("nothing lost yet", journal.holding());
+        assertTrue(journal.lost(journal.epoch()));
+        assertTrue(journal.holding());
+        List<Request> replay = journal.beginReplay("link-3");
+        assertEquals(List.of(a1, b1, zeroes, a2), replay);
+        assertNull("one replayer at a time", journal.beginReplay("link-4"));
+        replay.forEach(Request::release);
+        journal.replayEnded("link-3", true, replay.size());
+        assertFalse(journal.holding());
+        assertEquals(1, journal.replays());
+        assertEquals("still unflushed: kept", 4, journal.requests());
+    }
+
+    @Test
+    public void aLossCountsOncePerEpochAndOnlyWhenSomethingIsAtStake() {
+        long e = journal.epoch();
+        assertFalse("an empty journal has nothing to replay", journal.lost(e));
+        ack(clientA, write(1, 0, 4096));
+        assertTrue(journal.lost(e));
+        assertFalse("the other connections of that epoch, dropped for it, do not start another", journal.lost(e));
+        List<Request> replay = journal.beginReplay(clientA);
+        replay.forEach(Request::release);
+        journal.replayEnded(clientA, false, 0);
+        assertTrue("a failed replay is due again", journal.holding());
+        replay = journal.beginReplay(clientB);
+        assertEquals(1, replay.size());
+        replay.forEach(Request::release);
+        journal.replayEnded(clientB, true, 1);
+        assertFalse(journal.holding());
+        assertTrue(changes.get() >= 2);
+    }
+
+    @Test
+    public void aFlushTakesOutWhatWasAcknowledgedBeforeItWasSentAndNothingAfter() {
+        ack(clientA, write(1, 0, 4096));
+        ack(clientA, write(2, 4096, 4096));
+        long mark = journal.mark(); // the FLUSH is written now
+        Request after = ack(clientA, write(3, 0, 4096));
+        journal.flushed(clientA, mark, true);
+        assertEquals(1, journal.requests());
+        assertTrue(journal.lost(journal.epoch()));
+        List<Request> replay = journal.beginReplay(clientA);
+        assertEquals(List.of(after), replay);
+        replay.forEach(Request::release);
+        journal.replayEnded(clientA, true, 1);
+    }
+
+    @Test
+    public void withoutMultiConnAFlushCoversOnlyItsOwnConnectionsWritesFromTheOldestOn() {
+        ack(clientA, write(1, 0, 4096));
+        ack(clientB, write(1, 4096, 4096));
+        ack(clientA, write(2, 8192, 4096));
+        long mark = journal.mark();
+        journal.flushed(clientB, mark, false);
+        assertEquals("B's flush cannot vouch for A's older write", 3, journal.requests());
+        journal.flushed(clientA, mark, false);
+        assertEquals("A's takes its own, up to B's", 2, journal.requests());
+        journal.flushed(clientB, mark, false);
+        assertEquals(1, journal.requests());
+        journal.flushed(clientA, mark, true);
+        assertEquals(0, journal.requests());
+    }
+
+    @Test
+    public void aFuaWriteIsKeptOnlyWhileSomethingOlderIs() {
+        ack(clientA, fua(write(1, 0, 4096)));
+        assertEquals("durable, nothing older: not kept", 0, journal.requests());
+        ack(clientA, write(2, 0, 4096));
+        ack(clientA, fua(write(3, 0, 4096))); // replaying 2 after it would undo it: it must stay in order
+        assertEquals(2, journal.requests());
+        long mark = journal.mark() - 1; // a FLUSH sent after 2 only
+        journal.flushed(clientA, mark, true);
+        assertEquals("with 2 gone, the FUA write leads, and it is durable", 0, journal.requests());
+    }
+
+    @Test
+    public void fullAtItsBoundUntilAFlushOfTheProxysOwnEmptiesIt() {
+        for (int i = 0; i < 15; i++) {
+            ack(clientA, write(i, i * 4096L, 4096));
+        }
+        assertFalse(journal.isFull());
+        ack(clientA, write(15, 15 * 4096L, 4096));
+        assertTrue("16 writes of 4 KiB and their headers pass 64 KiB", journal.isFull());
+        long mark = journal.mark(); // the proxy's own FLUSH
+        int before = changes.get();
+        journal.flushed(clientA, mark, true);
+        assertFalse(journal.isFull());
+        assertEquals(0, journal.bytes());
+        assertEquals("held connections are told", before + 1, changes.get());
+    }
+
+    @Test
+    public void offItKeepsNothing() {
+        WriteJournal off = new WriteJournal(0, () -> { });
+        Request w = write(1, 0, 4096);
+        off.acknowledged(clientA, w);
+        assertEquals(0, off.requests());
+        assertFalse(off.isFull());
+        assertFalse(off.lost(off.epoch()));
+        w.release();
+    }
+
+    @Test
+    public void theJournalReplaysThenTheLedgerSendsWhatWasUnanswered() throws Exception {
+        // The order after a loss: the journal's writes first (JournalReplay, before the connection starts), then
+        // the ledger's unanswered requests from begin().
+        RequestLedger ledger = new RequestLedger(bytes -> { });
+        Request answered = write(1, 0, 4096);
+        Request unanswered = write(2, 4096, 4096);
+        ledger.admit(answered, answered, 4096);
+        ledger.admit(unanswered, unanswered, 4096);
+        long g = ledger.begin();
+        ledger.nextToSend(g).release();
+        ledger.nextToSend(g).release();
+        journal.acknowledged(clientA, answered); // the reader journals before the client can see the reply
+        assertTrue(ledger.answered(g, org.flexnbd.protocol.Reply.simple(1, 0, null)));
+        RequestLedger.Delivery d = ledger.takeAnswered();
+        ledger.written(d);
+        assertEquals("the client's hold went, the journal's stays", 1, answered.owner().refCnt());
+
+        assertTrue(journal.lost(journal.epoch()));
+        List<Request> replay = journal.beginReplay(clientA);
+        assertEquals(List.of(answered), replay);
+        replay.forEach(Request::release);
+        journal.replayEnded(clientA, true, 1);
+        long g2 = ledger.begin();
+        Request next = ledger.nextToSend(g2);
+        assertEquals(2, next.cookie());
+        next.release();
+        ledger.clientLeft();
+    }
+
+    private Request ack(Object origin, Request w) {
+        journal.acknowledged(origin, w);
+        w.release(); // the ledger's hold goes when its reply is written; the journal keeps its own
+        return w;
+    }
+
+    private Request write(long cookie, long offset, int bytes) {
+        ByteBuf b = PayloadPool.shared().directBuffer(bytes);
+        b.writerIndex(bytes);
+        memory.add(b);
+        return new Request(0, Nbd.CMD_WRITE, cookie, offset, bytes, b.nioBuffer(), b);
+    }
+
+    private static Request fua(Request w) {
+        return new Request(Nbd.CMD_FLAG_FUA, w.type(), w.cookie(), w.offset(), w.length(), w.payload(), w.owner());
+    }
+}
