@@ -109,7 +109,8 @@ public class JournalIT {
      * Twenty SIGKILLs of the write-back upstream, each restarted at once on the same file and port, at random moments
      * while a client writes random 4-64 KiB extents (one in ten a WRITE_ZEROES), FLUSHes every 200 requests and reads
      * the whole export back after each FLUSH: no error reaches the client, no byte differs, and the file holds what
-     * the client expects.
+     * the client expects. The seed of the client's requests and of the kill times is in every failure message; rerun
+     * one with {@code -Djournal.seed=SEED}.
      */
     @Test
     public void killStormWithVerifiedRandomWrites() throws Exception {
