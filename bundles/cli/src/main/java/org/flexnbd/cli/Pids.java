@@ -20,7 +20,8 @@ final class Pids {
     private static final Map<String, Map<String, Class<?>>> TYPES = Map.of(
             UPSTREAM, Map.of("address", String.class, "port", Integer.class, "bind", String.class,
                     "exportName", String.class, "timeoutSeconds", Integer.class, "connectTimeoutSeconds",
-                    Integer.class, "reconnectMaxDelayMillis", Integer.class, "maxClients", Integer.class),
+                    Integer.class, "reconnectMaxDelayMillis", Integer.class, "maxClients", Integer.class, "journalBytes",
+                    Long.class),
             DOWNSTREAM, Map.ofEntries(Map.entry("address", String.class), Map.entry("port", Integer.class),
                     Map.entry("maxClients", Integer.class), Map.entry("handshake", String.class),
                     Map.entry("bufferBytes", Long.class), Map.entry("drainSeconds", Integer.class),
