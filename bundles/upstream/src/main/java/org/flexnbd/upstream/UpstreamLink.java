@@ -62,6 +62,8 @@ final class UpstreamLink {
     /** A DISCONNECT left by a client that has gone: sent before anything of the next client's. */
     private Request leftDisconnect;
     private boolean closed;
+    /** The connection writing the journal again, before it starts: watched for progress like a started one. */
+    private volatile Connection replayingOn;
     private final Thread thread;
 
     /**
@@ -203,6 +205,10 @@ final class UpstreamLink {
      * nothing has moved on it for {@code timeoutNanos}. A slow client is not counted: its replies are the ledger's.
      */
     void checkProgress(long nowNanos, long timeoutNanos) {
+        Connection replay = replayingOn;
+        if (replay != null && nowNanos - replay.channel.lastProgressNanos() > timeoutNanos) {
+            replay.fail("no progress replaying the journal for " + timeoutNanos / 1_000_000_000L + " s", false);
+        }
         synchronized (lock) {
             Connection c = connection;
             Binding b = c == null ? null : c.binding();
@@ -257,10 +263,16 @@ final class UpstreamLink {
         Connection next = first;
         boolean lost = false;
         while (!isClosed()) {
-            Connection c = next != null ? next : reconnector.next();
+            boolean fresh = next != null;
+            Connection c = fresh ? next : reconnector.next();
             next = null;
             if (c == null) {
                 return;
+            }
+            if (!fresh && reconnector.attempts() > 1) {
+                // The upstream was unreachable for a while: it may have restarted, losing what it had acknowledged,
+                // even if the connection this link lost went quietly.
+                onLoss.accept(journal.epoch());
             }
             c.startEpoch(journal.epoch());
             if (!replayJournal(c)) {
@@ -315,23 +327,25 @@ final class UpstreamLink {
                 c.fail("stopping", true);
                 return false;
             }
-            List<Request> writes = journal.beginReplay(this);
+            List<Request> writes = journal.beginReplay(c);
             if (writes == null) {
                 journal.awaitRelease(100); // another connection replays
                 continue;
             }
             boolean ok = false;
             long bytes = 0;
+            replayingOn = c;
             try {
                 bytes = JournalReplay.write(c, writes);
                 ok = true;
             } catch (IOException e) {
                 c.fail("replaying the journal: " + e.getMessage(), false);
             } finally {
+                replayingOn = null;
                 writes.forEach(Request::release);
-                journal.replayEnded(this, ok, writes.size());
+                journal.replayEnded(c, ok, writes.size());
             }
-            if (ok) {
+            if (ok && !writes.isEmpty()) {
                 LOG.info("replayed " + writes.size() + " journalled writes (" + bytes + " bytes) to upstream "
                         + connectors.get().endpoint() + " before anything else");
             }
@@ -492,8 +506,16 @@ final class UpstreamLink {
         return journal.holding() || journal.isFull();
     }
 
+    /**
+     * The journal is full and this connection has no FLUSH of the proxy's own out. Not after ESHUTDOWN, nor while a
+     * client's request of the same cookie awaits its reply here (the two replies could not be told apart).
+     */
     private boolean ownFlushDue(Connection c) {
-        return journal.isFull() && c.ownFlushMark() < 0 && !journal.holding();
+        if (!journal.isFull() || c.ownFlushMark() >= 0 || c.isRefusing() || journal.holding()) {
+            return false;
+        }
+        Binding b = c.binding();
+        return b == null || b.ledger().lookup(b.token(), OWN_FLUSH) == null;
     }
 
     /** Under the lock. */
@@ -536,7 +558,7 @@ final class UpstreamLink {
                     c.fail("a client's cookie met the proxy's own FLUSH; replacing the connection", false);
                     return true;
                 }
-                if (next.type() == Nbd.CMD_FLUSH && journal.isOn()) {
+                if (next.type() == Nbd.CMD_FLUSH && journal.isOn() && c.sendsFlush()) {
                     c.flushMarks.put(next.cookie(), journal.mark()); // what it covers once it succeeds
                 }
                 RequestCodec.write(c.out, next);
@@ -582,7 +604,14 @@ final class UpstreamLink {
                     ownFlushAnswered(c, complete);
                     continue;
                 }
-                journal(c, request, complete);
+                if (!journal(c, b, request, complete)) {
+                    // Acknowledged on a connection whose epoch ended: the journal is being replayed, and this write
+                    // must come after it, so it is not an answer yet; the next connection sends it again.
+                    complete.release();
+                    c.fail("an acknowledgement arrived after an upstream loss; the write is sent again after the"
+                            + " journal", false);
+                    break;
+                }
                 if (b == null) {
                     complete.release(); // its client has gone
                 } else if (complete.error() == Nbd.ESHUTDOWN) {
@@ -631,20 +660,28 @@ final class UpstreamLink {
      * Before the client can see a reply: an acknowledged write goes into the journal, a successful FLUSH takes out
      * what it covers. Only for an upstream that may cache writes (it advertises FLUSH).
      */
-    private void journal(Connection c, Request request, Reply reply) {
-        if (!journal.isOn() || request == null || !c.sendsFlush()) {
-            return;
+    private boolean journal(Connection c, Binding b, Request request, Reply reply) {
+        if (!journal.isOn() || request == null || b == null || !c.sendsFlush() || reply.error() != 0) {
+            return true;
         }
         if (request.type() == Nbd.CMD_FLUSH) {
             Long mark = c.flushMarks.remove(request.cookie());
-            if (mark != null && reply.error() == 0) {
-                journal.flushed(this, mark, c.multiConn());
+            if (mark != null) {
+                journal.flushed(c, mark, c.multiConn());
             }
-        } else if (reply.error() == 0 && WriteJournal.journals(request)) {
-            journal.acknowledged(this, request);
-            if (journal.isFull()) {
-                wake(); // the writer sends the proxy's own FLUSH
-            }
+            return true;
+        }
+        if (!WriteJournal.journals(request)) {
+            return true;
+        }
+        Request held = b.ledger().retainSent(b.token(), request.cookie());
+        if (held == null) {
+            return true; // its client has gone: nobody is told it is done
+        }
+        try {
+            return journal.acknowledged(c, c.epoch(), held);
+        } finally {
+            held.release();
         }
     }
 
@@ -656,7 +693,7 @@ final class UpstreamLink {
             throw new IOException("upstream failed the proxy's own FLUSH with error " + error);
         }
         c.ownFlush(-1);
-        journal.flushed(this, mark, c.multiConn());
+        journal.flushed(c, mark, c.multiConn());
     }
 
     /**

@@ -250,6 +250,15 @@ public final class RequestLedger {
     }
 
     /**
+     * As {@link #lookup}, with one more payload reference for the caller (who keeps the write, as the journal
+     * does, beyond the ledger's own hold, which the client leaving may give up at any time); null as there.
+     */
+    public synchronized Request retainSent(long g, long cookie) {
+        Request r = lookup(g, cookie);
+        return r == null ? null : r.retain();
+    }
+
+    /**
      * A complete reply read on {@code g}; the ledger takes its memory. True when it answers a request now waiting
      * for it, which the client's writer will then take; false when it is stale (the request was sent again on a
      * newer generation, or the client left), in which case it has been released.

@@ -42,6 +42,7 @@ public final class WriteJournal {
     private long bytes;
     private long epoch;
     private boolean replayDue;
+    private boolean closed;
     private Object replaying;
     private long replays;
     private long replayedWrites;
@@ -65,14 +66,34 @@ public final class WriteJournal {
         return r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_WRITE_ZEROES || r.type() == Nbd.CMD_TRIM;
     }
 
-    /** The upstream acknowledged {@code write} on a connection of {@code origin}: kept, with its own reference. */
-    public synchronized void acknowledged(Object origin, Request write) {
-        if (!isOn() || (records.isEmpty() && write.hasFlag(Nbd.CMD_FLAG_FUA))) {
-            return; // durable, and nothing older to keep in order with
+    /**
+     * The upstream acknowledged {@code write} on {@code origin}, a connection of epoch {@code e}: kept, with its own
+     * reference. False, keeping nothing, when the acknowledgement comes too late to be put in order: the epoch
+     * ended (a loss was seen and a replay is due or done) or connections are held. The caller must then not pass
+     * the acknowledgement on, but give its connection up, so that the write is sent again after the replay.
+     */
+    public boolean acknowledged(Object origin, long e, Request write) {
+        boolean full;
+        synchronized (this) {
+            if (!isOn()) {
+                return true;
+            }
+            if (e != epoch || replayDue || replaying != null || closed) {
+                return false;
+            }
+            if (records.isEmpty() && write.hasFlag(Nbd.CMD_FLAG_FUA)) {
+                return true; // durable, and nothing older to keep in order with
+            }
+            boolean wasFull = bytes >= limit;
+            Record r = new Record(++lastSeq, origin, write.retain());
+            records.add(r);
+            bytes += r.bytes;
+            full = !wasFull && bytes >= limit;
         }
-        Record r = new Record(++lastSeq, origin, write.retain());
-        records.add(r);
-        bytes += r.bytes;
+        if (full) {
+            changed.run(); // every connection holds back, and one flushes
+        }
+        return true;
     }
 
     /** Taken when a FLUSH is written: what it will cover once it succeeds. */
@@ -118,12 +139,14 @@ public final class WriteJournal {
     }
 
     /**
-     * A connection of epoch {@code e} was lost. When the journal holds anything, the upstream may have lost it:
-     * returns true (once per epoch) when every connection of that epoch must be replaced, so that nothing is sent
-     * until the journal has been written again, in order, by one of them.
+     * A connection of epoch {@code e} was lost, or a connection attempt failed: the upstream may have lost what it
+     * acknowledged. Returns true (once per epoch) when every connection of that epoch must be replaced, so that
+     * nothing is sent until the journal has been written again, in order, by one of them; acknowledgements still
+     * read on them are refused ({@link #acknowledged}). Even an empty journal starts a new epoch: a reader may
+     * still be about to record what it read before the loss.
      */
     public synchronized boolean lost(long e) {
-        if (records.isEmpty() || e != epoch) {
+        if (!isOn() || e != epoch) {
             return false;
         }
         epoch++;
@@ -184,6 +207,7 @@ public final class WriteJournal {
 
     /** The upstream service is going away: every payload goes back. */
     public synchronized void close() {
+        closed = true;
         while (!records.isEmpty()) {
             drop();
         }

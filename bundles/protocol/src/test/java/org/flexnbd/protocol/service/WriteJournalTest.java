@@ -57,9 +57,8 @@ public class WriteJournalTest {
     }
 
     @Test
-    public void aLossCountsOncePerEpochAndOnlyWhenSomethingIsAtStake() {
+    public void aLossCountsOncePerEpoch() {
         long e = journal.epoch();
-        assertFalse("an empty journal has nothing to replay", journal.lost(e));
         ack(clientA, write(1, 0, 4096));
         assertTrue(journal.lost(e));
         assertFalse("the other connections of that epoch, dropped for it, do not start another", journal.lost(e));
@@ -73,6 +72,26 @@ public class WriteJournalTest {
         journal.replayEnded(clientB, true, 1);
         assertFalse(journal.holding());
         assertTrue(changes.get() >= 2);
+        assertTrue("even an empty journal's loss starts a new epoch", journal.lost(journal.epoch()));
+        journal.replayEnded(clientA, false, 0);
+    }
+
+    @Test
+    public void anAcknowledgementReadAfterALossIsRefusedSoThatTheWriteComesAfterTheReplay() {
+        long before = journal.epoch();
+        ack(clientA, write(1, 0, 4096));
+        assertTrue(journal.lost(before));
+        Request late = write(2, 0, 4096);
+        assertFalse("from the ended epoch", journal.acknowledged(clientB, before, late));
+        assertFalse("nor from the new one while the replay is due", journal.acknowledged(clientB, journal.epoch(),
+                late));
+        List<Request> replay = journal.beginReplay(clientA);
+        assertFalse("nor during it", journal.acknowledged(clientB, journal.epoch(), late));
+        replay.forEach(Request::release);
+        journal.replayEnded(clientA, true, replay.size());
+        assertTrue("after it, in order", journal.acknowledged(clientB, journal.epoch(), late));
+        late.release();
+        assertEquals(2, journal.requests());
     }
 
     @Test
@@ -138,7 +157,7 @@ public class WriteJournalTest {
     public void offItKeepsNothing() {
         WriteJournal off = new WriteJournal(0, () -> { });
         Request w = write(1, 0, 4096);
-        off.acknowledged(clientA, w);
+        assertTrue(off.acknowledged(clientA, off.epoch(), w));
         assertEquals(0, off.requests());
         assertFalse(off.isFull());
         assertFalse(off.lost(off.epoch()));
@@ -157,7 +176,7 @@ public class WriteJournalTest {
         long g = ledger.begin();
         ledger.nextToSend(g).release();
         ledger.nextToSend(g).release();
-        journal.acknowledged(clientA, answered); // the reader journals before the client can see the reply
+        assertTrue(journal.acknowledged(clientA, journal.epoch(), answered)); // before the client sees the reply
         assertTrue(ledger.answered(g, org.flexnbd.protocol.Reply.simple(1, 0, null)));
         RequestLedger.Delivery d = ledger.takeAnswered();
         ledger.written(d);
@@ -176,7 +195,7 @@ public class WriteJournalTest {
     }
 
     private Request ack(Object origin, Request w) {
-        journal.acknowledged(origin, w);
+        assertTrue(journal.acknowledged(origin, journal.epoch(), w));
         w.release(); // the ledger's hold goes when its reply is written; the journal keeps its own
         return w;
     }
