@@ -114,10 +114,23 @@ public class JournalIT {
      */
     @Test
     public void killStormWithVerifiedRandomWrites() throws Exception {
+        storm(null, "killStormWithVerifiedRandomWrites");
+    }
+
+    /**
+     * The storm with a journal of 1 MiB, a seventh of what the client writes between its FLUSHes: it fills again and
+     * again, so the proxy's own FLUSH, and requests held while it is out, run through the kills too.
+     */
+    @Test
+    public void killStormWithAJournalTheProxyMustFlushItself() throws Exception {
+        storm(1L << 20, "killStormWithAJournalTheProxyMustFlushItself");
+    }
+
+    private void storm(Long journalBytes, String name) throws Exception {
         long seed = Long.getLong("journal.seed", System.nanoTime());
         Random random = new Random(seed);
         Path dir = tmp.getRoot().toPath();
-        Path home = appliance(dir, null);
+        Path home = appliance(dir, journalBytes);
         Path disk = E2E.randomFile(shm, "upstream.img", STORM_DISK);
         Path base = shm.resolve("base.img");
         Files.copy(disk, base);
@@ -150,7 +163,7 @@ public class JournalIT {
             up.close();
         }
         long seconds = (System.nanoTime() - started) / 1_000_000_000L;
-        System.out.println("JournalIT.killStormWithVerifiedRandomWrites: " + KILLS + " kills in " + seconds + " s, "
+        System.out.println("JournalIT." + name + ": " + KILLS + " kills in " + seconds + " s, "
                 + replays(proxyLog).size() + " replays " + replays(proxyLog) + "; client: " + stats);
         assertEquals("seed " + seed + ": 4 KiB pages that read back other than written, over all checks: " + stats
                 + "\nproxy: " + proxyLog, 0, number(stats, "mismatched_pages"));
