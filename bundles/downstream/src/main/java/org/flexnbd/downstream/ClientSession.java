@@ -212,6 +212,10 @@ final class ClientSession implements Runnable {
                 flushUpstream(); // what is held can only be freed by replies to what was sent
                 share.acquire(cost);
             }
+            if (r.type() == Nbd.CMD_WRITE && ledger.writesHeld()) {
+                flushUpstream(); // what was sent may be what empties the write journal
+                ledger.awaitWritesAllowed();
+            }
             // A WRITE's data is taken in only once there is room for it: until then it waits in the socket.
             Request read = null;
             boolean admitting = false;

@@ -102,6 +102,7 @@ final class UpstreamLink {
                 c.bind(new Binding(ledger, ledger.begin()));
                 lock.notifyAll(); // the writer sends what the ledger had in flight elsewhere
             }
+            ledger.holdWrites(journal.isFull());
             return session;
         }
     }
@@ -113,6 +114,7 @@ final class UpstreamLink {
                 return;
             }
             session = null;
+            s.ledger().holdWrites(false); // its next link says again
             Connection c = connection;
             if (c != null) {
                 Binding b = c.binding();
@@ -363,8 +365,14 @@ final class UpstreamLink {
         }
     }
 
+    /** The journal changed: a full one holds the client's writes back until the proxy's own FLUSH empties it. */
     void wake() {
         synchronized (lock) {
+            Connection c = connection;
+            Binding b = c == null ? null : c.binding();
+            if (b != null) {
+                b.ledger().holdWrites(journal.isFull());
+            }
             lock.notifyAll();
         }
     }
@@ -501,9 +509,12 @@ final class UpstreamLink {
         wake();
     }
 
-    /** New requests wait while the journal is replayed, or full until a FLUSH of the proxy's own empties it. */
+    /**
+     * New requests wait while the journal is replayed. (While it is full, the clients' writes wait in their
+     * sockets instead: see {@link #wake()}.)
+     */
     private boolean held() {
-        return journal.holding() || journal.isFull();
+        return journal.holding();
     }
 
     /**
@@ -685,14 +696,18 @@ final class UpstreamLink {
         }
     }
 
-    private void ownFlushAnswered(Connection c, Reply reply) throws IOException {
+    private void ownFlushAnswered(Connection c, Reply reply) {
         long mark = c.ownFlushMark();
         int error = reply.error();
         reply.release();
-        if (error != 0) {
-            throw new IOException("upstream failed the proxy's own FLUSH with error " + error);
-        }
         c.ownFlush(-1);
+        if (error != 0) {
+            // Seen from nbdkit 1.32 speaking oldstyle: it advertises FLUSH and refuses it (EINVAL).
+            LOG.severe("upstream " + connectors.get().endpoint() + " refused the proxy's own FLUSH with error " + error
+                    + ": acknowledged writes cannot be made durable, so the write journal is switched off");
+            journal.giveUp();
+            return;
+        }
         journal.flushed(c, mark, c.multiConn());
     }
 

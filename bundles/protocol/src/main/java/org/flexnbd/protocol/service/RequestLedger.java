@@ -85,6 +85,8 @@ public final class RequestLedger {
     private long charged;
     /** Payload bytes of replies answered and not yet written to the client. */
     private long unwritten;
+    /** Set while the upstream's write journal is full: the client's WRITE data stays in its socket. */
+    private boolean writesHeld;
 
     /** @param budget gives payload budget back: called with each admitted request's cost once it is done with */
     public RequestLedger(LongConsumer budget) {
@@ -123,6 +125,28 @@ public final class RequestLedger {
      */
     public synchronized void disconnect(Request disc) {
         disconnect = disc;
+    }
+
+    /**
+     * Before a WRITE's data is read: waits while writes are held (the write journal is full and its FLUSH is out),
+     * so that the data waits in the client's socket, not in memory. Reads and the rest go on meanwhile.
+     */
+    public synchronized void awaitWritesAllowed() throws InterruptedException {
+        while (writesHeld && !closed) {
+            wait();
+        }
+    }
+
+    public synchronized boolean writesHeld() {
+        return writesHeld;
+    }
+
+    /** Holds the client's writes back, or lets them go. */
+    public synchronized void holdWrites(boolean hold) {
+        if (writesHeld != hold) {
+            writesHeld = hold;
+            notifyAll();
+        }
     }
 
     /** Waits until every request has been answered and written, the client has left, or the deadline passed. */

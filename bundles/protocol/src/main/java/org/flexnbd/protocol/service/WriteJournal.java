@@ -43,6 +43,8 @@ public final class WriteJournal {
     private long epoch;
     private boolean replayDue;
     private boolean closed;
+    /** Set when the upstream refused a FLUSH of the proxy's own: it cannot be emptied, so it keeps nothing. */
+    private boolean givenUp;
     private Object replaying;
     private long replays;
     private long replayedWrites;
@@ -57,8 +59,25 @@ public final class WriteJournal {
         this.changed = changed;
     }
 
-    public boolean isOn() {
-        return limit > 0;
+    public synchronized boolean isOn() {
+        return limit > 0 && !givenUp;
+    }
+
+    /**
+     * The upstream refused a FLUSH of the proxy's own (an error reply, not a lost connection): the journal could
+     * never be emptied, and every client would wait. It lets go of everything and keeps nothing from now on; a
+     * client's own FLUSH meets the same refusal, so the client learns that its writes are not made durable.
+     */
+    public void giveUp() {
+        synchronized (this) {
+            givenUp = true;
+            replayDue = false;
+            while (!records.isEmpty()) {
+                drop();
+            }
+            notifyAll();
+        }
+        changed.run();
     }
 
     /** Whether {@code r} is a write the journal keeps once acknowledged. */
@@ -75,7 +94,7 @@ public final class WriteJournal {
     public boolean acknowledged(Object origin, long e, Request write) {
         boolean full;
         synchronized (this) {
-            if (!isOn()) {
+            if (limit <= 0 || givenUp) {
                 return true;
             }
             if (e != epoch || replayDue || replaying != null || closed) {
@@ -128,7 +147,7 @@ public final class WriteJournal {
 
     /** Full: the proxy sends a FLUSH of its own, and new requests wait until it succeeded. */
     public synchronized boolean isFull() {
-        return isOn() && bytes >= limit;
+        return limit > 0 && !givenUp && bytes >= limit;
     }
 
     // ---- after a loss
@@ -146,7 +165,7 @@ public final class WriteJournal {
      * still be about to record what it read before the loss.
      */
     public synchronized boolean lost(long e) {
-        if (!isOn() || e != epoch) {
+        if (limit <= 0 || givenUp || e != epoch) {
             return false;
         }
         epoch++;

@@ -254,6 +254,28 @@ public class RequestLedgerTest {
         assertTrue(ledger.awaitRoom(g2, 2048, 0));
     }
 
+    @Test
+    public void heldWritesWaitUntilLetGoOrTheClientLeaves() throws Exception {
+        ledger.holdWrites(true);
+        assertTrue(ledger.writesHeld());
+        Thread reader = new Thread(() -> {
+            try {
+                ledger.awaitWritesAllowed();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        reader.start();
+        reader.join(50);
+        assertTrue("a WRITE's data waits in the socket while the journal is full", reader.isAlive());
+        ledger.holdWrites(false);
+        reader.join(1000);
+        assertFalse(reader.isAlive());
+        ledger.holdWrites(true);
+        ledger.clientLeft();
+        ledger.awaitWritesAllowed(); // returns: nobody is left to hold
+    }
+
     // ---- budget and memory
 
     @Test

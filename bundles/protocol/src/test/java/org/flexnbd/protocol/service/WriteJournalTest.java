@@ -154,6 +154,25 @@ public class WriteJournalTest {
     }
 
     @Test
+    public void anUpstreamRefusingTheProxysFlushSwitchesItOffRatherThanHoldingEveryClient() {
+        for (int i = 0; i < 16; i++) {
+            ack(clientA, write(i, i * 4096L, 4096));
+        }
+        assertTrue(journal.isFull());
+        int before = changes.get();
+        journal.giveUp();
+        assertFalse(journal.isFull());
+        assertFalse(journal.isOn());
+        assertEquals(0, journal.requests());
+        assertEquals("held clients are told", before + 1, changes.get());
+        Request w = write(99, 0, 4096);
+        assertTrue(journal.acknowledged(clientA, journal.epoch(), w));
+        w.release();
+        assertEquals("nothing kept after", 0, journal.requests());
+        assertFalse(journal.lost(journal.epoch()));
+    }
+
+    @Test
     public void offItKeepsNothing() {
         WriteJournal off = new WriteJournal(0, () -> { });
         Request w = write(1, 0, 4096);
