@@ -518,11 +518,11 @@ final class UpstreamLink {
     }
 
     /**
-     * The journal is full and this connection has no FLUSH of the proxy's own out. Not after ESHUTDOWN, nor while a
+     * The journal is half full and this connection has no FLUSH of the proxy's own out. Not after ESHUTDOWN, nor while a
      * client's request of the same cookie awaits its reply here (the two replies could not be told apart).
      */
     private boolean ownFlushDue(Connection c) {
-        if (!journal.isFull() || c.ownFlushMark() >= 0 || c.isRefusing() || journal.holding()) {
+        if (!journal.wantsFlush() || c.ownFlushMark() >= 0 || c.isRefusing() || journal.holding()) {
             return false;
         }
         Binding b = c.binding();

@@ -103,14 +103,14 @@ public final class WriteJournal {
             if (records.isEmpty() && write.hasFlag(Nbd.CMD_FLAG_FUA)) {
                 return true; // durable, and nothing older to keep in order with
             }
-            boolean wasFull = bytes >= limit;
+            long before = bytes;
             Record r = new Record(++lastSeq, origin, write.retain());
             records.add(r);
             bytes += r.bytes;
-            full = !wasFull && bytes >= limit;
+            full = (before < limit / 2 && bytes >= limit / 2) || (before < limit && bytes >= limit);
         }
         if (full) {
-            changed.run(); // every connection holds back, and one flushes
+            changed.run(); // half full: a connection flushes; full: the clients' writes wait too
         }
         return true;
     }
@@ -145,7 +145,15 @@ public final class WriteJournal {
         r.write.release();
     }
 
-    /** Full: the proxy sends a FLUSH of its own, and new requests wait until it succeeded. */
+    /**
+     * Half full: the proxy sends a FLUSH of its own, early enough that it normally succeeds before the journal is
+     * full and anything has to wait.
+     */
+    public synchronized boolean wantsFlush() {
+        return limit > 0 && !givenUp && bytes >= limit / 2;
+    }
+
+    /** Full: the clients' writes wait until the proxy's own FLUSH has succeeded. */
     public synchronized boolean isFull() {
         return limit > 0 && !givenUp && bytes >= limit;
     }

@@ -139,7 +139,15 @@ public class WriteJournalTest {
 
     @Test
     public void fullAtItsBoundUntilAFlushOfTheProxysOwnEmptiesIt() {
-        for (int i = 0; i < 15; i++) {
+        for (int i = 0; i < 7; i++) {
+            ack(clientA, write(i, i * 4096L, 4096));
+        }
+        assertFalse(journal.wantsFlush());
+        int early = changes.get();
+        ack(clientA, write(7, 7 * 4096L, 4096));
+        assertTrue("half full: the proxy's own FLUSH goes out early", journal.wantsFlush());
+        assertEquals(early + 1, changes.get());
+        for (int i = 8; i < 15; i++) {
             ack(clientA, write(i, i * 4096L, 4096));
         }
         assertFalse(journal.isFull());
