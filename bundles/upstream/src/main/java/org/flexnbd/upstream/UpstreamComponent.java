@@ -232,6 +232,14 @@ public final class UpstreamComponent implements Upstream {
 
     @Deactivate
     void deactivate() {
+        try {
+            if (!journal.drain(2000)) {
+                LOG.warning("stopping with " + journal.requests() + " acknowledged writes not yet flushed upstream;"
+                        + " they are as safe as the upstream's cache");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         List<UpstreamLink> all;
         synchronized (this) {
             stopping = true;

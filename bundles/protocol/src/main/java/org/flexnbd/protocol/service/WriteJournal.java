@@ -43,6 +43,8 @@ public final class WriteJournal {
     private long epoch;
     private boolean replayDue;
     private boolean closed;
+    /** Set when the upstream connector stops: whatever the journal holds is flushed, however little. */
+    private boolean draining;
     /** Set when the upstream refused a FLUSH of the proxy's own: it cannot be emptied, so it keeps nothing. */
     private boolean givenUp;
     private Object replaying;
@@ -135,6 +137,7 @@ public final class WriteJournal {
                 }
                 drop();
             }
+            notifyAll();
         }
         changed.run();
     }
@@ -150,7 +153,30 @@ public final class WriteJournal {
      * full and anything has to wait.
      */
     public synchronized boolean wantsFlush() {
-        return limit > 0 && !givenUp && bytes >= limit / 2;
+        return limit > 0 && !givenUp && (bytes >= limit / 2 || (draining && !records.isEmpty()));
+    }
+
+    /**
+     * The upstream connector stops (the proxy stops, its configuration changed, its bundle is updated) and the
+     * journal goes with it: a FLUSH of the proxy's own makes what it holds durable first. Waits at most
+     * {@code millis} for that; returns whether the journal is empty.
+     */
+    public boolean drain(long millis) throws InterruptedException {
+        synchronized (this) {
+            draining = true;
+        }
+        changed.run();
+        long deadline = System.currentTimeMillis() + millis;
+        synchronized (this) {
+            while (!records.isEmpty() && limit > 0 && !givenUp) {
+                long left = deadline - System.currentTimeMillis();
+                if (left <= 0) {
+                    break;
+                }
+                wait(left);
+            }
+            return records.isEmpty();
+        }
     }
 
     /** Full: the clients' writes wait until the proxy's own FLUSH has succeeded. */

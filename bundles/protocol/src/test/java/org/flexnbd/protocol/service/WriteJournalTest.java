@@ -181,6 +181,30 @@ public class WriteJournalTest {
     }
 
     @Test
+    public void stoppingFlushesWhateverItHolds() throws Exception {
+        ack(clientA, write(1, 0, 4096));
+        assertFalse("far from half full", journal.wantsFlush());
+        Thread connector = new Thread(() -> {
+            try {
+                journal.drain(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        connector.start();
+        long deadline = System.currentTimeMillis() + 2000;
+        while (!journal.wantsFlush() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(5);
+        }
+        assertTrue("a stopping connector wants its FLUSH", journal.wantsFlush());
+        journal.flushed(clientA, journal.mark(), true);
+        connector.join(2000);
+        assertFalse("the FLUSH's success lets it stop", connector.isAlive());
+        WriteJournal empty = new WriteJournal(1 << 20, () -> { });
+        assertTrue(empty.drain(0));
+    }
+
+    @Test
     public void offItKeepsNothing() {
         WriteJournal off = new WriteJournal(0, () -> { });
         Request w = write(1, 0, 4096);
