@@ -432,7 +432,6 @@ final class UpstreamLink {
         try {
             while (true) {
                 Binding b;
-                Request disc;
                 boolean departed;
                 synchronized (lock) {
                     while (!c.isFailed() && !closed && leftDisconnect == null && !(hasWork(c) && !held())
@@ -548,11 +547,7 @@ final class UpstreamLink {
         }
         Request next;
         while (true) {
-            if (ownFlushDue(c)) {
-                c.ownFlush(journal.mark());
-                RequestCodec.write(c.out, OWN_FLUSH_REQUEST);
-                c.out.flush();
-            }
+            drainOwnFlush(c);
             if (held() || (next = b.ledger().nextToSend(b.token())) == null) {
                 return false;
             }

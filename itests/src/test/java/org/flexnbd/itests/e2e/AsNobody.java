@@ -1,6 +1,10 @@
 package org.flexnbd.itests.e2e;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -34,9 +38,8 @@ final class AsNobody {
     /** Runs the {@link JmxProbe} as nobody; returns what it printed. */
     static String jmx(Path dir, String... args) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String classes = Path.of(JmxProbe.class.getProtectionDomain().getCodeSource().getLocation().toURI())
-                .toString();
-        List<String> c = new ArrayList<>(List.of(java, "-cp", classes, JmxProbe.class.getName()));
+        Path classes = probeClasses();
+        List<String> c = new ArrayList<>(List.of(java, "-cp", classes.toString(), JmxProbe.class.getName()));
         c.addAll(List.of(args));
         try (Peer p = Peer.start(dir, "jmxprobe", command(c.toArray(new String[0])))) {
             Integer status = p.waitFor(60);
@@ -45,6 +48,28 @@ final class AsNobody {
             }
             String out = p.stdout().strip();
             return out.isEmpty() ? "no output: " + p.stderr() : out;
+        } finally {
+            E2E.deleteTree(classes);
         }
+    }
+
+    /**
+     * The probe's class, copied where nobody can read it: the build's own folder may lie under one only its owner
+     * can enter (a clone in a private temporary folder).
+     */
+    private static Path probeClasses() throws IOException {
+        Path root = Files.createTempDirectory("flexnbd-probe",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        String name = JmxProbe.class.getName().replace('.', '/') + ".class";
+        Path target = root.resolve(name);
+        for (Path d = target.getParent(); !d.equals(root); d = d.getParent()) {
+            Files.createDirectories(d);
+            Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        try (InputStream in = JmxProbe.class.getClassLoader().getResourceAsStream(name)) {
+            Files.copy(in, target);
+        }
+        Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-r--r--"));
+        return root;
     }
 }
