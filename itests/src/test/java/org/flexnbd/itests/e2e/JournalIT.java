@@ -126,6 +126,82 @@ public class JournalIT {
         storm(1L << 20, "killStormWithAJournalTheProxyMustFlushItself");
     }
 
+    /**
+     * Two clients, each on its own upstream connection ({@code --max-clients 2}), each writing and checking its own
+     * half of the export through the kills: one connection replays the writes of both, in the order they were
+     * acknowledged, while the other waits for it.
+     */
+    @Test
+    public void killStormWithTwoClientsOnTwoConnections() throws Exception {
+        long seed = Long.getLong("journal.seed", System.nanoTime());
+        Random random = new Random(seed);
+        Path dir = tmp.getRoot().toPath();
+        Path home = appliance(dir, null);
+        Path disk = E2E.randomFile(shm, "upstream.img", STORM_DISK);
+        Path base = shm.resolve("base.img");
+        Files.copy(disk, base);
+        Path signalsA = Files.createDirectories(dir.resolve("signals-a"));
+        Path signalsB = Files.createDirectories(dir.resolve("signals-b"));
+        long half = STORM_DISK / 2;
+        int upPort = Peer.freePort();
+        Nbdkit up = writeback(dir, upPort, disk).start();
+        String statsA;
+        String statsB;
+        String proxyLog;
+        try (Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                Integer.toString(upPort), "--max-clients", "2", "-v");
+                Peer a = Peer.start(dir, "journal-client-a", "/usr/bin/python3", client.toString(), "storm",
+                        proxy.uri(), signalsA.toString(), base.toString(), Long.toString(seed),
+                        Integer.toString(FLUSH_EVERY), "0", Long.toString(half));
+                Peer b = Peer.start(dir, "journal-client-b", "/usr/bin/python3", client.toString(), "storm",
+                        proxy.uri(), signalsB.toString(), base.toString(), Long.toString(seed + 1),
+                        Integer.toString(FLUSH_EVERY), Long.toString(half), Long.toString(STORM_DISK))) {
+            awaitSignal(signalsA.resolve("written"), a, proxy);
+            awaitSignal(signalsB.resolve("written"), b, proxy);
+            for (int i = 1; i <= KILLS; i++) {
+                Thread.sleep(400 + random.nextInt(800));
+                assertTrue("seed " + seed + ": a client ended before kill " + i + ": " + a.stderr() + b.stderr()
+                        + "\nproxy: " + proxy.stderr(), a.isAlive() && b.isAlive());
+                up.kill9();
+                up = writeback(dir, upPort, disk).start();
+            }
+            touch(signalsA.resolve("stop"));
+            touch(signalsB.resolve("stop"));
+            Integer statusA = a.waitFor(60);
+            Integer statusB = b.waitFor(60);
+            proxyLog = proxy.stderr();
+            assertEquals("seed " + seed + ": client A's exit status (3: an NBD error reached it): " + a.stderr()
+                    + "\nproxy: " + proxyLog, Integer.valueOf(0), statusA);
+            assertEquals("seed " + seed + ": client B's exit status: " + b.stderr() + "\nproxy: " + proxyLog,
+                    Integer.valueOf(0), statusB);
+            statsA = a.stdout().strip();
+            statsB = b.stdout().strip();
+        } finally {
+            up.close();
+        }
+        System.out.println("JournalIT.killStormWithTwoClientsOnTwoConnections: " + replays(proxyLog).size()
+                + " replays " + replays(proxyLog) + "; A: " + statsA + "; B: " + statsB);
+        for (String stats : List.of(statsA, statsB)) {
+            assertEquals("seed " + seed + ": pages that read back other than written: " + stats + "\nproxy: "
+                    + proxyLog, 0, number(stats, "mismatched_pages"));
+            assertTrue("seed " + seed + ": a client checked too little: " + stats,
+                    number(stats, "flushes") >= KILLS / 2 && number(stats, "writes") >= 5 * FLUSH_EVERY);
+        }
+        assertTrue("seed " + seed + ": no replay\nproxy: " + proxyLog,
+                replays(proxyLog).stream().anyMatch(n -> n >= 1));
+        byte[] all = Files.readAllBytes(disk);
+        assertEquals("client A's half on the upstream's file", shaOf(statsA),
+                sha256(java.util.Arrays.copyOfRange(all, 0, (int) half)));
+        assertEquals("client B's half on the upstream's file", shaOf(statsB),
+                sha256(java.util.Arrays.copyOfRange(all, (int) half, (int) STORM_DISK)));
+    }
+
+    private static String shaOf(String stats) {
+        Matcher sha = Pattern.compile("\"sha256\": \"([0-9a-f]{64})\"").matcher(stats);
+        assertTrue(stats, sha.find());
+        return sha.group(1);
+    }
+
     private void storm(Long journalBytes, String name) throws Exception {
         long seed = Long.getLong("journal.seed", System.nanoTime());
         Random random = new Random(seed);

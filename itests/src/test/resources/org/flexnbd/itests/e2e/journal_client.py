@@ -74,11 +74,11 @@ def crash(uri, folder, offset, blocks, bsize, new_file, old_file):
     print("summary new=%d old=%d other=%d" % (counts["new"], counts["old"], counts["other"]))
 
 
-def verify(h, expected, size, mismatches):
-    """Reads the whole export back; returns the number of 4 KiB pages that differ from the expectation."""
+def verify(h, expected, lo, hi, mismatches):
+    """Reads [lo, hi) of the export back; returns the number of 4 KiB pages that differ from the expectation."""
     bad = 0
-    for off in range(0, size, CHUNK):
-        n = min(CHUNK, size - off)
+    for off in range(lo, hi, CHUNK):
+        n = min(CHUNK, hi - off)
         got = h.pread(n, off)
         if got != expected[off:off + n]:
             for p in range(0, n, PAGE):
@@ -89,10 +89,12 @@ def verify(h, expected, size, mismatches):
     return bad
 
 
-def storm(uri, folder, base_file, seed, flush_every):
+def storm(uri, folder, base_file, seed, flush_every, lo=0, hi=None):
+    """Verified random writes within [lo, hi) of the export (all of it by default); another client may own the rest."""
     with open(base_file, "rb") as f:
         expected = bytearray(f.read())
     size = len(expected)
+    hi = size if hi is None else hi
     rnd = random.Random(seed)
     h = nbd.NBD()
     h.connect_uri(uri)
@@ -114,7 +116,7 @@ def storm(uri, folder, base_file, seed, flush_every):
     def flush_and_verify():
         timed(h.flush)
         stats["flushes"] += 1
-        bad = verify(h, expected, size, stats["first_mismatches"])
+        bad = verify(h, expected, lo, hi, stats["first_mismatches"])
         stats["verifies"] += 1
         if bad:
             stats["mismatched_pages"] += bad
@@ -122,7 +124,7 @@ def storm(uri, folder, base_file, seed, flush_every):
 
     while not os.path.exists(stop) and time.monotonic() < deadline:
         length = rnd.randint(1, 16) * PAGE
-        offset = rnd.randrange(0, (size - length) // PAGE + 1) * PAGE
+        offset = lo + rnd.randrange(0, (hi - lo - length) // PAGE + 1) * PAGE
         if rnd.random() < 0.1:
             timed(h.zero, length, offset)
             expected[offset:offset + length] = bytes(length)
@@ -139,7 +141,7 @@ def storm(uri, folder, base_file, seed, flush_every):
             flush_and_verify()
     flush_and_verify()
     h.shutdown()
-    stats["sha256"] = hashlib.sha256(expected).hexdigest()
+    stats["sha256"] = hashlib.sha256(expected[lo:hi]).hexdigest()
     print(json.dumps(stats))
 
 
@@ -149,8 +151,9 @@ def main():
             uri, folder, offset, blocks, bsize, new_file, old_file = sys.argv[2:]
             crash(uri, folder, int(offset), int(blocks), int(bsize), new_file, old_file)
         elif sys.argv[1] == "storm":
-            uri, folder, base_file, seed, flush_every = sys.argv[2:]
-            storm(uri, folder, base_file, int(seed), int(flush_every))
+            uri, folder, base_file, seed, flush_every = sys.argv[2:7]
+            region = [int(x) for x in sys.argv[7:9]] or [0, None]
+            storm(uri, folder, base_file, int(seed), int(flush_every), region[0], region[1])
         else:
             sys.exit("journal_client: unknown mode " + sys.argv[1])
     except nbd.Error as e:
