@@ -345,7 +345,7 @@ final class UpstreamLink {
             } finally {
                 replayingOn = null;
                 writes.forEach(Request::release);
-                journal.replayEnded(c, ok, writes.size());
+                journal.replayEnded(c, ok);
             }
             if (ok && !writes.isEmpty()) {
                 LOG.info("replayed " + writes.size() + " journalled writes (" + bytes + " bytes) to upstream "
@@ -492,20 +492,17 @@ final class UpstreamLink {
      * must also find the DISCONNECT gone, or it could write the next client's requests before it.
      */
     private void sendLeftDisconnect(Connection c) throws IOException {
-        Request disc;
         sending.lock();
         try {
+            Request disc;
             synchronized (lock) {
                 disc = leftDisconnect;
                 leftDisconnect = null;
             }
-            RequestCodec.write(c.out, disc);
-            c.out.flush();
+            disconnect(c, disc, "client disconnected; a fresh connection for the next one", true);
         } finally {
             sending.unlock();
         }
-        c.fail("client disconnected; a fresh connection for the next one", true);
-        wake();
     }
 
     /**
@@ -552,10 +549,7 @@ final class UpstreamLink {
                 return false;
             }
             if (next.type() == Nbd.CMD_DISC) {
-                RequestCodec.write(c.out, next);
-                c.out.flush();
-                c.fail("client disconnected; a fresh connection for the next one", true);
-                wake();
+                disconnect(c, next, "client disconnected; a fresh connection for the next one", true);
                 return true;
             }
             try {
@@ -574,7 +568,10 @@ final class UpstreamLink {
         }
     }
 
-    /** A connection serving no client still takes its part in emptying a full journal. */
+    /**
+     * The proxy's own FLUSH, when one is due; with {@link #sending} held. Any connection takes its part, serving a
+     * client or not.
+     */
     private void drainOwnFlush(Connection c) throws IOException {
         if (ownFlushDue(c)) {
             c.ownFlush(journal.mark());
@@ -583,8 +580,9 @@ final class UpstreamLink {
         }
     }
 
+    /** Writes {@code disc} and ends the connection: the one place a DISCONNECT goes upstream. */
     private void disconnect(Connection c, Request disc, String why, boolean quietly) throws IOException {
-        sending.lock();
+        sending.lock(); // reentrant: drain and sendLeftDisconnect hold it already
         try {
             RequestCodec.write(c.out, disc);
             c.out.flush();

@@ -82,7 +82,6 @@ public final class RequestLedger {
     private long lastToken;
     private Request disconnect;
     private boolean closed;
-    private long charged;
     /** Payload bytes of replies answered and not yet written to the client. */
     private long unwritten;
     /** Set while the upstream's write journal is full: the client's WRITE data stays in its socket. */
@@ -115,7 +114,6 @@ public final class RequestLedger {
         Entry e = new Entry(asked, sent, cost);
         entries.put(asked.cookie(), e);
         queue.add(e);
-        charged += cost;
         return true;
     }
 
@@ -177,7 +175,6 @@ public final class RequestLedger {
                 e.reply = null;
             }
             budget.accept(e.cost);
-            charged -= e.cost;
         }
         entries.clear();
         taken.clear();
@@ -438,7 +435,6 @@ public final class RequestLedger {
         }
         e.asked.release();
         budget.accept(e.cost);
-        charged -= e.cost;
         unwritten -= e.replyBytes;
         notifyAll(); // the DISCONNECT waiting for an empty ledger, a reader waiting for room
 
@@ -453,6 +449,13 @@ public final class RequestLedger {
 
     /** Budget bytes held by requests in flight. */
     public synchronized long charged() {
+        long charged = 0;
+        for (Entry e : entries.values()) {
+            charged += e.cost;
+        }
+        for (Entry e : taken.values()) {
+            charged += e.cost;
+        }
         return charged;
     }
 }

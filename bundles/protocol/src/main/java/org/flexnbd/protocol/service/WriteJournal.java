@@ -49,7 +49,6 @@ public final class WriteJournal {
     private boolean givenUp;
     private Object replaying;
     private long replays;
-    private long replayedWrites;
 
     /**
      * @param limitBytes the most it holds (payloads and a header's worth each) before the proxy flushes on its own;
@@ -62,6 +61,11 @@ public final class WriteJournal {
     }
 
     public synchronized boolean isOn() {
+        return on();
+    }
+
+    /** Under the lock. */
+    private boolean on() {
         return limit > 0 && !givenUp;
     }
 
@@ -96,7 +100,7 @@ public final class WriteJournal {
     public boolean acknowledged(Object origin, long e, Request write) {
         boolean full;
         synchronized (this) {
-            if (limit <= 0 || givenUp) {
+            if (!on()) {
                 return true;
             }
             if (e != epoch || replayDue || replaying != null || closed) {
@@ -153,7 +157,7 @@ public final class WriteJournal {
      * full and anything has to wait.
      */
     public synchronized boolean wantsFlush() {
-        return limit > 0 && !givenUp && (bytes >= limit / 2 || (draining && !records.isEmpty()));
+        return on() && (bytes >= limit / 2 || (draining && !records.isEmpty()));
     }
 
     /**
@@ -168,7 +172,7 @@ public final class WriteJournal {
         changed.run();
         long deadline = System.currentTimeMillis() + millis;
         synchronized (this) {
-            while (!records.isEmpty() && limit > 0 && !givenUp) {
+            while (!records.isEmpty() && on()) {
                 long left = deadline - System.currentTimeMillis();
                 if (left <= 0) {
                     break;
@@ -181,7 +185,7 @@ public final class WriteJournal {
 
     /** Full: the clients' writes wait until the proxy's own FLUSH has succeeded. */
     public synchronized boolean isFull() {
-        return limit > 0 && !givenUp && bytes >= limit;
+        return on() && bytes >= limit;
     }
 
     // ---- after a loss
@@ -199,7 +203,7 @@ public final class WriteJournal {
      * still be about to record what it read before the loss.
      */
     public synchronized boolean lost(long e) {
-        if (limit <= 0 || givenUp || e != epoch) {
+        if (!on() || e != epoch) {
             return false;
         }
         epoch++;
@@ -232,7 +236,7 @@ public final class WriteJournal {
      * The replay ended; when {@code ok}, the journal's writes are on the upstream again, through {@code replayer}'s
      * connection (which a FLUSH must now cover them on). Otherwise the next connection made replays.
      */
-    public void replayEnded(Object replayer, boolean ok, int written) {
+    public void replayEnded(Object replayer, boolean ok) {
         synchronized (this) {
             if (replaying != replayer) {
                 return;
@@ -241,7 +245,6 @@ public final class WriteJournal {
             if (ok) {
                 replayDue = false;
                 replays++;
-                replayedWrites += written;
                 for (Record r : records) {
                     r.origin = replayer;
                 }
@@ -281,7 +284,4 @@ public final class WriteJournal {
         return replays;
     }
 
-    public synchronized long replayedWrites() {
-        return replayedWrites;
-    }
 }

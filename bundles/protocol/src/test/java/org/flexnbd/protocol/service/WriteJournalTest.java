@@ -50,7 +50,7 @@ public class WriteJournalTest {
         assertEquals(List.of(a1, b1, zeroes, a2), replay);
         assertNull("one replayer at a time", journal.beginReplay("link-4"));
         replay.forEach(Request::release);
-        journal.replayEnded("link-3", true, replay.size());
+        journal.replayEnded("link-3", true);
         assertFalse(journal.holding());
         assertEquals(1, journal.replays());
         assertEquals("still unflushed: kept", 4, journal.requests());
@@ -64,16 +64,16 @@ public class WriteJournalTest {
         assertFalse("the other connections of that epoch, dropped for it, do not start another", journal.lost(e));
         List<Request> replay = journal.beginReplay(clientA);
         replay.forEach(Request::release);
-        journal.replayEnded(clientA, false, 0);
+        journal.replayEnded(clientA, false);
         assertTrue("a failed replay is due again", journal.holding());
         replay = journal.beginReplay(clientB);
         assertEquals(1, replay.size());
         replay.forEach(Request::release);
-        journal.replayEnded(clientB, true, 1);
+        journal.replayEnded(clientB, true);
         assertFalse(journal.holding());
         assertTrue(changes.get() >= 2);
         assertTrue("even an empty journal's loss starts a new epoch", journal.lost(journal.epoch()));
-        journal.replayEnded(clientA, false, 0);
+        journal.replayEnded(clientA, false);
     }
 
     @Test
@@ -88,7 +88,7 @@ public class WriteJournalTest {
         List<Request> replay = journal.beginReplay(clientA);
         assertFalse("nor during it", journal.acknowledged(clientB, journal.epoch(), late));
         replay.forEach(Request::release);
-        journal.replayEnded(clientA, true, replay.size());
+        journal.replayEnded(clientA, true);
         assertTrue("after it, in order", journal.acknowledged(clientB, journal.epoch(), late));
         late.release();
         assertEquals(2, journal.requests());
@@ -106,7 +106,7 @@ public class WriteJournalTest {
         List<Request> replay = journal.beginReplay(clientA);
         assertEquals(List.of(after), replay);
         replay.forEach(Request::release);
-        journal.replayEnded(clientA, true, 1);
+        journal.replayEnded(clientA, true);
     }
 
     @Test
@@ -237,7 +237,7 @@ public class WriteJournalTest {
         List<Request> replay = journal.beginReplay(clientA);
         assertEquals(List.of(answered), replay);
         replay.forEach(Request::release);
-        journal.replayEnded(clientA, true, 1);
+        journal.replayEnded(clientA, true);
         long g2 = ledger.begin();
         Request next = ledger.nextToSend(g2);
         assertEquals(2, next.cookie());
