@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
@@ -114,7 +116,7 @@ public class JournalIT {
      */
     @Test
     public void killStormWithVerifiedRandomWrites() throws Exception {
-        storm(null, "killStormWithVerifiedRandomWrites");
+        storm(null, 1, "killStormWithVerifiedRandomWrites");
     }
 
     /**
@@ -123,7 +125,7 @@ public class JournalIT {
      */
     @Test
     public void killStormWithAJournalTheProxyMustFlushItself() throws Exception {
-        storm(1L << 20, "killStormWithAJournalTheProxyMustFlushItself");
+        storm(1L << 20, 1, "killStormWithAJournalTheProxyMustFlushItself");
     }
 
     /**
@@ -133,76 +135,14 @@ public class JournalIT {
      */
     @Test
     public void killStormWithTwoClientsOnTwoConnections() throws Exception {
-        long seed = Long.getLong("journal.seed", System.nanoTime());
-        Random random = new Random(seed);
-        Path dir = tmp.getRoot().toPath();
-        Path home = appliance(dir, null);
-        Path disk = E2E.randomFile(shm, "upstream.img", STORM_DISK);
-        Path base = shm.resolve("base.img");
-        Files.copy(disk, base);
-        Path signalsA = Files.createDirectories(dir.resolve("signals-a"));
-        Path signalsB = Files.createDirectories(dir.resolve("signals-b"));
-        long half = STORM_DISK / 2;
-        int upPort = Peer.freePort();
-        Nbdkit up = writeback(dir, upPort, disk).start();
-        String statsA;
-        String statsB;
-        String proxyLog;
-        try (Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
-                Integer.toString(upPort), "--max-clients", "2", "-v");
-                Peer a = Peer.start(dir, "journal-client-a", "/usr/bin/python3", client.toString(), "storm",
-                        proxy.uri(), signalsA.toString(), base.toString(), Long.toString(seed),
-                        Integer.toString(FLUSH_EVERY), "0", Long.toString(half));
-                Peer b = Peer.start(dir, "journal-client-b", "/usr/bin/python3", client.toString(), "storm",
-                        proxy.uri(), signalsB.toString(), base.toString(), Long.toString(seed + 1),
-                        Integer.toString(FLUSH_EVERY), Long.toString(half), Long.toString(STORM_DISK))) {
-            awaitSignal(signalsA.resolve("written"), a, proxy);
-            awaitSignal(signalsB.resolve("written"), b, proxy);
-            for (int i = 1; i <= KILLS; i++) {
-                Thread.sleep(400 + random.nextInt(800));
-                assertTrue("seed " + seed + ": a client ended before kill " + i + ": " + a.stderr() + b.stderr()
-                        + "\nproxy: " + proxy.stderr(), a.isAlive() && b.isAlive());
-                up.kill9();
-                up = writeback(dir, upPort, disk).start();
-            }
-            touch(signalsA.resolve("stop"));
-            touch(signalsB.resolve("stop"));
-            Integer statusA = a.waitFor(60);
-            Integer statusB = b.waitFor(60);
-            proxyLog = proxy.stderr();
-            assertEquals("seed " + seed + ": client A's exit status (3: an NBD error reached it): " + a.stderr()
-                    + "\nproxy: " + proxyLog, Integer.valueOf(0), statusA);
-            assertEquals("seed " + seed + ": client B's exit status: " + b.stderr() + "\nproxy: " + proxyLog,
-                    Integer.valueOf(0), statusB);
-            statsA = a.stdout().strip();
-            statsB = b.stdout().strip();
-        } finally {
-            up.close();
-        }
-        System.out.println("JournalIT.killStormWithTwoClientsOnTwoConnections: " + replays(proxyLog).size()
-                + " replays " + replays(proxyLog) + "; A: " + statsA + "; B: " + statsB);
-        for (String stats : List.of(statsA, statsB)) {
-            assertEquals("seed " + seed + ": pages that read back other than written: " + stats + "\nproxy: "
-                    + proxyLog, 0, number(stats, "mismatched_pages"));
-            assertTrue("seed " + seed + ": a client checked too little: " + stats,
-                    number(stats, "flushes") >= KILLS / 2 && number(stats, "writes") >= 5 * FLUSH_EVERY);
-        }
-        assertTrue("seed " + seed + ": no replay\nproxy: " + proxyLog,
-                replays(proxyLog).stream().anyMatch(n -> n >= 1));
-        byte[] all = Files.readAllBytes(disk);
-        assertEquals("client A's half on the upstream's file", shaOf(statsA),
-                sha256(java.util.Arrays.copyOfRange(all, 0, (int) half)));
-        assertEquals("client B's half on the upstream's file", shaOf(statsB),
-                sha256(java.util.Arrays.copyOfRange(all, (int) half, (int) STORM_DISK)));
+        storm(null, 2, "killStormWithTwoClientsOnTwoConnections");
     }
 
-    private static String shaOf(String stats) {
-        Matcher sha = Pattern.compile("\"sha256\": \"([0-9a-f]{64})\"").matcher(stats);
-        assertTrue(stats, sha.find());
-        return sha.group(1);
-    }
-
-    private void storm(Long journalBytes, String name) throws Exception {
+    /**
+     * The kill storm with {@code clients} clients, each on its own upstream connection and owning an equal share of
+     * the export, which it writes and checks alone: client i gets seed {@code seed + i}.
+     */
+    private void storm(Long journalBytes, int clients, String name) throws Exception {
         long seed = Long.getLong("journal.seed", System.nanoTime());
         Random random = new Random(seed);
         Path dir = tmp.getRoot().toPath();
@@ -210,47 +150,66 @@ public class JournalIT {
         Path disk = E2E.randomFile(shm, "upstream.img", STORM_DISK);
         Path base = shm.resolve("base.img");
         Files.copy(disk, base);
-        Path signals = Files.createDirectory(dir.resolve("signals"));
+        long share = STORM_DISK / clients;
         int upPort = Peer.freePort();
         Nbdkit up = writeback(dir, upPort, disk).start();
-        String stats;
+        List<String> stats = new ArrayList<>();
         String proxyLog;
         long started = System.nanoTime();
+        List<Peer> peers = new ArrayList<>();
         try (Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
-                Integer.toString(upPort), "-v");
-                Peer c = Peer.start(dir, "journal-client", "/usr/bin/python3", client.toString(), "storm",
-                        proxy.uri(), signals.toString(), base.toString(), Long.toString(seed),
-                        Integer.toString(FLUSH_EVERY))) {
-            awaitSignal(signals.resolve("written"), c, proxy);
-            for (int i = 1; i <= KILLS; i++) {
+                Integer.toString(upPort), "--max-clients", Integer.toString(clients), "-v")) {
+            List<Path> signals = new ArrayList<>();
+            for (int i = 0; i < clients; i++) {
+                signals.add(Files.createDirectories(dir.resolve("signals-" + i)));
+                peers.add(Peer.start(dir, "journal-client-" + i, "/usr/bin/python3", client.toString(), "storm",
+                        proxy.uri(), signals.get(i).toString(), base.toString(), Long.toString(seed + i),
+                        Integer.toString(FLUSH_EVERY), Long.toString(i * share), Long.toString((i + 1) * share)));
+            }
+            for (int i = 0; i < clients; i++) {
+                awaitSignal(signals.get(i).resolve("written"), peers.get(i), proxy);
+            }
+            for (int k = 1; k <= KILLS; k++) {
                 Thread.sleep(400 + random.nextInt(800));
-                assertTrue("seed " + seed + ": the client ended before kill " + i + ": " + c.stderr() + "\nproxy: "
-                        + proxy.stderr(), c.isAlive());
+                for (Peer c : peers) {
+                    assertTrue("seed " + seed + ": a client ended before kill " + k + ": " + c.stderr()
+                            + "\nproxy: " + proxy.stderr(), c.isAlive());
+                }
                 up.kill9();
                 up = writeback(dir, upPort, disk).start();
             }
-            touch(signals.resolve("stop"));
-            Integer status = c.waitFor(60);
+            for (Path s : signals) {
+                touch(s.resolve("stop"));
+            }
+            for (Peer c : peers) {
+                Integer status = c.waitFor(60);
+                assertEquals("seed " + seed + ": a client's exit status (3: an NBD error reached it): " + c.stderr()
+                        + "\nproxy: " + proxy.stderr(), Integer.valueOf(0), status);
+                stats.add(c.stdout().strip());
+            }
             proxyLog = proxy.stderr();
-            assertEquals("seed " + seed + ": the client's exit status (3: an NBD error reached it): " + c.stderr()
-                    + "\nproxy: " + proxyLog, Integer.valueOf(0), status);
-            stats = c.stdout().strip();
         } finally {
+            peers.forEach(Peer::close);
             up.close();
         }
         long seconds = (System.nanoTime() - started) / 1_000_000_000L;
         System.out.println("JournalIT." + name + ": " + KILLS + " kills in " + seconds + " s, "
-                + replays(proxyLog).size() + " replays " + replays(proxyLog) + "; client: " + stats);
-        assertEquals("seed " + seed + ": 4 KiB pages that read back other than written, over all checks: " + stats
-                + "\nproxy: " + proxyLog, 0, number(stats, "mismatched_pages"));
-        assertTrue("seed " + seed + ": the client checked too little: " + stats,
-                number(stats, "flushes") >= KILLS && number(stats, "writes") >= 10 * FLUSH_EVERY);
+                + replays(proxyLog).size() + " replays " + replays(proxyLog) + "; clients: " + stats);
+        byte[] onDisk = Files.readAllBytes(disk);
+        for (int i = 0; i < clients; i++) {
+            String st = stats.get(i);
+            assertEquals("seed " + seed + ": 4 KiB pages that read back other than written, over all checks: " + st
+                    + "\nproxy: " + proxyLog, 0, number(st, "mismatched_pages"));
+            assertTrue("seed " + seed + ": the client checked too little: " + st,
+                    number(st, "flushes") >= KILLS / clients && number(st, "writes") >= 10 * FLUSH_EVERY / clients);
+            Matcher sha = Pattern.compile("\"sha256\": \"([0-9a-f]{64})\"").matcher(st);
+            assertTrue(st, sha.find());
+            assertEquals("seed " + seed + ": what the upstream's file holds of client " + i + "'s share after the"
+                    + " last FLUSH", sha.group(1),
+                    sha256(Arrays.copyOfRange(onDisk, (int) (i * share), (int) ((i + 1) * share))));
+        }
         assertTrue("seed " + seed + ": no replay in " + KILLS + " crashes of a write-back upstream\nproxy: "
                 + proxyLog, replays(proxyLog).stream().anyMatch(n -> n >= 1));
-        Matcher sha = Pattern.compile("\"sha256\": \"([0-9a-f]{64})\"").matcher(stats);
-        assertTrue(stats, sha.find());
-        assertEquals("seed " + seed + ": what the upstream's file holds after the last FLUSH", sha.group(1),
-                E2E.sha256(disk));
     }
 
     /** What one crash-before-flush run saw. */
