@@ -44,6 +44,8 @@ public class ConfigRangesTest {
         assertTrue(refused(Pids.UPSTREAM, Map.of("reconnectMaxDelayMillis", -1)).contains("reconnectMaxDelayMillis"));
         assertTrue(refused(Pids.UPSTREAM, Map.of("timeoutSeconds", 0)).contains("timeoutSeconds=0 must be from 1"));
         assertTrue(refused(Pids.DOWNSTREAM, Map.of("bufferBytes", 10L << 30)).contains("bufferBytes"));
+        assertTrue(refused(Pids.UPSTREAM, Map.of("journalBytes", -1L)).contains("journalBytes=-1"));
+        assertTrue(refused(Pids.UPSTREAM, Map.of("journalBytes", 10L << 30)).contains("journalBytes"));
         assertTrue(refused(Pids.DOWNSTREAM, Map.of("handshake", "modern")).contains("same, newstyle, oldstyle")
                 || refused(Pids.DOWNSTREAM, Map.of("handshake", "modern")).contains("must be one of"));
         assertTrue(refused(Pids.DOWNSTREAM, Map.of("socketMode", "0999")).contains("socketMode"));
