@@ -41,20 +41,6 @@ public class JmxIT {
         E2E.deleteTree(shm);
     }
 
-    /** The connector opens just after the NBD listener does: try for a while. */
-    private static JMXConnector connect(int port) throws Exception {
-        java.io.IOException last = null;
-        for (int i = 0; i < 100; i++) {
-            try {
-                return JmxLogin.connect(port);
-            } catch (java.io.IOException notYet) {
-                last = notYet;
-                Thread.sleep(100);
-            }
-        }
-        throw last;
-    }
-
     private static String[] concat(String[] a, String[] b) {
         String[] both = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, both, a.length, b.length);
@@ -71,7 +57,7 @@ public class JmxIT {
                 "rate=1600M").start();
                 Proxy proxy = Proxy.start(dir, Peer.freePort(), concat(new String[] {"-C", "127.0.0.1", "-P",
                         Integer.toString(up.port)}, new JmxLogin(dir).flags(jmxPort)));
-                JMXConnector jmx = connect(jmxPort)) {
+                JMXConnector jmx = JmxLogin.connect(jmxPort)) {
             MBeanServerConnection mbs = jmx.getMBeanServerConnection();
             ObjectName proxyName = new ObjectName("flexnbd:type=Proxy");
             assertEquals("CONNECTED", mbs.getAttribute(proxyName, "State"));

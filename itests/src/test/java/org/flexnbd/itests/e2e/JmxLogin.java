@@ -36,8 +36,37 @@ public final class JmxLogin {
             "--jmx-access-file", accessFile.toString()};
     }
 
+    /**
+     * Logs in on {@code port}. The RMI registry listens a moment before the connector binds {@code jmxrmi} in it,
+     * so a port that answers may still say "not bound": that, and only that, is tried again for up to 10 s.
+     */
     public static JMXConnector connect(int port) throws IOException {
-        return JMXConnectorFactory.connect(new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + port
-                + "/jmxrmi"), Map.of(JMXConnector.CREDENTIALS, new String[] {USER, PASSWORD}));
+        JMXServiceURL url = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + port + "/jmxrmi");
+        Map<String, ?> env = Map.of(JMXConnector.CREDENTIALS, new String[] {USER, PASSWORD});
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (true) {
+            try {
+                return JMXConnectorFactory.connect(url, env);
+            } catch (IOException e) {
+                if (!notBoundYet(e) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while waiting for jmxrmi", e);
+            }
+        }
+    }
+
+    private static boolean notBoundYet(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof javax.naming.NameNotFoundException || t instanceof java.rmi.ConnectException) {
+                return true;
+            }
+        }
+        return false;
     }
 }
