@@ -119,8 +119,14 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         forEachSession("leave the upstream service that went away", s -> s.upstreamGone(u));
     }
 
-    /** On the switcher: a failure is logged (E) and ends that one session's move only. */
+    /**
+     * On the switcher: a failure is logged (E) and ends that one session's move only. SCR unbinds the upstream after
+     * deactivate has drained every session and stopped the switcher: nothing is left to move then.
+     */
     private void forEachSession(String what, java.util.function.Consumer<ClientSession> move) {
+        if (switcher.isShutdown()) {
+            return;
+        }
         switcher.execute(() -> {
             for (ClientSession s : sessions) {
                 try {
