@@ -7,29 +7,44 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.flexnbd.protocol.tls.StartTls;
+import org.flexnbd.protocol.tls.TlsMode;
+
 /**
  * The client side of the handshake. Takes whatever the server speaks: oldstyle, or newstyle; with a fixed newstyle
  * server it asks for structured replies and the wanted meta contexts, then GO (falling back to EXPORT_NAME for a
- * server that does not know GO).
+ * server that does not know GO). With TLS on or required it first asks for STARTTLS; when TLS is required, a server
+ * that does not agree to it is a failure, and nothing but that question has been sent to it in plain text.
  */
 public final class ClientHandshake {
     private final WireInput in;
     private final WireOutput out;
     private final String exportName;
     private final List<String> wantedContexts;
+    private final TlsMode tls;
+    private final StartTls startTls;
     private boolean noZeroes;
 
-    private ClientHandshake(WireInput in, WireOutput out, String exportName, List<String> wantedContexts) {
+    private ClientHandshake(WireInput in, WireOutput out, String exportName, List<String> wantedContexts,
+            TlsMode tls, StartTls startTls) {
         this.in = in;
         this.out = out;
         this.exportName = exportName;
         this.wantedContexts = wantedContexts;
+        this.tls = tls;
+        this.startTls = startTls;
     }
 
     /** Negotiates until the transmission phase; any refusal or violation throws, with the reason. */
     public static UpstreamExport negotiate(WireInput in, WireOutput out, String exportName, List<String> metaContexts)
             throws IOException {
-        return new ClientHandshake(in, out, exportName, metaContexts).negotiate();
+        return negotiate(in, out, exportName, metaContexts, TlsMode.OFF, null);
+    }
+
+    /** The same, asking for TLS as {@code tls} says; {@code startTls} runs it once the server has agreed. */
+    public static UpstreamExport negotiate(WireInput in, WireOutput out, String exportName, List<String> metaContexts,
+            TlsMode tls, StartTls startTls) throws IOException {
+        return new ClientHandshake(in, out, exportName, metaContexts, tls, startTls).negotiate();
     }
 
     private UpstreamExport negotiate() throws IOException {
@@ -39,6 +54,7 @@ public final class ClientHandshake {
         }
         long style = in.readLong();
         if (style == Nbd.OLDSTYLE_MAGIC) {
+            refuseWithoutTls("speaks the oldstyle handshake, which has no TLS");
             return new UpstreamExport(OldstyleHello.readAfterMagic(in), true, false, Map.of());
         }
         if (style != Nbd.IHAVEOPT) {
@@ -49,7 +65,11 @@ public final class ClientHandshake {
         noZeroes = (serverFlags & Nbd.FLAG_NO_ZEROES) != 0;
         out.writeInt(serverFlags & (Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES));
         if (!fixed) {
+            refuseWithoutTls("is not fixed newstyle, so it cannot be asked for TLS");
             return new UpstreamExport(exportName(), false, false, Map.of());
+        }
+        if (tls != TlsMode.OFF) {
+            startTls();
         }
         boolean structured = structuredReplies();
         Map<String, Integer> contexts = structured && !wantedContexts.isEmpty() ? setMetaContexts() : Map.of();
@@ -58,6 +78,26 @@ public final class ClientHandshake {
             export = exportName();
         }
         return new UpstreamExport(export, false, structured, contexts);
+    }
+
+    private void refuseWithoutTls(String why) throws NbdException {
+        if (tls == TlsMode.REQUIRE) {
+            throw NbdException.fatal("the server " + why + ", and TLS is required");
+        }
+    }
+
+    private void startTls() throws IOException {
+        OptionCodec.OptionReply r = send(Nbd.OPT_STARTTLS, ByteBuffer.allocate(0));
+        if (r.type() == Nbd.REP_ACK) {
+            if (in.buffered() > 0) {
+                throw NbdException.fatal(in.buffered() + " plain bytes after the server agreed to STARTTLS");
+            }
+            startTls.start();
+        } else if (r.isError()) {
+            refuseWithoutTls(String.format("refused STARTTLS (reply 0x%08x)", r.type()));
+        } else {
+            throw NbdException.fatal("unexpected reply " + r.type() + " to STARTTLS");
+        }
     }
 
     private OptionCodec.OptionReply send(int option, ByteBuffer data) throws IOException {

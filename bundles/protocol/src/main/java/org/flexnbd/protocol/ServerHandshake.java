@@ -8,9 +8,14 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.flexnbd.protocol.tls.StartTls;
+import org.flexnbd.protocol.tls.TlsMode;
+
 /**
  * The server side of the handshake: the oldstyle hello, or a fixed newstyle negotiation that offers one export.
- * Options it does not support (STARTTLS, EXTENDED_HEADERS, PEEK_EXPORT and unknown ones) get NBD_REP_ERR_UNSUP.
+ * STARTTLS is taken when TLS is on; with TLS required, every option before it but ABORT is refused with
+ * NBD_REP_ERR_TLS_REQD (EXPORT_NAME, which has no error reply, ends the connection). Options it does not support
+ * (EXTENDED_HEADERS, PEEK_EXPORT and unknown ones) get NBD_REP_ERR_UNSUP.
  */
 public final class ServerHandshake {
     private static final int HANDSHAKE_FLAGS = Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES;
@@ -18,15 +23,20 @@ public final class ServerHandshake {
     private final ServerOffer offer;
     private final WireInput in;
     private final WireOutput out;
+    private final TlsMode tls;
+    private final StartTls startTls;
+    private boolean encrypted;
     private boolean fixed;
     private boolean noZeroes;
     private boolean structured;
     private Map<Integer, String> selected = Map.of();
 
-    private ServerHandshake(ServerOffer offer, WireInput in, WireOutput out) {
+    private ServerHandshake(ServerOffer offer, WireInput in, WireOutput out, TlsMode tls, StartTls startTls) {
         this.offer = offer;
         this.in = in;
         this.out = out;
+        this.tls = tls;
+        this.startTls = startTls;
     }
 
     /** Sends the oldstyle hello. */
@@ -41,7 +51,16 @@ public final class ServerHandshake {
      * aborts. Throws {@link NbdException} when it breaks the protocol; the connection must then be closed.
      */
     public static ClientAgreement newstyle(WireInput in, WireOutput out, ServerOffer offer) throws IOException {
-        return new ServerHandshake(offer, in, out).negotiate();
+        return newstyle(in, out, offer, TlsMode.OFF, null);
+    }
+
+    /**
+     * The same with TLS taken as {@code tls} says: on STARTTLS the ACK is sent, then {@code startTls} turns the
+     * connection under {@code in} and {@code out} into TLS, and the negotiation starts afresh inside it.
+     */
+    public static ClientAgreement newstyle(WireInput in, WireOutput out, ServerOffer offer, TlsMode tls,
+            StartTls startTls) throws IOException {
+        return new ServerHandshake(offer, in, out, tls, startTls).negotiate();
     }
 
     private ClientAgreement negotiate() throws IOException {
@@ -79,7 +98,21 @@ public final class ServerHandshake {
             return null;
         }
         ByteBuffer data = option.data();
+        if (tls == TlsMode.REQUIRE && !encrypted && opt != Nbd.OPT_STARTTLS && opt != Nbd.OPT_ABORT) {
+            if (opt == Nbd.OPT_EXPORT_NAME) {
+                throw NbdException.fatal("EXPORT_NAME without TLS, which is required");
+            }
+            OptionCodec.writeError(out, opt, Nbd.REP_ERR_TLS_REQD, "TLS is required: send STARTTLS first");
+            return null;
+        }
         switch (opt) {
+            case Nbd.OPT_STARTTLS:
+                if (tls == TlsMode.OFF) {
+                    OptionCodec.writeError(out, opt, Nbd.REP_ERR_UNSUP, "TLS is not offered");
+                } else {
+                    startTls(data);
+                }
+                return null;
             case Nbd.OPT_EXPORT_NAME:
                 return exportName(data);
             case Nbd.OPT_ABORT:
@@ -102,6 +135,28 @@ public final class ServerHandshake {
                 OptionCodec.writeError(out, opt, Nbd.REP_ERR_UNSUP, "option " + opt + " not supported");
                 return null;
         }
+    }
+
+    private void startTls(ByteBuffer data) throws IOException {
+        if (data.hasRemaining()) {
+            OptionCodec.writeError(out, Nbd.OPT_STARTTLS, Nbd.REP_ERR_INVALID, "STARTTLS takes no data");
+            return;
+        }
+        if (encrypted) {
+            OptionCodec.writeError(out, Nbd.OPT_STARTTLS, Nbd.REP_ERR_INVALID, "TLS is already on");
+            return;
+        }
+        if (in.buffered() > 0) {
+            // Those bytes came in plain text after STARTTLS and before its reply: not the TLS handshake.
+            throw NbdException.fatal(in.buffered() + " bytes sent after STARTTLS before its reply");
+        }
+        OptionCodec.writeReply(out, Nbd.OPT_STARTTLS, Nbd.REP_ACK);
+        out.flush();
+        startTls.start();
+        encrypted = true;
+        // What was agreed in plain text could have been changed by anyone on the way: it is agreed again inside.
+        structured = false;
+        selected = Map.of();
     }
 
     private ClientAgreement exportName(ByteBuffer data) throws IOException {

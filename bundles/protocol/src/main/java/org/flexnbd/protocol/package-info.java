@@ -4,7 +4,7 @@
  * Pure Java: no OSGi types. Decoders validate everything and throw {@link NbdException}.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package org.flexnbd.protocol;
 
 import org.osgi.annotation.bundle.Export;
