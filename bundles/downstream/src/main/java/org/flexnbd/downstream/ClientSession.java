@@ -21,6 +21,9 @@ import org.flexnbd.protocol.ServerOffer;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
 import org.flexnbd.protocol.WireOutput;
+import org.flexnbd.protocol.tls.StartTlsChannel;
+import org.flexnbd.protocol.tls.TlsChannel;
+import org.flexnbd.protocol.tls.TlsMode;
 import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.RequestLedger.Delivery;
 import org.flexnbd.protocol.service.Upstream;
@@ -45,6 +48,8 @@ final class ClientSession implements Runnable {
     private static final int FLUSH_EVERY = 16;
 
     private final SocketChannel socket;
+    /** The socket, or TLS over it once the client has asked for STARTTLS. */
+    private final StartTlsChannel wire;
     private final String peer;
     private final SessionHost host;
     private final WireInput in;
@@ -72,8 +77,9 @@ final class ClientSession implements Runnable {
         this.peer = peer;
         this.host = host;
         // Before waiting for the client, send upstream what its earlier requests left buffered.
-        this.in = new WireInput(socket, BUFFER, this::flushUpstream, PayloadPool.shared());
-        this.clock = new WriteClock(socket);
+        this.wire = new StartTlsChannel(socket);
+        this.in = new WireInput(wire, BUFFER, this::flushUpstream, PayloadPool.shared());
+        this.clock = new WriteClock(wire);
         this.out = new WireOutput(clock, BUFFER, true);
         this.readAhead = new ReadAhead(host.readAheadBytes());
         this.warnings = new RateLimitedWarnings(LOG, "client " + peer);
@@ -119,7 +125,7 @@ final class ClientSession implements Runnable {
             }
             translation = new ReplyTranslation(agreement, export);
             LOG.info("client " + peer + " connected (" + (agreement.oldstyle() ? "oldstyle" : "newstyle")
-                    + (agreement.structuredReplies() ? ", structured replies" : "") + ")");
+                    + (agreement.structuredReplies() ? ", structured replies" : "") + tlsNote() + ")");
             Thread writer = new Thread(this::writeReplies, Thread.currentThread().getName() + "-writer");
             writer.setDaemon(true);
             writer.start();
@@ -169,14 +175,34 @@ final class ClientSession implements Runnable {
         export = export.withTransmissionFlags(flags);
         String style = host.handshake();
         boolean oldstyle = style.equals("oldstyle") || (style.equals("same") && upstream.oldstyle());
+        ClientTls tls = host.tls();
         if (oldstyle) {
+            if (tls.mode() == TlsMode.REQUIRE) {
+                throw NbdException.fatal("TLS is required and the oldstyle handshake has none: not served");
+            }
             return ServerHandshake.oldstyle(out, export);
         }
         ServerOffer offer = new ServerOffer(export, upstream.structuredReplies(),
                 List.copyOf(upstream.metaContexts().keySet()));
-        ClientAgreement a = ServerHandshake.newstyle(in, out, offer);
+        ClientAgreement a = ServerHandshake.newstyle(in, out, offer, tls.mode(), () -> wire.start(tls.engine()));
         out.flush();
         return a;
+    }
+
+    /** For the log: the TLS agreed and the client certificate's subject, or nothing in plain text. */
+    private String tlsNote() {
+        TlsChannel t = wire.tls();
+        if (t == null) {
+            return "";
+        }
+        String subject = t.peerSubject();
+        return ", " + t.describe() + (subject.isEmpty() ? "" : ", certificate " + subject);
+    }
+
+    /** What management shows of this client's TLS: "plain", or the protocol, cipher and certificate subject. */
+    String tlsState() {
+        TlsChannel t = wire.tls();
+        return t == null ? "plain" : tlsNote().substring(2);
     }
 
     private void serve(int maxPayload, long exportSize) throws IOException, InterruptedException {
@@ -470,7 +496,11 @@ final class ClientSession implements Runnable {
         if (s != null) {
             s.close();
         }
-        closeSocket();
+        try {
+            wire.close(); // with TLS, close_notify first when no write is under way
+        } catch (IOException ignored) {
+            // the client is gone either way
+        }
         host.ended(this);
     }
 

@@ -56,6 +56,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private final AtomicInteger clientNumbers = new AtomicInteger();
     private final ServerSocketChannel server;
     private final IOException bindFailure;
+    private final ClientTls tls;
     private volatile Upstream upstream;
     private volatile boolean stopping;
     /**
@@ -86,8 +87,17 @@ public final class DownstreamComponent implements Downstream, SessionHost {
                 Runtime.getRuntime().maxMemory(), PayloadPool.memoryLimit()));
         ServerSocketChannel bound = null;
         IOException failure = null;
+        ClientTls clientTls = ClientTls.OFF;
         try {
-            bound = address.bind();
+            clientTls = ClientTls.of(config.tls(), config.tlsCertificates(), config.tlsVerifyPeer());
+        } catch (IOException | IllegalArgumentException e) {
+            // Fail closed: a listener meant to be encrypted never serves in plain text instead.
+            failure = new IOException("client TLS: " + e.getMessage(), e);
+            LOG.severe("not listening on " + address + ": " + failure.getMessage());
+        }
+        this.tls = clientTls;
+        try {
+            bound = failure == null ? address.bind() : null;
         } catch (IOException e) {
             failure = e;
             LOG.severe("cannot listen on " + address + ": " + e.getMessage());
@@ -241,6 +251,11 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     }
 
     @Override
+    public ClientTls tls() {
+        return tls;
+    }
+
+    @Override
     public String handshake() {
         return handshake;
     }
@@ -283,6 +298,15 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             peers.add(s.peer());
         }
         return peers;
+    }
+
+    @Override
+    public List<String> clientTls() {
+        List<String> states = new ArrayList<>();
+        for (ClientSession s : sessions) {
+            states.add(s.peer() + " " + s.tlsState());
+        }
+        return states;
     }
 
     @Override

@@ -45,4 +45,16 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Seconds a WRITE's payload may take to arrive once its header has, before"
             + " the client is closed and its share of the payload budget freed (1 to 3600)")
     int payloadTimeoutSeconds() default 30;
+
+    @AttributeDefinition(description = "TLS for clients: off (STARTTLS refused); on (taken when a client asks);"
+            + " require (options before STARTTLS refused with NBD_REP_ERR_TLS_REQD)")
+    String tls() default "off";
+
+    @AttributeDefinition(description = "Directory with server-cert.pem, server-key.pem and, for tlsVerifyPeer,"
+            + " ca-cert.pem, as nbdkit lays it out")
+    String tlsCertificates() default "";
+
+    @AttributeDefinition(description = "Ask clients for a certificate signed by ca-cert.pem, and refuse those"
+            + " without one")
+    boolean tlsVerifyPeer() default false;
 }

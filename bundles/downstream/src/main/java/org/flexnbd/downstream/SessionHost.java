@@ -12,6 +12,9 @@ interface SessionHost {
 
     ClientLimits limits();
 
+    /** TLS as clients are offered it. */
+    ClientTls tls();
+
     /** same, newstyle or oldstyle. */
     String handshake();
 

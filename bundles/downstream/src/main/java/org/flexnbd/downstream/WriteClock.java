@@ -3,7 +3,6 @@ package org.flexnbd.downstream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.GatheringByteChannel;
-import java.nio.channels.SocketChannel;
 
 /**
  * A client socket's output that knows how long the write under way has waited. A blocking write returns only once
@@ -13,10 +12,10 @@ import java.nio.channels.SocketChannel;
 final class WriteClock implements GatheringByteChannel {
     private static final long IDLE = Long.MIN_VALUE;
 
-    private final SocketChannel socket;
+    private final GatheringByteChannel socket;
     private volatile long since = IDLE;
 
-    WriteClock(SocketChannel socket) {
+    WriteClock(GatheringByteChannel socket) {
         this.socket = socket;
     }
 

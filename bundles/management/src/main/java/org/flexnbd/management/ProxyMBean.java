@@ -12,6 +12,12 @@ public interface ProxyMBean {
 
     String getClientAddress();
 
+    String getUpstreamTls();
+
+    String getUpstreamPeerSubject();
+
+    String[] getClientTls();
+
     int getInFlightRequests();
 
     long getReconnectCount();

@@ -74,6 +74,11 @@ final class ProxyManagement extends StandardEmitterMBean implements ProxyMBean {
             Map.entry("JournalRequests", "Acknowledged writes kept in the write journal until a FLUSH makes them"
                     + " durable; written again, in order, if the upstream is lost"),
             Map.entry("JournalBytes", "Bytes the write journal holds (payloads, and a request header each)"),
+            Map.entry("UpstreamTls", "The TLS protocol and cipher suite of the upstream connection; empty in plain"
+                    + " text"),
+            Map.entry("UpstreamPeerSubject", "The subject of the upstream server's certificate; empty in plain text"),
+            Map.entry("ClientTls", "One entry per client served: its address, then 'plain', or the TLS protocol,"
+                    + " cipher suite and the subject of its certificate"),
             Map.entry("JournalReplays", "Times the write journal was written again to the upstream after a loss,"
                     + " since the upstream connector started"));
 
@@ -156,6 +161,32 @@ final class ProxyManagement extends StandardEmitterMBean implements ProxyMBean {
         } catch (RuntimeException e) {
             LOG.log(Level.FINE, "downstream client addresses failed", e);
             return "";
+        }
+    }
+
+    @Override
+    public String getUpstreamTls() {
+        UpstreamStatus s = status();
+        return s == null ? "" : s.tls();
+    }
+
+    @Override
+    public String getUpstreamPeerSubject() {
+        UpstreamStatus s = status();
+        return s == null ? "" : s.peerSubject();
+    }
+
+    @Override
+    public String[] getClientTls() {
+        Downstream d = downstream.get();
+        if (d == null) {
+            return new String[0];
+        }
+        try {
+            return d.clientTls().toArray(new String[0]);
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "downstream client TLS failed", e);
+            return new String[0];
         }
     }
 

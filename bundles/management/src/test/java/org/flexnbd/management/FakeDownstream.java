@@ -10,6 +10,7 @@ final class FakeDownstream implements Downstream {
     volatile String listen = "127.0.0.1:10809";
     volatile IOException listenFailure;
     volatile List<String> clients = List.of();
+    volatile List<String> tls = List.of();
     volatile long requests;
     volatile long bytes;
 
@@ -24,6 +25,11 @@ final class FakeDownstream implements Downstream {
     @Override
     public List<String> clientAddresses() {
         return clients;
+    }
+
+    @Override
+    public List<String> clientTls() {
+        return tls;
     }
 
     @Override

@@ -1,5 +1,6 @@
 package org.flexnbd.management;
 
+import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
@@ -62,7 +63,7 @@ public class ManagementComponentTest {
     private static final Set<String> ATTRIBUTES = new TreeSet<>(Arrays.asList("State", "UpstreamAddress",
             "ClientAddress", "InFlightRequests", "ReconnectCount", "Retransmissions", "RequestsRelayed",
             "BytesRelayed", "LastFailure", "LastFailureTime", "ListenAddress", "ExportSize", "ExportFlags",
-            "JournalRequests", "JournalBytes", "JournalReplays"));
+            "JournalRequests", "JournalBytes", "JournalReplays", "UpstreamTls", "UpstreamPeerSubject", "ClientTls"));
 
     private final FakeUpstream upstream = new FakeUpstream();
     private final FakeDownstream downstream = new FakeDownstream();
@@ -142,8 +143,9 @@ public class ManagementComponentTest {
     @Test
     public void everyAttributeReadsThroughTheConnector() throws Exception {
         upstream.status = new UpstreamStatus("RECONNECTING", "10.0.0.1:4777", 3, 2, 5, "connection reset by peer",
-                1_700_000_000_123L, 1L << 30, 0x1cd, 12, 49488, 3);
+                1_700_000_000_123L, 1L << 30, 0x1cd, 12, 49488, 3, "TLSv1.3 TLS_AES_256_GCM_SHA384", "CN=upstream");
         downstream.clients = List.of("127.0.0.1:50000", "127.0.0.1:50002");
+        downstream.tls = List.of("127.0.0.1:50000 plain", "127.0.0.1:50002 TLSv1.3 TLS_AES_128_GCM_SHA256");
         downstream.requests = 42;
         downstream.bytes = 1 << 20;
 
@@ -168,10 +170,13 @@ public class ManagementComponentTest {
         assertEquals(12, values.get("JournalRequests"));
         assertEquals(49488L, values.get("JournalBytes"));
         assertEquals(3L, values.get("JournalReplays"));
+        assertEquals("TLSv1.3 TLS_AES_256_GCM_SHA384", values.get("UpstreamTls"));
+        assertEquals("CN=upstream", values.get("UpstreamPeerSubject"));
+        assertArrayEquals(downstream.tls.toArray(), (String[]) values.get("ClientTls"));
 
         // one at a time too, as JConsole's attribute tab does
         for (String name : ATTRIBUTES) {
-            assertEquals(name, values.get(name), read(name));
+            assertTrue(name, java.util.Objects.deepEquals(values.get(name), read(name)));
         }
     }
 

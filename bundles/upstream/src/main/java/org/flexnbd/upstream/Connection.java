@@ -7,6 +7,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
 import org.flexnbd.protocol.WireOutput;
+import org.flexnbd.protocol.tls.StartTlsChannel;
+import org.flexnbd.protocol.tls.TlsChannel;
 import org.flexnbd.protocol.service.RequestLedger;
 
 /**
@@ -25,6 +27,8 @@ final class Connection {
     }
 
     final ProgressChannel channel;
+    /** What closes the connection: with TLS on, it says close_notify first when it can. */
+    private final StartTlsChannel wire;
     final WireInput in;
     final WireOutput out;
     final UpstreamExport export;
@@ -41,8 +45,9 @@ final class Connection {
     /** The journal's mark of the proxy's own FLUSH in flight here, or -1. */
     private volatile long ownFlushMark = -1;
 
-    Connection(ProgressChannel channel, WireInput in, WireOutput out, UpstreamExport export) {
+    Connection(ProgressChannel channel, StartTlsChannel wire, WireInput in, WireOutput out, UpstreamExport export) {
         this.channel = channel;
+        this.wire = wire;
         this.in = in;
         this.out = out;
         this.export = export;
@@ -55,10 +60,22 @@ final class Connection {
             quiet = quietly;
         }
         try {
-            channel.close();
+            wire.close();
         } catch (IOException ignored) {
             // closing is all we wanted
         }
+    }
+
+    /** The TLS protocol and cipher suite, "" in plain text. */
+    String tls() {
+        TlsChannel t = wire.tls();
+        return t == null ? "" : t.describe();
+    }
+
+    /** The subject of the server's certificate, "" in plain text. */
+    String peerSubject() {
+        TlsChannel t = wire.tls();
+        return t == null ? "" : t.peerSubject();
     }
 
     boolean isFailed() {

@@ -57,7 +57,11 @@ public final class UpstreamComponent implements Upstream {
         });
         this.connectMillis = Duration.ofSeconds(config.connectTimeoutSeconds()).toMillis();
         this.exportName = config.exportName();
-        this.connector = new Connector(endpoint, exportName, Duration.ofMillis(connectMillis), timer);
+        UpstreamTls tls = UpstreamTls.of(config.tls(), config.tlsCertificates());
+        if (tls.unreadable() != null) {
+            LOG.severe(tls.unreadable().getMessage());
+        }
+        this.connector = new Connector(endpoint, exportName, tls, Duration.ofMillis(connectMillis), timer);
         this.maxDelayMillis = config.reconnectMaxDelayMillis();
         this.journal = new WriteJournal(config.journalBytes(), this::wakeLinks);
         long timeoutNanos = TimeUnit.SECONDS.toNanos(config.timeoutSeconds());
@@ -161,8 +165,12 @@ public final class UpstreamComponent implements Upstream {
     public synchronized UpstreamStatus status() {
         String state = stopping ? "STOPPING" : "CONNECTED";
         int inFlight = 0;
+        Connection shown = null;
         for (UpstreamLink l : links) {
             inFlight += l.inFlight();
+            if (shown == null) {
+                shown = l.current();
+            }
             if (!stopping && !l.isConnected()) {
                 state = "RECONNECTING";
             }
@@ -171,7 +179,8 @@ public final class UpstreamComponent implements Upstream {
         return new UpstreamStatus(state, connector.endpoint().toString(), inFlight, stats.reconnects(),
                 stats.retransmissions(), stats.lastFailure(), stats.lastFailureMillis(),
                 e == null ? -1 : e.export().size(), e == null ? 0 : e.export().transmissionFlags(),
-                journal.requests(), journal.bytes(), journal.replays());
+                journal.requests(), journal.bytes(), journal.replays(), shown == null ? "" : shown.tls(),
+                shown == null ? "" : shown.peerSubject());
     }
 
     @Override
@@ -188,8 +197,7 @@ public final class UpstreamComponent implements Upstream {
 
     @Override
     public void retarget(String address, int port) throws IOException {
-        Connector next = new Connector(new Endpoint(address, port, connector.endpoint().bind()), exportName,
-                Duration.ofMillis(connectMillis), timer);
+        Connector next = connector.at(new Endpoint(address, port, connector.endpoint().bind()));
         Connection probe = next.connect();
         try {
             String change = reference.get() == null ? null : reference.get().differenceFrom(probe.export);

@@ -17,6 +17,14 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Export name to ask a newstyle server for")
     String exportName() default "";
 
+    @AttributeDefinition(description = "TLS to the upstream: off; on (when the server offers it); require (never"
+            + " plain text: a server that does not agree to STARTTLS is a failure)")
+    String tls() default "off";
+
+    @AttributeDefinition(description = "Directory with ca-cert.pem (else the system's trust store) and optionally"
+            + " client-cert.pem and client-key.pem, as libnbd lays it out; empty for none")
+    String tlsCertificates() default "";
+
     @AttributeDefinition(description = "Seconds without progress, with requests outstanding, before the connection"
             + " is given up and replaced")
     int timeoutSeconds() default 30;

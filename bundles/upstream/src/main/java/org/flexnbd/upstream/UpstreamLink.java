@@ -196,6 +196,13 @@ final class UpstreamLink {
         }
     }
 
+    /** The connection now in use, or null between connections. */
+    Connection current() {
+        synchronized (lock) {
+            return connection != null && !connection.isFailed() ? connection : null;
+        }
+    }
+
     boolean isConnected() {
         synchronized (lock) {
             return connection != null && !connection.isFailed();

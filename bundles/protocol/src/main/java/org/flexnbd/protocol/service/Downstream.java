@@ -12,6 +12,14 @@ public interface Downstream {
     /** The addresses of the clients being served. */
     List<String> clientAddresses();
 
+    /**
+     * Each client's TLS, in the order of {@link #clientAddresses()}: its address, then "plain", or the protocol, the
+     * cipher suite and the subject of its certificate.
+     */
+    default List<String> clientTls() {
+        return List.of();
+    }
+
     /** Requests and payload bytes relayed since start. */
     long requestsRelayed();
 

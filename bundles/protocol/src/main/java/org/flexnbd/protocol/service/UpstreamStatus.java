@@ -15,8 +15,18 @@ package org.flexnbd.protocol.service;
  * @param journalRequests acknowledged writes kept in the journal, not yet covered by a FLUSH
  * @param journalBytes their bytes (payloads and a header each)
  * @param journalReplays how often the journal was written again after an upstream loss
+ * @param tls the TLS protocol and cipher suite of a current connection, empty in plain text or when none
+ * @param peerSubject the subject of the upstream's certificate, empty in plain text or when none
  */
 public record UpstreamStatus(String state, String address, int inFlight, long reconnects, long retransmissions,
         String lastFailure, long lastFailureMillis, long exportSize, int exportFlags, int journalRequests,
-        long journalBytes, long journalReplays) {
+        long journalBytes, long journalReplays, String tls, String peerSubject) {
+
+    /** A status in plain text, as before TLS was known here. */
+    public UpstreamStatus(String state, String address, int inFlight, long reconnects, long retransmissions,
+            String lastFailure, long lastFailureMillis, long exportSize, int exportFlags, int journalRequests,
+            long journalBytes, long journalReplays) {
+        this(state, address, inFlight, reconnects, retransmissions, lastFailure, lastFailureMillis, exportSize,
+                exportFlags, journalRequests, journalBytes, journalReplays, "", "");
+    }
 }

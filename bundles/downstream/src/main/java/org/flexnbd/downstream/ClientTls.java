@@ -1,0 +1,34 @@
+package org.flexnbd.downstream;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+import javax.net.ssl.SSLEngine;
+
+import org.flexnbd.protocol.tls.TlsCredentials;
+import org.flexnbd.protocol.tls.TlsMode;
+
+/** TLS for clients: the mode, and the server certificate and key read once, when the listener is configured. */
+record ClientTls(TlsMode mode, TlsCredentials credentials) {
+    static final ClientTls OFF = new ClientTls(TlsMode.OFF, null);
+
+    /** Throws, with the file and the reason but never a key's content, when the credentials cannot be read. */
+    static ClientTls of(String mode, String certificates, boolean verifyPeer) throws IOException {
+        TlsMode m = TlsMode.parse(mode);
+        if (m == TlsMode.OFF) {
+            if (verifyPeer) {
+                throw new IOException("tlsVerifyPeer needs TLS on or required");
+            }
+            return OFF;
+        }
+        if (certificates.isEmpty()) {
+            throw new IOException("TLS " + mode + " needs tlsCertificates, a directory with server-cert.pem and"
+                    + " server-key.pem");
+        }
+        return new ClientTls(m, TlsCredentials.server(Path.of(certificates), verifyPeer));
+    }
+
+    SSLEngine engine() {
+        return credentials.serverEngine();
+    }
+}

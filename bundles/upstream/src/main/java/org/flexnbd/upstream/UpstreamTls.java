@@ -1,0 +1,45 @@
+package org.flexnbd.upstream;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+import javax.net.ssl.SSLEngine;
+
+import org.flexnbd.protocol.tls.TlsCredentials;
+import org.flexnbd.protocol.tls.TlsMode;
+
+/**
+ * TLS towards the upstream: the mode, and the credentials read once from the configured directory (or the system's
+ * trust store when there is none). The server's certificate must name the host connected to; on a UNIX socket there
+ * is no host name, and the chain alone is checked. Credentials that cannot be read make every connection attempt
+ * fail before a socket is opened: never a fall-back to plain text.
+ */
+record UpstreamTls(TlsMode mode, TlsCredentials credentials, IOException unreadable) {
+    static final UpstreamTls OFF = new UpstreamTls(TlsMode.OFF, null, null);
+
+    static UpstreamTls of(String mode, String certificates) {
+        TlsMode m;
+        try {
+            m = TlsMode.parse(mode);
+            if (m == TlsMode.OFF) {
+                return OFF;
+            }
+            Path dir = certificates.isEmpty() ? null : Path.of(certificates);
+            return new UpstreamTls(m, TlsCredentials.client(dir), null);
+        } catch (IOException | IllegalArgumentException e) {
+            return new UpstreamTls(TlsMode.REQUIRE, null, new IOException("upstream TLS: " + e.getMessage(), e));
+        }
+    }
+
+    /** Throws the reason the credentials could not be read, if they could not. */
+    void check() throws IOException {
+        if (unreadable != null) {
+            throw new IOException(unreadable.getMessage(), unreadable);
+        }
+    }
+
+    SSLEngine engine(Endpoint endpoint) {
+        return endpoint.isUnix() ? credentials.clientEngine(null, 0)
+                : credentials.clientEngine(endpoint.address(), endpoint.port());
+    }
+}
