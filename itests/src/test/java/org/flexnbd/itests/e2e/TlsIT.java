@@ -1,0 +1,242 @@
+package org.flexnbd.itests.e2e;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.flexnbd.protocol.Nbd;
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+/**
+ * TLS on both sides against real peers, with certificates made at test time by {@code tools/make-certs.sh}: nbdkit
+ * {@code --tls=require} upstream; nbdinfo, nbdcopy and qemu-img as clients; kills of the upstream during a copy;
+ * client certificates checked; a downgrade across a reconnect that never gets a byte of plain text.
+ */
+public class TlsIT {
+    private static final Path MAKE_CERTS = Path.of("../tools/make-certs.sh").toAbsolutePath();
+
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+
+    private Path dir;
+    private Path shm;
+    private Path certs;
+
+    @Before
+    public void tools() throws Exception {
+        E2E.assumeDistribution();
+        E2E.assumeTool("nbdkit");
+        E2E.assumeTool("nbdcopy");
+        E2E.assumeTool("nbdinfo");
+        E2E.assumeTool("openssl");
+        dir = tmp.getRoot().toPath();
+        shm = E2E.shm("flexnbd-tls");
+        certs = makeCerts("certs", "client");
+    }
+
+    @After
+    public void clean() throws Exception {
+        E2E.deleteTree(shm);
+    }
+
+    private Path makeCerts(String name, String client) throws Exception {
+        Path d = dir.resolve(name);
+        Peer p = Peer.run(dir, "make-certs", 60, "sh", MAKE_CERTS.toString(), d.toString(), client);
+        assertEquals(p.stderr(), 0, p.exitStatus());
+        return d;
+    }
+
+    private Nbdkit tlsUpstream(int port, String... plugin) {
+        String[] args = new String[plugin.length + 4];
+        args[0] = "-t";
+        args[1] = "1";
+        args[2] = "--tls=require";
+        args[3] = "--tls-certificates=" + certs;
+        System.arraycopy(plugin, 0, args, 4, plugin.length);
+        return new Nbdkit(dir, port, args);
+    }
+
+    private String[] bothSides(int upstreamPort, String... more) {
+        List<String> flags = Peer.list("-C", "nbds://127.0.0.1:" + upstreamPort + "?tls-certificates=" + certs,
+                "--tls", "require", "--tls-certificates", certs.toString());
+        flags.addAll(List.of(more));
+        return flags.toArray(new String[0]);
+    }
+
+    private String tlsUri(Proxy proxy, Path clientCerts) {
+        return "nbds://127.0.0.1:" + proxy.port + "?tls-certificates=" + clientCerts;
+    }
+
+    @Test
+    public void nbdinfoAndNbdcopyThroughTlsOnBothSides() throws Exception {
+        Path src = E2E.randomFile(shm, "src.img", 64L << 20);
+        Path back = shm.resolve("back.img");
+        int upPort = Peer.freePort();
+        try (Nbdkit up = tlsUpstream(upPort, "memory", "64M").start();
+                Proxy proxy = Proxy.start(dir, Peer.freePort(), bothSides(upPort))) {
+            Peer info = Peer.run(dir, "nbdinfo", 60, "nbdinfo", tlsUri(proxy, certs));
+            assertEquals(info.stderr(), 0, info.exitStatus());
+            assertTrue(info.stdout(), info.stdout().contains("with TLS"));
+            assertTrue(info.stdout(), info.stdout().contains("67108864"));
+
+            Peer in = Peer.run(dir, "nbdcopy", 120, "nbdcopy", "--flush", src.toString(), tlsUri(proxy, certs));
+            assertEquals(in.stderr() + proxy.stderr(), 0, in.exitStatus());
+            Peer out = Peer.run(dir, "nbdcopy", 120, "nbdcopy", tlsUri(proxy, certs), back.toString());
+            assertEquals(out.stderr() + proxy.stderr(), 0, out.exitStatus());
+            assertEquals(E2E.sha256(src), E2E.sha256(back));
+            assertTrue(proxy.stderr(), proxy.stderr().contains("TLSv1.3"));
+        }
+    }
+
+    @Test
+    public void aPlainClientIsRefusedWhenTlsIsRequired() throws Exception {
+        int upPort = Peer.freePort();
+        try (Nbdkit up = tlsUpstream(upPort, "memory", "1M").start();
+                Proxy proxy = Proxy.start(dir, Peer.freePort(), bothSides(upPort))) {
+            Peer plain = Peer.run(dir, "nbdinfo", 60, "nbdinfo", proxy.uri());
+            assertNotEquals("a plain client was served", 0, plain.exitStatus());
+            assertTrue(plain.stderr(), plain.stderr().toLowerCase().contains("tls"));
+            // and the proxy goes on serving
+            Peer info = Peer.run(dir, "nbdinfo", 60, "nbdinfo", tlsUri(proxy, certs));
+            assertEquals(info.stderr(), 0, info.exitStatus());
+        }
+    }
+
+    @Test
+    public void qemuImgWithATlsCredsObject() throws Exception {
+        E2E.assumeTool("qemu-img");
+        Path src = E2E.randomFile(shm, "src.img", 16L << 20);
+        Path back = shm.resolve("back.img");
+        int upPort = Peer.freePort();
+        try (Nbdkit up = tlsUpstream(upPort, "memory", "16M").start();
+                Proxy proxy = Proxy.start(dir, Peer.freePort(), bothSides(upPort))) {
+            String creds = "tls-creds-x509,id=tls0,endpoint=client,dir=" + certs;
+            String target = "driver=nbd,host=127.0.0.1,port=" + proxy.port + ",tls-creds=tls0";
+            Peer write = Peer.run(dir, "qemu-img", 120, "qemu-img", "convert", "-n", "--object", creds, "-f", "raw",
+                    src.toString(), "--target-image-opts", target);
+            assertEquals(write.stderr() + proxy.stderr(), 0, write.exitStatus());
+            Peer read = Peer.run(dir, "qemu-img", 120, "qemu-img", "convert", "--object", creds, "--image-opts",
+                    target, "-O", "raw", back.toString());
+            assertEquals(read.stderr() + proxy.stderr(), 0, read.exitStatus());
+            assertEquals(E2E.sha256(src), E2E.sha256(back));
+        }
+    }
+
+    @Test
+    public void clientCertificatesAreCheckedUnderVerifyPeer() throws Exception {
+        Path stranger = makeCerts("stranger", "stranger");
+        Path noCert = Files.createDirectories(dir.resolve("ca-only"));
+        Files.copy(certs.resolve("ca-cert.pem"), noCert.resolve("ca-cert.pem"));
+        // Our authority to check the server, a client certificate from another one.
+        Path wrongCert = Files.createDirectories(dir.resolve("wrong-client"));
+        Files.copy(certs.resolve("ca-cert.pem"), wrongCert.resolve("ca-cert.pem"));
+        Files.copy(stranger.resolve("client-cert.pem"), wrongCert.resolve("client-cert.pem"));
+        Files.copy(stranger.resolve("client-key.pem"), wrongCert.resolve("client-key.pem"));
+        int upPort = Peer.freePort();
+        try (Nbdkit up = tlsUpstream(upPort, "memory", "1M").start();
+                Proxy proxy = Proxy.start(dir, Peer.freePort(), bothSides(upPort, "--tls-verify-peer"))) {
+            for (Path refused : new Path[] {noCert, wrongCert}) {
+                Peer p = Peer.run(dir, "nbdinfo", 60, "nbdinfo", tlsUri(proxy, refused));
+                assertNotEquals("served with " + refused.getFileName(), 0, p.exitStatus());
+            }
+            Peer ok = Peer.run(dir, "nbdinfo", 60, "nbdinfo", tlsUri(proxy, certs));
+            assertEquals(ok.stderr() + proxy.stderr(), 0, ok.exitStatus());
+            assertTrue(proxy.stderr(), proxy.stderr().contains("CN=client"));
+        }
+    }
+
+    @Test
+    public void copiesSurviveUpstreamKillsWithTlsOnBothSides() throws Exception {
+        long size = 256L << 20;
+        Path disk = shm.resolve("upstream.img");
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(size);
+        }
+        Path src = E2E.randomFile(shm, "src.img", size);
+        Path back = shm.resolve("back.img");
+        int upPort = Peer.freePort();
+        // Throttled (the rate filter counts bits) so that the kills land mid-copy.
+        String[] plugin = {"--filter=rate", "file", disk.toString(), "rate=256M"};
+        Nbdkit up = tlsUpstream(upPort, plugin).start();
+        try (Proxy proxy = Proxy.start(dir, Peer.freePort(), bothSides(upPort, "-v"))) {
+            Peer copy = Peer.start(dir, "nbdcopy", "nbdcopy", "--flush", src.toString(), tlsUri(proxy, certs));
+            up = killAndRestart(up, upPort, plugin, copy, 3);
+            assertEquals("nbdcopy: " + copy.stderr() + "\nproxy: " + proxy.stderr(), Integer.valueOf(0),
+                    copy.waitFor(300));
+            assertEquals(E2E.sha256(src), E2E.sha256(disk));
+
+            copy = Peer.start(dir, "nbdcopy", "nbdcopy", tlsUri(proxy, certs), back.toString());
+            up = killAndRestart(up, upPort, plugin, copy, 2);
+            assertEquals("nbdcopy: " + copy.stderr() + "\nproxy: " + proxy.stderr(), Integer.valueOf(0),
+                    copy.waitFor(300));
+            assertEquals(E2E.sha256(src), E2E.sha256(back));
+            assertTrue(proxy.stderr(), proxy.stderr().contains("retransmitting"));
+        } finally {
+            up.close();
+        }
+    }
+
+    private Nbdkit killAndRestart(Nbdkit up, int port, String[] plugin, Peer copy, int kills) throws Exception {
+        for (int i = 0; i < kills; i++) {
+            Thread.sleep(1500);
+            assertTrue("the copy is still running when kill " + (i + 1) + " comes", copy.isAlive());
+            up.kill9();
+            Thread.sleep(1500);
+            up = tlsUpstream(port, plugin).start();
+        }
+        return up;
+    }
+
+    /**
+     * The upstream comes back without TLS: the proxy asks it for STARTTLS, is refused, and sends nothing else, for
+     * as long as it stays so; when TLS comes back the copy goes on, and its data checks out.
+     */
+    @Test
+    public void aDowngradeAcrossAReconnectNeverGetsPlainText() throws Exception {
+        long size = 128L << 20;
+        Path disk = shm.resolve("upstream.img");
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(size);
+        }
+        Path src = E2E.randomFile(shm, "src.img", size);
+        int upPort = Peer.freePort();
+        String[] plugin = {"--filter=rate", "file", disk.toString(), "rate=256M"};
+        Nbdkit up = tlsUpstream(upPort, plugin).start();
+        try (Proxy proxy = Proxy.start(dir, Peer.freePort(), bothSides(upPort, "-v"))) {
+            Peer copy = Peer.start(dir, "nbdcopy", "nbdcopy", "--flush", src.toString(), tlsUri(proxy, certs));
+            Thread.sleep(1500);
+            assertTrue("the copy is still running", copy.isAlive());
+            up.kill9();
+            List<byte[]> seen;
+            try (PlainNewstyleServer plain = new PlainNewstyleServer(upPort)) {
+                Thread.sleep(4000);
+                seen = List.copyOf(plain.received());
+            }
+            up = tlsUpstream(upPort, plugin).start();
+            assertEquals("nbdcopy: " + copy.stderr() + "\nproxy: " + proxy.stderr(), Integer.valueOf(0),
+                    copy.waitFor(300));
+            assertEquals(E2E.sha256(src), E2E.sha256(disk));
+
+            assertFalse("the proxy tried the plain server", seen.isEmpty());
+            byte[] onlyStartTls = ByteBuffer.allocate(20).putInt(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES)
+                    .putLong(Nbd.IHAVEOPT).putInt(Nbd.OPT_STARTTLS).putInt(0).array();
+            for (byte[] connection : seen) {
+                assertArrayEquals("what one connection sent in plain text", onlyStartTls, connection);
+            }
+        } finally {
+            up.close();
+        }
+    }
+}
