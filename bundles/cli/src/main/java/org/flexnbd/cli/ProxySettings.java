@@ -22,9 +22,14 @@ import java.util.OptionalInt;
  * @param jmxAccessFile --jmx-access-file, as an absolute path
  * @param socketMode --socket-mode: the UNIX socket's permissions, octal
  * @param socketGroup --socket-group: the UNIX socket's group
+ * @param clientTls --tls and --tls-certificates: TLS for clients
+ * @param tlsVerifyPeer --tls-verify-peer: clients must present a certificate
+ * @param allow --allow: who may connect
+ * @param upstreamTls --conn-tls and --conn-tls-certificates
  */
 record ProxySettings(Address listen, Optional<Address> upstream, Optional<String> bind, Optional<String> exportName,
         OptionalInt upstreamTimeoutSeconds, OptionalInt maxClients, OptionalInt jmxPort, Optional<String> handshake,
         OptionalInt cacheBytes, boolean demo, Verbosity verbosity, Optional<String> jmxPasswordFile,
-        Optional<String> jmxAccessFile, Optional<String> socketMode, Optional<String> socketGroup) {
+        Optional<String> jmxAccessFile, Optional<String> socketMode, Optional<String> socketGroup, Tls clientTls,
+        boolean tlsVerifyPeer, Optional<String> allow, Tls upstreamTls) {
 }

@@ -111,7 +111,8 @@ public class ArgumentParserTest {
             for (String f : new String[] {"--addr", "--port", "--conn-addr", "--conn-port", "--bind", "--help",
                 "--verbose", "--quiet", "--conn-export", "--upstream-timeout", "--max-clients", "--jmx-port",
                 "--handshake", "--cache", "--debug", "--demo", "-l", "-p", "-C", "-P", "-b", "-v", "-q",
-                "--jmx-password-file", "--jmx-access-file", "--socket-mode", "--socket-group", "SIGHUP"}) {
+                "--jmx-password-file", "--jmx-access-file", "--socket-mode", "--socket-group", "SIGHUP", "--tls",
+                "--tls-certificates", "--tls-verify-peer", "--allow", "--conn-tls", "--conn-tls-certificates"}) {
                 assertTrue(f + " in\n" + usage, usage.contains(f));
             }
         }
@@ -307,6 +308,96 @@ public class ArgumentParserTest {
     @Test
     public void aBlankBindIsAUsageError() {
         assertTrue(error(tcp("-b", " ")).contains("-b/--bind"));
+    }
+
+    private static String absolute(String path) {
+        return java.nio.file.Path.of(path).toAbsolutePath().normalize().toString();
+    }
+
+    @Test
+    public void withoutTlsFlagsConfigDecides() {
+        ProxySettings s = run(TCP);
+        assertEquals(Tls.UNSAID, s.clientTls());
+        assertEquals(Tls.UNSAID, s.upstreamTls());
+        assertFalse(s.tlsVerifyPeer());
+        assertEquals(Optional.empty(), s.allow());
+    }
+
+    @Test
+    public void clientTlsFlags() {
+        ProxySettings s = run(tcp("--tls", "require", "--tls-certificates", "/etc/flexnbd/tls", "--tls-verify-peer"));
+        assertEquals(new Tls(Optional.of("require"), Optional.of("/etc/flexnbd/tls")), s.clientTls());
+        assertTrue(s.tlsVerifyPeer());
+        assertEquals(Tls.UNSAID, s.upstreamTls());
+        assertEquals(Optional.of("on"), run(tcp("--tls", "on", "--tls-certificates", "/c")).clientTls().mode());
+        assertEquals(Optional.of("off"), run(tcp("--tls", "off")).clientTls().mode());
+        assertEquals("certificates with TLS off are kept (config/ may switch it on)",
+                new Tls(Optional.of("off"), Optional.of("/c")), run(tcp("--tls", "off", "--tls-certificates", "/c"))
+                        .clientTls());
+        assertEquals(Optional.of(absolute("certs")), run(tcp("--tls", "on", "--tls-certificates", "certs"))
+                .clientTls().certificates());
+        assertEquals(Optional.of("/etc/x"), run(tcp("--tls-certificates=/etc/a/../x")).clientTls().certificates());
+    }
+
+    @Test
+    public void tlsModesAreOffOnOrRequire() {
+        for (String bad : new String[] {"yes", "ON", "", "true", "required"}) {
+            assertEquals("--tls must be one of off, on, require, not '" + bad + "'",
+                    error(tcp("--tls", bad, "--tls-certificates", "/c")));
+            assertEquals("--conn-tls must be one of off, on, require, not '" + bad + "'",
+                    error(tcp("--conn-tls", bad)));
+        }
+        assertTrue(error(tcp("--tls")).contains("--tls needs a value"));
+    }
+
+    @Test
+    public void tlsForClientsNeedsCertificates() {
+        for (String mode : new String[] {"on", "require"}) {
+            String e = error(tcp("--tls", mode));
+            assertTrue(e, e.startsWith("--tls " + mode + " needs --tls-certificates"));
+        }
+        assertTrue(error(tcp("--tls", "on", "--tls-certificates", " ")).contains("--tls-certificates needs a folder"));
+    }
+
+    @Test
+    public void verifyingPeersNeedsTlsOn() {
+        assertEquals("--tls-verify-peer needs --tls on or require, not off",
+                error(tcp("--tls", "off", "--tls-verify-peer")));
+        assertEquals("--tls-verify-peer needs --tls on or require, not off",
+                error(tcp("--tls-verify-peer", "--tls", "off", "--tls-certificates", "/c")));
+        assertTrue("without --tls, config/'s tls decides (the range check refuses off)",
+                run(tcp("--tls-verify-peer")).tlsVerifyPeer());
+        assertTrue(error(tcp("--tls-verify-peer=yes")).contains("--tls-verify-peer"));
+    }
+
+    @Test
+    public void allowTakesTheListAsGiven() {
+        assertEquals(Optional.of("127.0.0.1,10.0.0.0/8,fd00::/8,uid:0,gid:6"),
+                run(tcp("--allow", "127.0.0.1,10.0.0.0/8,fd00::/8,uid:0,gid:6")).allow());
+        assertEquals("the last one wins, as for every flag", Optional.of("::1"),
+                run(tcp("--allow", "10.0.0.1", "--allow", "::1")).allow());
+        assertTrue(error(tcp("--allow", "")).contains("--allow needs a list"));
+        assertTrue(error(tcp("--allow", " ")).contains("--allow needs a list"));
+    }
+
+    @Test
+    public void upstreamTlsFlags() {
+        ProxySettings s = run(tcp("--conn-tls", "require", "--conn-tls-certificates", "up-certs"));
+        assertEquals(new Tls(Optional.of("require"), Optional.of(absolute("up-certs"))), s.upstreamTls());
+        assertEquals(Tls.UNSAID, s.clientTls());
+        assertEquals("a client needs no certificates of its own", new Tls(Optional.of("on"), Optional.empty()),
+                run(tcp("--conn-tls", "on")).upstreamTls());
+        assertEquals(new Tls(Optional.of("require"), Optional.empty()),
+                run("-l", "127.0.0.1", "-p", "1", "-C", "/run/up.sock", "--conn-tls", "require").upstreamTls());
+        assertTrue(error(tcp("--conn-tls-certificates", "")).contains("--conn-tls-certificates needs a folder"));
+    }
+
+    @Test
+    public void demoRefusesUpstreamTls() {
+        assertTrue(error("--demo", "--conn-tls", "require").contains("--conn-tls cannot be used with --demo"));
+        assertTrue(error("--demo", "--conn-tls-certificates", "/c").contains("--conn-tls-certificates cannot"));
+        assertEquals(Optional.of("require"), run("--demo", "--tls", "require", "--tls-certificates", "/c")
+                .clientTls().mode());
     }
 
     @Test
