@@ -2,6 +2,7 @@ package org.flexnbd.cli;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,7 +37,8 @@ final class ArgumentParser {
             .desc("port to listen on").get();
     private static final Option CONN_ADDR = Option.builder("C").longOpt("conn-addr").hasArg().argName("ADDR")
             .desc("address of the NBD server to connect to; a path starting with / is a UNIX socket"
-                    + " (then no --conn-port)")
+                    + " (then no --conn-port); or an NBD URI (nbd://HOST[:PORT][/EXPORT], nbds://... for TLS,"
+                    + " nbd+unix:///EXPORT?socket=PATH, nbds+unix://...), which gives the port, export name and TLS")
             .get();
     private static final Option CONN_PORT = Option.builder("P").longOpt("conn-port").hasArg().argName("PORT")
             .desc("port of the NBD server to connect to").get();
@@ -149,6 +151,7 @@ final class ArgumentParser {
         Optional<Address> upstream;
         Optional<String> exportName = Optional.ofNullable(last(cmd, CONN_EXPORT));
         Tls upstreamTls;
+        String connAddr = last(cmd, CONN_ADDR);
         if (demo) {
             for (Option o : List.of(CONN_ADDR, CONN_PORT, BIND, CONN_TLS, CONN_TLS_CERTIFICATES)) {
                 if (cmd.hasOption(o)) {
@@ -157,6 +160,13 @@ final class ArgumentParser {
             }
             upstream = Optional.empty();
             upstreamTls = Tls.UNSAID;
+        } else if (connAddr != null && NbdUri.looksLikeUri(connAddr)) {
+            NbdUri uri = nbdUri(cmd, connAddr);
+            upstream = Optional.of(uri.address());
+            // The URI names the whole connection: its scheme says TLS or not, its path the export (empty: the
+            // default one), whatever config/ says. Only tls-certificates= is left to config/ when absent.
+            exportName = Optional.of(uri.exportName());
+            upstreamTls = new Tls(Optional.of(uri.tls()), uri.tlsCertificates());
         } else {
             upstream = Optional.of(endpoint(cmd, CONN_ADDR, CONN_PORT, "required (or use --demo)"));
             upstreamTls = new Tls(tlsMode(cmd, CONN_TLS), path(cmd, CONN_TLS_CERTIFICATES, "a folder"));
@@ -205,6 +215,28 @@ final class ArgumentParser {
         return new ProxySettings(listen, upstream, bind, exportName, upstreamTimeout(cmd), positive(cmd, MAX_CLIENTS),
                 jmxPort, handshake, cache, demo, verbosity(cmd), passwordFile, file(cmd, JMX_ACCESS_FILE), socketMode,
                 socketGroup, clientTls, verifyPeer, allow, upstreamTls);
+    }
+
+    /** -C as an NBD URI, which says what -P, --conn-export, --conn-tls and --conn-tls-certificates would. */
+    private static NbdUri nbdUri(CommandLine cmd, String text) throws UsageException {
+        NbdUri uri;
+        try {
+            uri = NbdUri.parse(text);
+        } catch (NbdUri.Invalid e) {
+            throw new UsageException(name(CONN_ADDR) + " " + text + " " + e.getMessage());
+        }
+        List<String> conflicting = new ArrayList<>();
+        for (Option o : List.of(CONN_PORT, CONN_EXPORT, CONN_TLS, CONN_TLS_CERTIFICATES)) {
+            if (cmd.hasOption(o)) {
+                conflicting.add(name(o));
+            }
+        }
+        if (!conflicting.isEmpty()) {
+            throw new UsageException("a URI and conflicting flags: " + name(CONN_ADDR) + " " + text + " gives the"
+                    + " port, export name and TLS itself, so " + String.join(", ", conflicting)
+                    + " cannot be used with it");
+        }
+        return uri;
     }
 
     /** A server without its certificate cannot do TLS; verifying clients' certificates means nothing without TLS. */

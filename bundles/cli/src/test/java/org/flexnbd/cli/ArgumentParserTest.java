@@ -112,7 +112,8 @@ public class ArgumentParserTest {
                 "--verbose", "--quiet", "--conn-export", "--upstream-timeout", "--max-clients", "--jmx-port",
                 "--handshake", "--cache", "--debug", "--demo", "-l", "-p", "-C", "-P", "-b", "-v", "-q",
                 "--jmx-password-file", "--jmx-access-file", "--socket-mode", "--socket-group", "SIGHUP", "--tls",
-                "--tls-certificates", "--tls-verify-peer", "--allow", "--conn-tls", "--conn-tls-certificates"}) {
+                "--tls-certificates", "--tls-verify-peer", "--allow", "--conn-tls", "--conn-tls-certificates",
+                "nbd://", "nbds+unix://"}) {
                 assertTrue(f + " in\n" + usage, usage.contains(f));
             }
         }
@@ -398,6 +399,78 @@ public class ArgumentParserTest {
         assertTrue(error("--demo", "--conn-tls-certificates", "/c").contains("--conn-tls-certificates cannot"));
         assertEquals(Optional.of("require"), run("--demo", "--tls", "require", "--tls-certificates", "/c")
                 .clientTls().mode());
+    }
+
+    private static final String[] LISTEN = {"-l", "127.0.0.1", "-p", "4777"};
+
+    private static String[] listen(String... more) {
+        String[] all = new String[LISTEN.length + more.length];
+        System.arraycopy(LISTEN, 0, all, 0, LISTEN.length);
+        System.arraycopy(more, 0, all, LISTEN.length, more.length);
+        return all;
+    }
+
+    @Test
+    public void anNbdUriGivesTheUpstreamItsExportAndItsTls() {
+        ProxySettings s = run(listen("-C", "nbd://10.0.0.1:4778/disk%201"));
+        assertEquals(Optional.of(new Address("10.0.0.1", 4778)), s.upstream());
+        assertEquals(Optional.of("disk 1"), s.exportName());
+        assertEquals(new Tls(Optional.of("off"), Optional.empty()), s.upstreamTls());
+        s = run(listen("--conn-addr", "nbds://nbd.example"));
+        assertEquals(Optional.of(new Address("nbd.example", 10809)), s.upstream());
+        assertEquals(Optional.of(""), s.exportName());
+        assertEquals(new Tls(Optional.of("require"), Optional.empty()), s.upstreamTls());
+        s = run(listen("--conn-addr=nbds://[::1]/e?tls-certificates=up"));
+        assertEquals(Optional.of(new Address("::1", 10809)), s.upstream());
+        assertEquals(new Tls(Optional.of("require"), Optional.of(absolute("up"))), s.upstreamTls());
+    }
+
+    @Test
+    public void unixNbdUris() {
+        ProxySettings s = run(listen("-C", "nbd+unix:///foo?socket=/tmp/nbd.sock"));
+        assertEquals(Optional.of(Address.unix("/tmp/nbd.sock")), s.upstream());
+        assertEquals(Optional.of("foo"), s.exportName());
+        assertEquals(Optional.of("off"), s.upstreamTls().mode());
+        s = run(listen("-C", "nbds+unix:///?socket=nbd.sock&tls-certificates=/etc/up", "-b", "10.0.0.2"));
+        assertEquals(Optional.of(Address.unix(absolute("nbd.sock"))), s.upstream());
+        assertEquals(new Tls(Optional.of("require"), Optional.of("/etc/up")), s.upstreamTls());
+        assertEquals(Optional.of("10.0.0.2"), s.bind());
+    }
+
+    @Test
+    public void aUriAndConflictingFlagsAreAUsageError() {
+        for (String[] flag : new String[][] {{"-P", "4778"}, {"--conn-port", "4778"}, {"--conn-export", "disk"},
+            {"--conn-export", ""}, {"--conn-tls", "require"}, {"--conn-tls", "off"},
+            {"--conn-tls-certificates", "/c"}}) {
+            for (String uri : new String[] {"nbd://h/disk", "nbds://h", "nbd+unix:///?socket=/s"}) {
+                String e = error(listen("-C", uri, flag[0], flag[1]));
+                assertTrue(e, e.startsWith("a URI and conflicting flags: -C/--conn-addr " + uri));
+                assertTrue(e, e.contains(flag[0]));
+            }
+        }
+        String e = error(listen("-C", "nbd://h", "-P", "1", "--conn-tls", "on"));
+        assertTrue(e, e.contains("-P/--conn-port, --conn-tls cannot be used with it"));
+    }
+
+    @Test
+    public void aUriTheProxyCannotUseIsAUsageErrorSayingWhy() {
+        assertTrue(error(listen("-C", "nbd+vsock:///")).contains("'nbd+vsock', which is not supported"));
+        assertTrue(error(listen("-C", "nbd+ssh://host/e")).contains("'nbd+ssh', which is not supported"));
+        assertTrue(error(listen("-C", "nbds://alice@h/e")).contains("user name ('alice@')"));
+        String psk = error(listen("-C", "nbds://h/e?tls-psk-file=/k"));
+        assertTrue(psk, psk.startsWith("-C/--conn-addr nbds://h/e?tls-psk-file=/k has tls-psk-file=")
+                && psk.contains("PSK") && psk.contains("not built"));
+        assertTrue(error(listen("-C", "nbds://h/e?tls-verify-peer=false")).contains("'tls-verify-peer'"));
+        assertTrue(error(listen("-C", "nbd+unix:///e")).contains("socket=PATH"));
+        assertTrue(error(listen("-C", "nbd://h:0")).contains("port 0"));
+        assertTrue(error(listen("-C", "nbd://h/a b")).contains("not a valid URI"));
+        assertTrue("not a URI: a host name, as before (the connect says what is wrong)",
+                run(listen("-C", "nbd:h", "-P", "1")).upstream().isPresent());
+    }
+
+    @Test
+    public void demoRefusesAUriToo() {
+        assertTrue(error("--demo", "-C", "nbd://h").contains("-C/--conn-addr cannot be used with --demo"));
     }
 
     @Test

@@ -53,6 +53,20 @@ public class ConfigPlanTest {
     }
 
     @Test
+    public void aUriGivesAddressPortExportAndTls() {
+        ConfigPlan plan = new ConfigPlan(settings("-l", "127.0.0.1", "-p", "4777", "-C", "nbd://10.0.0.1/disk"));
+        assertEquals("nbd:// says no TLS and its export, whatever config/ says",
+                Map.of("address", "10.0.0.1", "port", 10809, "exportName", "disk", "tls", "off"), plan.upstream(null));
+        plan = new ConfigPlan(settings("-l", "127.0.0.1", "-p", "4777", "-C", "nbds://[::1]:4778"));
+        assertEquals("no path: the default export",
+                Map.of("address", "::1", "port", 4778, "exportName", "", "tls", "require"), plan.upstream(null));
+        plan = new ConfigPlan(settings("-l", "127.0.0.1", "-p", "4777", "-b", "10.0.0.2", "-C",
+                "nbds+unix:///e?socket=/run/up.sock&tls-certificates=/etc/flexnbd/up"));
+        assertEquals(Map.of("address", "/run/up.sock", "port", 0, "bind", "10.0.0.2", "exportName", "e", "tls",
+                "require", "tlsCertificates", "/etc/flexnbd/up"), plan.upstream(null));
+    }
+
+    @Test
     public void theEnvironmentsUpstreamTimeoutGoesIntoTheUpstreamConfiguration() {
         ConfigPlan plan = new ConfigPlan(((Outcome.Run) new ArgumentParser(Map.of("FLEXNBD_UPSTREAM_TIMEOUT", "44"))
                 .parse("-l", "127.0.0.1", "-p", "1", "-C", "h", "-P", "2")).settings());
