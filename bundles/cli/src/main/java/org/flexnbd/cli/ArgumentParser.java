@@ -2,6 +2,7 @@ package org.flexnbd.cli;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,7 +37,8 @@ final class ArgumentParser {
             .desc("port to listen on").get();
     private static final Option CONN_ADDR = Option.builder("C").longOpt("conn-addr").hasArg().argName("ADDR")
             .desc("address of the NBD server to connect to; a path starting with / is a UNIX socket"
-                    + " (then no --conn-port)")
+                    + " (then no --conn-port); or an NBD URI (nbd://HOST[:PORT][/EXPORT], nbds://... for TLS,"
+                    + " nbd+unix:///EXPORT?socket=PATH, nbds+unix://...), which gives the port, export name and TLS")
             .get();
     private static final Option CONN_PORT = Option.builder("P").longOpt("conn-port").hasArg().argName("PORT")
             .desc("port of the NBD server to connect to").get();
@@ -78,6 +80,23 @@ final class ArgumentParser {
             .get();
     private static final Option DEBUG = Option.builder().longOpt("debug").desc("with -v, also log debug lines")
             .get();
+    private static final Option TLS = Option.builder().longOpt("tls").hasArg().argName("MODE")
+            .desc("TLS for clients: off (the default), on (clients may use STARTTLS) or require (clients must);"
+                    + " on and require need --tls-certificates")
+            .get();
+    private static final Option TLS_CERTIFICATES = Option.builder().longOpt("tls-certificates").hasArg()
+            .argName("DIR").desc("folder with server-cert.pem, server-key.pem and, for --tls-verify-peer, ca-cert.pem")
+            .get();
+    private static final Option TLS_VERIFY_PEER = Option.builder().longOpt("tls-verify-peer")
+            .desc("clients must present a certificate signed by DIR/ca-cert.pem; needs --tls on or require").get();
+    private static final Option ALLOW = Option.builder().longOpt("allow").hasArg().argName("LIST")
+            .desc("only these clients may connect: a comma-separated list of ADDR, ADDR/PREFIX (IPv4 or IPv6),"
+                    + " uid:N, gid:N (default: everyone)")
+            .get();
+    private static final Option CONN_TLS = Option.builder().longOpt("conn-tls").hasArg().argName("MODE")
+            .desc("TLS to the NBD server: off (the default), on (if the server offers it) or require").get();
+    private static final Option CONN_TLS_CERTIFICATES = Option.builder().longOpt("conn-tls-certificates").hasArg()
+            .argName("DIR").desc("folder with ca-cert.pem and, optionally, client-cert.pem and client-key.pem").get();
     private static final Option DEMO = Option.builder().longOpt("demo")
             .desc("no NBD server needed: proxy to an embedded in-memory one (listens on " + DEMO_ADDRESS + ":"
                     + DEMO_PORT + " unless -l/-p say otherwise)")
@@ -94,7 +113,8 @@ final class ArgumentParser {
         Options o = new Options();
         for (Option opt : List.of(ADDR, PORT, CONN_ADDR, CONN_PORT, BIND, HELP, VERBOSE, QUIET, CONN_EXPORT,
                 UPSTREAM_TIMEOUT, MAX_CLIENTS, JMX_PORT, JMX_PASSWORD_FILE, JMX_ACCESS_FILE, HANDSHAKE, CACHE, DEBUG,
-                DEMO, SOCKET_MODE, SOCKET_GROUP)) {
+                DEMO, SOCKET_MODE, SOCKET_GROUP, TLS, TLS_CERTIFICATES, TLS_VERIFY_PEER, ALLOW, CONN_TLS,
+                CONN_TLS_CERTIFICATES)) {
             o.addOption(opt);
         }
         return o;
@@ -129,15 +149,35 @@ final class ArgumentParser {
         boolean demo = cmd.hasOption(DEMO);
         Address listen = listenAddress(cmd, demo);
         Optional<Address> upstream;
+        Optional<String> exportName = Optional.ofNullable(last(cmd, CONN_EXPORT));
+        Tls upstreamTls;
+        String connAddr = last(cmd, CONN_ADDR);
         if (demo) {
-            for (Option o : List.of(CONN_ADDR, CONN_PORT, BIND)) {
+            for (Option o : List.of(CONN_ADDR, CONN_PORT, BIND, CONN_TLS, CONN_TLS_CERTIFICATES)) {
                 if (cmd.hasOption(o)) {
                     throw new UsageException(name(o) + " cannot be used with --demo, which brings its own NBD server");
                 }
             }
             upstream = Optional.empty();
+            upstreamTls = Tls.UNSAID;
+        } else if (connAddr != null && NbdUri.looksLikeUri(connAddr)) {
+            NbdUri uri = nbdUri(cmd, connAddr);
+            upstream = Optional.of(uri.address());
+            // The URI names the whole connection: its scheme says TLS or not, its path the export (empty: the
+            // default one), whatever config/ says. Only tls-certificates= is left to config/ when absent.
+            exportName = Optional.of(uri.exportName());
+            upstreamTls = new Tls(Optional.of(uri.tls()), uri.tlsCertificates());
         } else {
             upstream = Optional.of(endpoint(cmd, CONN_ADDR, CONN_PORT, "required (or use --demo)"));
+            upstreamTls = new Tls(tlsMode(cmd, CONN_TLS), path(cmd, CONN_TLS_CERTIFICATES, "a folder"));
+        }
+        Tls clientTls = new Tls(tlsMode(cmd, TLS), path(cmd, TLS_CERTIFICATES, "a folder"));
+        boolean verifyPeer = cmd.hasOption(TLS_VERIFY_PEER);
+        checkClientTls(clientTls, verifyPeer);
+        Optional<String> allow = Optional.ofNullable(last(cmd, ALLOW));
+        if (allow.isPresent() && allow.get().isBlank()) {
+            // An empty list means everyone: too much to grant through a variable that happened to be empty.
+            throw new UsageException(name(ALLOW) + " needs a list (leave the flag out to let everyone connect)");
         }
         Optional<String> bind = Optional.ofNullable(last(cmd, BIND));
         if (bind.isPresent() && bind.get().isBlank()) {
@@ -172,19 +212,66 @@ final class ArgumentParser {
         if (socketGroup.isPresent() && socketGroup.get().isBlank()) {
             throw new UsageException(name(SOCKET_GROUP) + " needs a group");
         }
-        return new ProxySettings(listen, upstream, bind, Optional.ofNullable(last(cmd, CONN_EXPORT)),
-                upstreamTimeout(cmd), positive(cmd, MAX_CLIENTS), jmxPort, handshake, cache, demo,
-                verbosity(cmd), passwordFile, file(cmd, JMX_ACCESS_FILE), socketMode, socketGroup);
+        return new ProxySettings(listen, upstream, bind, exportName, upstreamTimeout(cmd), positive(cmd, MAX_CLIENTS),
+                jmxPort, handshake, cache, demo, verbosity(cmd), passwordFile, file(cmd, JMX_ACCESS_FILE), socketMode,
+                socketGroup, clientTls, verifyPeer, allow, upstreamTls);
     }
 
-    /** A file named on the command line, made absolute against the working folder the proxy was started in. */
+    /** -C as an NBD URI, which says what -P, --conn-export, --conn-tls and --conn-tls-certificates would. */
+    private static NbdUri nbdUri(CommandLine cmd, String text) throws UsageException {
+        NbdUri uri;
+        try {
+            uri = NbdUri.parse(text);
+        } catch (NbdUri.Invalid e) {
+            throw new UsageException(name(CONN_ADDR) + " " + text + " " + e.getMessage());
+        }
+        List<String> conflicting = new ArrayList<>();
+        for (Option o : List.of(CONN_PORT, CONN_EXPORT, CONN_TLS, CONN_TLS_CERTIFICATES)) {
+            if (cmd.hasOption(o)) {
+                conflicting.add(name(o));
+            }
+        }
+        if (!conflicting.isEmpty()) {
+            throw new UsageException("a URI and conflicting flags: " + name(CONN_ADDR) + " " + text + " gives the"
+                    + " port, export name and TLS itself, so " + String.join(", ", conflicting)
+                    + " cannot be used with it");
+        }
+        return uri;
+    }
+
+    /** A server without its certificate cannot do TLS; verifying clients' certificates means nothing without TLS. */
+    private static void checkClientTls(Tls tls, boolean verifyPeer) throws UsageException {
+        if (tls.on() && tls.certificates().isEmpty()) {
+            throw new UsageException(name(TLS) + " " + tls.mode().get() + " needs " + name(TLS_CERTIFICATES)
+                    + " (the folder with server-cert.pem and server-key.pem)");
+        }
+        // With --tls left out, config/'s tls decides; the configuration's range check refuses it if that is off.
+        if (verifyPeer && tls.mode().isPresent() && !tls.on()) {
+            throw new UsageException(name(TLS_VERIFY_PEER) + " needs " + name(TLS) + " on or require, not off");
+        }
+    }
+
+    private static Optional<String> tlsMode(CommandLine cmd, Option option) throws UsageException {
+        Optional<String> mode = Optional.ofNullable(last(cmd, option));
+        if (mode.isPresent() && !Pids.TLS_MODES.contains(mode.get())) {
+            throw new UsageException(name(option) + " must be one of " + String.join(", ", Pids.TLS_MODES) + ", not '"
+                    + mode.get() + "'");
+        }
+        return mode;
+    }
+
     private static Optional<String> file(CommandLine cmd, Option option) throws UsageException {
+        return path(cmd, option, "a file");
+    }
+
+    /** A path named on the command line, made absolute against the working folder the proxy was started in. */
+    private static Optional<String> path(CommandLine cmd, Option option, String what) throws UsageException {
         String v = last(cmd, option);
         if (v == null) {
             return Optional.empty();
         }
         if (v.isBlank()) {
-            throw new UsageException(name(option) + " needs a file");
+            throw new UsageException(name(option) + " needs " + what);
         }
         return Optional.of(java.nio.file.Path.of(v).toAbsolutePath().normalize().toString());
     }

@@ -64,10 +64,21 @@ final class ConfigDefaults {
             if (type == Long.class) {
                 return Long.valueOf(value);
             }
+            if (type == Boolean.class) {
+                return bool(file, key, value);
+            }
             return value;
         } catch (NumberFormatException e) {
             throw new ConfigException(file + ": " + key + " must be a number, not '" + value + "'");
         }
+    }
+
+    /** Only true or false: Boolean.valueOf would read a typo such as "ture" as false and switch a check off. */
+    private static Boolean bool(Path file, String key, String value) throws ConfigException {
+        if (value.equals("true") || value.equals("false")) {
+            return Boolean.valueOf(value);
+        }
+        throw new ConfigException(file + ": " + key + " must be true or false, not '" + value + "'");
     }
 
     /** A .cfg file that cannot be read or holds a wrong value. */

@@ -28,11 +28,15 @@ final class ConfigPlan {
             p.put("address", demoSocket.toString());
             p.put("port", 0);
             p.put("bind", "");
+            // The demo server speaks no TLS, whatever config/ says for a real upstream.
+            p.put("tls", "off");
         } else {
             Address up = settings.upstream().orElseThrow();
             p.put("address", up.host());
             p.put("port", up.port());
             settings.bind().ifPresent(b -> p.put("bind", b));
+            settings.upstreamTls().mode().ifPresent(m -> p.put("tls", m));
+            settings.upstreamTls().certificates().ifPresent(d -> p.put("tlsCertificates", d));
         }
         settings.exportName().ifPresent(n -> p.put("exportName", n));
         settings.upstreamTimeoutSeconds().ifPresent(s -> p.put("timeoutSeconds", s));
@@ -49,6 +53,13 @@ final class ConfigPlan {
         settings.cacheBytes().ifPresent(b -> p.put("cacheBytes", b));
         settings.socketMode().ifPresent(m -> p.put("socketMode", m));
         settings.socketGroup().ifPresent(g -> p.put("socketGroup", g));
+        settings.clientTls().mode().ifPresent(m -> p.put("tls", m));
+        settings.clientTls().certificates().ifPresent(d -> p.put("tlsCertificates", d));
+        if (settings.tlsVerifyPeer()) {
+            // A flag without a value can only switch it on; config/ may say true without it.
+            p.put("tlsVerifyPeer", true);
+        }
+        settings.allow().ifPresent(a -> p.put("allow", a));
         return p;
     }
 

@@ -1,8 +1,8 @@
 package org.flexnbd.cli;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The documented range of every configuration key, checked on the whole configuration (config/PID.cfg with the
@@ -27,7 +27,8 @@ final class ConfigRanges {
         }
     }
 
-    private record OneOf(Set<String> values) implements Rule {
+    /** One of a list of words; the list in its own order, so that the message reads as the documentation does. */
+    private record OneOf(List<String> values) implements Rule {
         @Override
         public String refuse(Object value) {
             return values.contains(value.toString()) ? null : "must be one of " + String.join(", ", values);
@@ -52,21 +53,29 @@ final class ConfigRanges {
     private static final Rule CLIENTS = new Range(1, 1024);
     private static final Rule MODE = value -> value.toString().matches("0?[0-7]{3}") ? null
             : "must be octal permissions such as 0660";
+    private static final Rule TLS = new OneOf(Pids.TLS_MODES);
+    private static final Rule BOOLEAN = value -> value instanceof Boolean ? null : "must be true or false";
 
     private static Map<String, Map<String, Rule>> rules(long maxBufferBytes) {
         return Map.of(
-                Pids.UPSTREAM, Map.of("address", TEXT, "port", PORT, "bind", TEXT, "exportName", TEXT,
-                        "timeoutSeconds", new Range(1, 86_400), "connectTimeoutSeconds", new Range(1, 3600),
-                        "reconnectMaxDelayMillis", new Range(100, 600_000), "maxClients", CLIENTS,
-                        "journalBytes", new Range(0, maxBufferBytes)),
+                Pids.UPSTREAM, Map.ofEntries(Map.entry("address", TEXT), Map.entry("port", PORT),
+                        Map.entry("bind", TEXT), Map.entry("exportName", TEXT),
+                        Map.entry("timeoutSeconds", new Range(1, 86_400)),
+                        Map.entry("connectTimeoutSeconds", new Range(1, 3600)),
+                        Map.entry("reconnectMaxDelayMillis", new Range(100, 600_000)), Map.entry("maxClients", CLIENTS),
+                        Map.entry("journalBytes", new Range(0, maxBufferBytes)), Map.entry("tls", TLS),
+                        Map.entry("tlsCertificates", PATH)),
                 Pids.DOWNSTREAM, Map.ofEntries(Map.entry("address", TEXT), Map.entry("port", PORT),
                         Map.entry("maxClients", CLIENTS),
-                        Map.entry("handshake", new OneOf(Set.copyOf(ArgumentParser.HANDSHAKES))),
+                        Map.entry("handshake", new OneOf(ArgumentParser.HANDSHAKES)),
                         Map.entry("bufferBytes", new Range(1L << 20, maxBufferBytes)),
                         Map.entry("drainSeconds", new Range(0, 300)), Map.entry("cacheBytes", new Range(0, 1 << 20)),
                         Map.entry("clientTimeoutSeconds", new Range(0, 86_400)), Map.entry("socketMode", MODE),
                         Map.entry("socketGroup", TEXT), Map.entry("handshakeTimeoutSeconds", new Range(1, 3600)),
-                        Map.entry("payloadTimeoutSeconds", new Range(1, 3600))),
+                        Map.entry("payloadTimeoutSeconds", new Range(1, 3600)), Map.entry("tls", TLS),
+                        Map.entry("tlsCertificates", PATH), Map.entry("tlsVerifyPeer", BOOLEAN),
+                        // The entries' syntax is the downstream's AllowList's to check; here only the size.
+                        Map.entry("allow", TEXT)),
                 Pids.MANAGEMENT, Map.of("jmxPort", PORT, "jmxPasswordFile", PATH, "jmxAccessFile", PATH,
                         "jmxMaxConnections", new Range(1, 1024), "jmxIdleSeconds", new Range(1, 3600)),
                 Pids.DEMO, Map.of("path", TEXT, "size", new Range(512, 1L << 40)));
@@ -94,14 +103,36 @@ final class ConfigRanges {
                         .append(shown(e.getValue())).append(' ').append(why);
             }
         }
-        if (pid.equals(Pids.MANAGEMENT) && config.get("jmxPort") instanceof Integer port && port != 0
-                && config.getOrDefault("jmxPasswordFile", "").toString().isEmpty()) {
-            wrong.append(wrong.length() == 0 ? "" : "; ").append("jmxPort=").append(port)
-                    .append(" needs jmxPasswordFile (--jmx-password-file): no JMX connector without authentication");
+        for (String problem : mismatches(pid, config)) {
+            wrong.append(wrong.length() == 0 ? "" : "; ").append(problem);
         }
         if (wrong.length() > 0) {
             throw new ConfigDefaults.ConfigException(pid + ": " + wrong);
         }
+    }
+
+    /** Keys that are each in range but do not go together. */
+    private static List<String> mismatches(String pid, Map<String, Object> config) {
+        List<String> problems = new ArrayList<>();
+        if (pid.equals(Pids.MANAGEMENT) && config.get("jmxPort") instanceof Integer port && port != 0
+                && config.getOrDefault("jmxPasswordFile", "").toString().isEmpty()) {
+            problems.add("jmxPort=" + port
+                    + " needs jmxPasswordFile (--jmx-password-file): no JMX connector without authentication");
+        }
+        if (pid.equals(Pids.DOWNSTREAM)) {
+            // A key left out is the component's default: tls off, no certificates, no peer verification.
+            String tls = config.getOrDefault("tls", "off").toString();
+            boolean tlsOn = tls.equals("on") || tls.equals("require");
+            if (tlsOn && config.getOrDefault("tlsCertificates", "").toString().isEmpty()) {
+                problems.add("tls=" + tls + " needs tlsCertificates (--tls-certificates): the folder with the"
+                        + " server's certificate and key");
+            }
+            if (!tlsOn && Boolean.TRUE.equals(config.get("tlsVerifyPeer"))) {
+                problems.add("tlsVerifyPeer=true needs tls=on or tls=require (--tls): there is no peer to verify"
+                        + " without TLS");
+            }
+        }
+        return problems;
     }
 
     /** A value as the log shows it: at most 40 characters of it. */

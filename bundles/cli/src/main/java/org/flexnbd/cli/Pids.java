@@ -1,5 +1,6 @@
 package org.flexnbd.cli;
 
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -16,19 +17,25 @@ final class Pids {
     static final long DEFAULT_DEMO_SIZE = 1L << 30;
     /** How long the start-up connect may take when the configuration does not say. */
     static final int DEFAULT_CONNECT_TIMEOUT_SECONDS = 15;
+    /** The values of tls, on both ends, as nbdkit spells them. */
+    static final List<String> TLS_MODES = List.of("off", "on", "require");
 
     private static final Map<String, Map<String, Class<?>>> TYPES = Map.of(
-            UPSTREAM, Map.of("address", String.class, "port", Integer.class, "bind", String.class,
-                    "exportName", String.class, "timeoutSeconds", Integer.class, "connectTimeoutSeconds",
-                    Integer.class, "reconnectMaxDelayMillis", Integer.class, "maxClients", Integer.class, "journalBytes",
-                    Long.class),
+            UPSTREAM, Map.ofEntries(Map.entry("address", String.class), Map.entry("port", Integer.class),
+                    Map.entry("bind", String.class), Map.entry("exportName", String.class),
+                    Map.entry("timeoutSeconds", Integer.class), Map.entry("connectTimeoutSeconds", Integer.class),
+                    Map.entry("reconnectMaxDelayMillis", Integer.class), Map.entry("maxClients", Integer.class),
+                    Map.entry("journalBytes", Long.class), Map.entry("tls", String.class),
+                    Map.entry("tlsCertificates", String.class)),
             DOWNSTREAM, Map.ofEntries(Map.entry("address", String.class), Map.entry("port", Integer.class),
                     Map.entry("maxClients", Integer.class), Map.entry("handshake", String.class),
                     Map.entry("bufferBytes", Long.class), Map.entry("drainSeconds", Integer.class),
                     Map.entry("cacheBytes", Integer.class), Map.entry("clientTimeoutSeconds", Integer.class),
                     Map.entry("socketMode", String.class), Map.entry("socketGroup", String.class),
                     Map.entry("handshakeTimeoutSeconds", Integer.class),
-                    Map.entry("payloadTimeoutSeconds", Integer.class)),
+                    Map.entry("payloadTimeoutSeconds", Integer.class), Map.entry("tls", String.class),
+                    Map.entry("tlsCertificates", String.class), Map.entry("tlsVerifyPeer", Boolean.class),
+                    Map.entry("allow", String.class)),
             MANAGEMENT, Map.of("jmxPort", Integer.class, "jmxPasswordFile", String.class, "jmxAccessFile",
                     String.class, "jmxMaxConnections", Integer.class, "jmxIdleSeconds", Integer.class),
             DEMO, Map.of("path", String.class, "size", Long.class));

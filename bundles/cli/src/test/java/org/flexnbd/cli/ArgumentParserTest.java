@@ -111,7 +111,9 @@ public class ArgumentParserTest {
             for (String f : new String[] {"--addr", "--port", "--conn-addr", "--conn-port", "--bind", "--help",
                 "--verbose", "--quiet", "--conn-export", "--upstream-timeout", "--max-clients", "--jmx-port",
                 "--handshake", "--cache", "--debug", "--demo", "-l", "-p", "-C", "-P", "-b", "-v", "-q",
-                "--jmx-password-file", "--jmx-access-file", "--socket-mode", "--socket-group", "SIGHUP"}) {
+                "--jmx-password-file", "--jmx-access-file", "--socket-mode", "--socket-group", "SIGHUP", "--tls",
+                "--tls-certificates", "--tls-verify-peer", "--allow", "--conn-tls", "--conn-tls-certificates",
+                "nbd://", "nbds+unix://"}) {
                 assertTrue(f + " in\n" + usage, usage.contains(f));
             }
         }
@@ -307,6 +309,168 @@ public class ArgumentParserTest {
     @Test
     public void aBlankBindIsAUsageError() {
         assertTrue(error(tcp("-b", " ")).contains("-b/--bind"));
+    }
+
+    private static String absolute(String path) {
+        return java.nio.file.Path.of(path).toAbsolutePath().normalize().toString();
+    }
+
+    @Test
+    public void withoutTlsFlagsConfigDecides() {
+        ProxySettings s = run(TCP);
+        assertEquals(Tls.UNSAID, s.clientTls());
+        assertEquals(Tls.UNSAID, s.upstreamTls());
+        assertFalse(s.tlsVerifyPeer());
+        assertEquals(Optional.empty(), s.allow());
+    }
+
+    @Test
+    public void clientTlsFlags() {
+        ProxySettings s = run(tcp("--tls", "require", "--tls-certificates", "/etc/flexnbd/tls", "--tls-verify-peer"));
+        assertEquals(new Tls(Optional.of("require"), Optional.of("/etc/flexnbd/tls")), s.clientTls());
+        assertTrue(s.tlsVerifyPeer());
+        assertEquals(Tls.UNSAID, s.upstreamTls());
+        assertEquals(Optional.of("on"), run(tcp("--tls", "on", "--tls-certificates", "/c")).clientTls().mode());
+        assertEquals(Optional.of("off"), run(tcp("--tls", "off")).clientTls().mode());
+        assertEquals("certificates with TLS off are kept (config/ may switch it on)",
+                new Tls(Optional.of("off"), Optional.of("/c")), run(tcp("--tls", "off", "--tls-certificates", "/c"))
+                        .clientTls());
+        assertEquals(Optional.of(absolute("certs")), run(tcp("--tls", "on", "--tls-certificates", "certs"))
+                .clientTls().certificates());
+        assertEquals(Optional.of("/etc/x"), run(tcp("--tls-certificates=/etc/a/../x")).clientTls().certificates());
+    }
+
+    @Test
+    public void tlsModesAreOffOnOrRequire() {
+        for (String bad : new String[] {"yes", "ON", "", "true", "required"}) {
+            assertEquals("--tls must be one of off, on, require, not '" + bad + "'",
+                    error(tcp("--tls", bad, "--tls-certificates", "/c")));
+            assertEquals("--conn-tls must be one of off, on, require, not '" + bad + "'",
+                    error(tcp("--conn-tls", bad)));
+        }
+        assertTrue(error(tcp("--tls")).contains("--tls needs a value"));
+    }
+
+    @Test
+    public void tlsForClientsNeedsCertificates() {
+        for (String mode : new String[] {"on", "require"}) {
+            String e = error(tcp("--tls", mode));
+            assertTrue(e, e.startsWith("--tls " + mode + " needs --tls-certificates"));
+        }
+        assertTrue(error(tcp("--tls", "on", "--tls-certificates", " ")).contains("--tls-certificates needs a folder"));
+    }
+
+    @Test
+    public void verifyingPeersNeedsTlsOn() {
+        assertEquals("--tls-verify-peer needs --tls on or require, not off",
+                error(tcp("--tls", "off", "--tls-verify-peer")));
+        assertEquals("--tls-verify-peer needs --tls on or require, not off",
+                error(tcp("--tls-verify-peer", "--tls", "off", "--tls-certificates", "/c")));
+        assertTrue("without --tls, config/'s tls decides (the range check refuses off)",
+                run(tcp("--tls-verify-peer")).tlsVerifyPeer());
+        assertTrue(error(tcp("--tls-verify-peer=yes")).contains("--tls-verify-peer"));
+    }
+
+    @Test
+    public void allowTakesTheListAsGiven() {
+        assertEquals(Optional.of("127.0.0.1,10.0.0.0/8,fd00::/8,uid:0,gid:6"),
+                run(tcp("--allow", "127.0.0.1,10.0.0.0/8,fd00::/8,uid:0,gid:6")).allow());
+        assertEquals("the last one wins, as for every flag", Optional.of("::1"),
+                run(tcp("--allow", "10.0.0.1", "--allow", "::1")).allow());
+        assertTrue(error(tcp("--allow", "")).contains("--allow needs a list"));
+        assertTrue(error(tcp("--allow", " ")).contains("--allow needs a list"));
+    }
+
+    @Test
+    public void upstreamTlsFlags() {
+        ProxySettings s = run(tcp("--conn-tls", "require", "--conn-tls-certificates", "up-certs"));
+        assertEquals(new Tls(Optional.of("require"), Optional.of(absolute("up-certs"))), s.upstreamTls());
+        assertEquals(Tls.UNSAID, s.clientTls());
+        assertEquals("a client needs no certificates of its own", new Tls(Optional.of("on"), Optional.empty()),
+                run(tcp("--conn-tls", "on")).upstreamTls());
+        assertEquals(new Tls(Optional.of("require"), Optional.empty()),
+                run("-l", "127.0.0.1", "-p", "1", "-C", "/run/up.sock", "--conn-tls", "require").upstreamTls());
+        assertTrue(error(tcp("--conn-tls-certificates", "")).contains("--conn-tls-certificates needs a folder"));
+    }
+
+    @Test
+    public void demoRefusesUpstreamTls() {
+        assertTrue(error("--demo", "--conn-tls", "require").contains("--conn-tls cannot be used with --demo"));
+        assertTrue(error("--demo", "--conn-tls-certificates", "/c").contains("--conn-tls-certificates cannot"));
+        assertEquals(Optional.of("require"), run("--demo", "--tls", "require", "--tls-certificates", "/c")
+                .clientTls().mode());
+    }
+
+    private static final String[] LISTEN = {"-l", "127.0.0.1", "-p", "4777"};
+
+    private static String[] listen(String... more) {
+        String[] all = new String[LISTEN.length + more.length];
+        System.arraycopy(LISTEN, 0, all, 0, LISTEN.length);
+        System.arraycopy(more, 0, all, LISTEN.length, more.length);
+        return all;
+    }
+
+    @Test
+    public void anNbdUriGivesTheUpstreamItsExportAndItsTls() {
+        ProxySettings s = run(listen("-C", "nbd://10.0.0.1:4778/disk%201"));
+        assertEquals(Optional.of(new Address("10.0.0.1", 4778)), s.upstream());
+        assertEquals(Optional.of("disk 1"), s.exportName());
+        assertEquals(new Tls(Optional.of("off"), Optional.empty()), s.upstreamTls());
+        s = run(listen("--conn-addr", "nbds://nbd.example"));
+        assertEquals(Optional.of(new Address("nbd.example", 10809)), s.upstream());
+        assertEquals(Optional.of(""), s.exportName());
+        assertEquals(new Tls(Optional.of("require"), Optional.empty()), s.upstreamTls());
+        s = run(listen("--conn-addr=nbds://[::1]/e?tls-certificates=up"));
+        assertEquals(Optional.of(new Address("::1", 10809)), s.upstream());
+        assertEquals(new Tls(Optional.of("require"), Optional.of(absolute("up"))), s.upstreamTls());
+    }
+
+    @Test
+    public void unixNbdUris() {
+        ProxySettings s = run(listen("-C", "nbd+unix:///foo?socket=/tmp/nbd.sock"));
+        assertEquals(Optional.of(Address.unix("/tmp/nbd.sock")), s.upstream());
+        assertEquals(Optional.of("foo"), s.exportName());
+        assertEquals(Optional.of("off"), s.upstreamTls().mode());
+        s = run(listen("-C", "nbds+unix:///?socket=nbd.sock&tls-certificates=/etc/up", "-b", "10.0.0.2"));
+        assertEquals(Optional.of(Address.unix(absolute("nbd.sock"))), s.upstream());
+        assertEquals(new Tls(Optional.of("require"), Optional.of("/etc/up")), s.upstreamTls());
+        assertEquals(Optional.of("10.0.0.2"), s.bind());
+    }
+
+    @Test
+    public void aUriAndConflictingFlagsAreAUsageError() {
+        for (String[] flag : new String[][] {{"-P", "4778"}, {"--conn-port", "4778"}, {"--conn-export", "disk"},
+            {"--conn-export", ""}, {"--conn-tls", "require"}, {"--conn-tls", "off"},
+            {"--conn-tls-certificates", "/c"}}) {
+            for (String uri : new String[] {"nbd://h/disk", "nbds://h", "nbd+unix:///?socket=/s"}) {
+                String e = error(listen("-C", uri, flag[0], flag[1]));
+                assertTrue(e, e.startsWith("a URI and conflicting flags: -C/--conn-addr " + uri));
+                assertTrue(e, e.contains(flag[0]));
+            }
+        }
+        String e = error(listen("-C", "nbd://h", "-P", "1", "--conn-tls", "on"));
+        assertTrue(e, e.contains("-P/--conn-port, --conn-tls cannot be used with it"));
+    }
+
+    @Test
+    public void aUriTheProxyCannotUseIsAUsageErrorSayingWhy() {
+        assertTrue(error(listen("-C", "nbd+vsock:///")).contains("'nbd+vsock', which is not supported"));
+        assertTrue(error(listen("-C", "nbd+ssh://host/e")).contains("'nbd+ssh', which is not supported"));
+        assertTrue(error(listen("-C", "nbds://alice@h/e")).contains("user name ('alice@')"));
+        String psk = error(listen("-C", "nbds://h/e?tls-psk-file=/k"));
+        assertTrue(psk, psk.startsWith("-C/--conn-addr nbds://h/e?tls-psk-file=/k has tls-psk-file=")
+                && psk.contains("PSK") && psk.contains("not built"));
+        assertTrue(error(listen("-C", "nbds://h/e?tls-verify-peer=false")).contains("'tls-verify-peer'"));
+        assertTrue(error(listen("-C", "nbd+unix:///e")).contains("socket=PATH"));
+        assertTrue(error(listen("-C", "nbd://h:0")).contains("port 0"));
+        assertTrue(error(listen("-C", "nbd://h/a b")).contains("not a valid URI"));
+        assertTrue("not a URI: a host name, as before (the connect says what is wrong)",
+                run(listen("-C", "nbd:h", "-P", "1")).upstream().isPresent());
+    }
+
+    @Test
+    public void demoRefusesAUriToo() {
+        assertTrue(error("--demo", "-C", "nbd://h").contains("-C/--conn-addr cannot be used with --demo"));
     }
 
     @Test

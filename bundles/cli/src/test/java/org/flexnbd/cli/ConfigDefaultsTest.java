@@ -31,6 +31,22 @@ public class ConfigDefaultsTest {
     }
 
     @Test
+    public void aBooleanIsTrueOrFalseAndNothingElse() throws Exception {
+        Path dir = tmp.getRoot().toPath();
+        Files.writeString(dir.resolve("org.flexnbd.downstream.cfg"), "tlsVerifyPeer = true \ntls=require\n");
+        assertEquals(Map.of("tlsVerifyPeer", true, "tls", "require"), new ConfigDefaults(dir).read(Pids.DOWNSTREAM));
+        for (String bad : new String[] {"ture", "yes", "1", "", "TRUE"}) {
+            Files.writeString(dir.resolve("org.flexnbd.downstream.cfg"), "tlsVerifyPeer=" + bad + "\n");
+            try {
+                new ConfigDefaults(dir).read(Pids.DOWNSTREAM);
+                fail("read tlsVerifyPeer=" + bad);
+            } catch (ConfigDefaults.ConfigException e) {
+                assertTrue(e.getMessage(), e.getMessage().contains("tlsVerifyPeer must be true or false"));
+            }
+        }
+    }
+
+    @Test
     public void noFileNoDefaults() throws Exception {
         assertEquals(Map.of(), new ConfigDefaults(tmp.getRoot().toPath()).read("org.flexnbd.management"));
         assertEquals(Map.of(), new ConfigDefaults(null).read("org.flexnbd.management"));
@@ -71,6 +87,12 @@ public class ConfigDefaultsTest {
         assertEquals(0, down.get("cacheBytes"));
         assertEquals("0600", down.get("socketMode"));
         assertEquals("", down.get("socketGroup"));
+        assertEquals("off", down.get("tls"));
+        assertEquals("", down.get("tlsCertificates"));
+        assertEquals(false, down.get("tlsVerifyPeer"));
+        assertEquals("", down.get("allow"));
+        assertEquals("off", up.get("tls"));
+        assertEquals("", up.get("tlsCertificates"));
         assertEquals(Map.of("jmxPort", 0, "jmxPasswordFile", "", "jmxAccessFile", "", "jmxMaxConnections", 16,
                 "jmxIdleSeconds", 60), d.read(Pids.MANAGEMENT));
         assertEquals(Map.of("size", 1L << 30), d.read(Pids.DEMO));

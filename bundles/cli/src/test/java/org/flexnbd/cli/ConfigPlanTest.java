@@ -34,6 +34,39 @@ public class ConfigPlanTest {
     }
 
     @Test
+    public void tlsFlagsHaveTheirKeysOnEachEnd() {
+        ConfigPlan plan = new ConfigPlan(settings("-l", "127.0.0.1", "-p", "4777", "-C", "10.0.0.1", "-P", "4778",
+                "--tls", "require", "--tls-certificates", "/etc/flexnbd/tls", "--tls-verify-peer", "--allow",
+                "10.0.0.0/8,uid:0", "--conn-tls", "on", "--conn-tls-certificates", "/etc/flexnbd/up"));
+        assertEquals(Map.of("address", "10.0.0.1", "port", 4778, "tls", "on", "tlsCertificates", "/etc/flexnbd/up"),
+                plan.upstream(null));
+        assertEquals(Map.of("address", "127.0.0.1", "port", 4777, "tls", "require", "tlsCertificates",
+                "/etc/flexnbd/tls", "tlsVerifyPeer", true, "allow", "10.0.0.0/8,uid:0"), plan.downstream());
+    }
+
+    @Test
+    public void withoutTheBooleanFlagConfigDecidesTlsVerifyPeer() {
+        ConfigPlan plan = new ConfigPlan(settings("-l", "127.0.0.1", "-p", "4777", "-C", "10.0.0.1", "-P", "4778",
+                "--tls", "on", "--tls-certificates", "/c"));
+        assertEquals(Map.of("address", "127.0.0.1", "port", 4777, "tls", "on", "tlsCertificates", "/c"),
+                plan.downstream());
+    }
+
+    @Test
+    public void aUriGivesAddressPortExportAndTls() {
+        ConfigPlan plan = new ConfigPlan(settings("-l", "127.0.0.1", "-p", "4777", "-C", "nbd://10.0.0.1/disk"));
+        assertEquals("nbd:// says no TLS and its export, whatever config/ says",
+                Map.of("address", "10.0.0.1", "port", 10809, "exportName", "disk", "tls", "off"), plan.upstream(null));
+        plan = new ConfigPlan(settings("-l", "127.0.0.1", "-p", "4777", "-C", "nbds://[::1]:4778"));
+        assertEquals("no path: the default export",
+                Map.of("address", "::1", "port", 4778, "exportName", "", "tls", "require"), plan.upstream(null));
+        plan = new ConfigPlan(settings("-l", "127.0.0.1", "-p", "4777", "-b", "10.0.0.2", "-C",
+                "nbds+unix:///e?socket=/run/up.sock&tls-certificates=/etc/flexnbd/up"));
+        assertEquals(Map.of("address", "/run/up.sock", "port", 0, "bind", "10.0.0.2", "exportName", "e", "tls",
+                "require", "tlsCertificates", "/etc/flexnbd/up"), plan.upstream(null));
+    }
+
+    @Test
     public void theEnvironmentsUpstreamTimeoutGoesIntoTheUpstreamConfiguration() {
         ConfigPlan plan = new ConfigPlan(((Outcome.Run) new ArgumentParser(Map.of("FLEXNBD_UPSTREAM_TIMEOUT", "44"))
                 .parse("-l", "127.0.0.1", "-p", "1", "-C", "h", "-P", "2")).settings());
@@ -45,7 +78,8 @@ public class ConfigPlanTest {
         ConfigPlan plan = new ConfigPlan(settings("--demo"));
         Path socket = Path.of("/tmp/flexnbd-demo-1/demo.sock");
         assertEquals(Map.of("path", socket.toString()), plan.demo(socket));
-        assertEquals(Map.of("address", socket.toString(), "port", 0, "bind", ""), plan.upstream(socket));
+        assertEquals("the demo server speaks no TLS, whatever config/ says",
+                Map.of("address", socket.toString(), "port", 0, "bind", "", "tls", "off"), plan.upstream(socket));
         assertEquals(Map.of("address", "127.0.0.1", "port", 10809), plan.downstream());
     }
 }

@@ -62,6 +62,73 @@ public class ConfigRangesTest {
         }
     }
 
+    private void accepted(String pid, Map<String, Object> config) {
+        try {
+            ranges.check(pid, config);
+        } catch (ConfigDefaults.ConfigException e) {
+            fail(e.getMessage());
+        }
+    }
+
+    @Test
+    public void tlsIsOffOnOrRequireOnBothEnds() {
+        for (String pid : new String[] {Pids.UPSTREAM, Pids.DOWNSTREAM}) {
+            for (String tls : new String[] {"off", "on", "require"}) {
+                accepted(pid, Map.of("tls", tls, "tlsCertificates", "/etc/flexnbd/tls"));
+            }
+            for (String bad : new String[] {"yes", "ON", "", "required", "true"}) {
+                String e = refused(pid, Map.of("tls", bad, "tlsCertificates", "/etc/flexnbd/tls"));
+                assertTrue(e, e.contains("tls=" + bad + " must be one of off, on, require"));
+            }
+        }
+    }
+
+    @Test
+    public void tlsCertificatesIsAnAbsolutePathOrEmpty() {
+        for (String pid : new String[] {Pids.UPSTREAM, Pids.DOWNSTREAM}) {
+            accepted(pid, Map.of("tlsCertificates", ""));
+            accepted(pid, Map.of("tlsCertificates", "/etc/pki/flexnbd"));
+            assertTrue(refused(pid, Map.of("tlsCertificates", "certs")).contains("tlsCertificates=certs must be an"
+                    + " absolute path"));
+            assertTrue(refused(pid, Map.of("tlsCertificates", "/a\nb")).contains("control"));
+        }
+        accepted(Pids.UPSTREAM, Map.of("tls", "require"));
+    }
+
+    @Test
+    public void aTlsListenerNeedsItsCertificates() {
+        for (String tls : new String[] {"on", "require"}) {
+            String e = refused(Pids.DOWNSTREAM, Map.of("tls", tls));
+            assertTrue(e, e.contains("tls=" + tls + " needs tlsCertificates (--tls-certificates)"));
+            assertTrue(refused(Pids.DOWNSTREAM, Map.of("tls", tls, "tlsCertificates", "")).contains("needs"));
+        }
+        accepted(Pids.DOWNSTREAM, Map.of("tls", "off"));
+        accepted(Pids.DOWNSTREAM, Map.of("tls", "off", "tlsCertificates", "/c"));
+    }
+
+    @Test
+    public void verifyingPeersNeedsTls() {
+        accepted(Pids.DOWNSTREAM, Map.of("tls", "require", "tlsCertificates", "/c", "tlsVerifyPeer", true));
+        accepted(Pids.DOWNSTREAM, Map.of("tls", "on", "tlsCertificates", "/c", "tlsVerifyPeer", true));
+        accepted(Pids.DOWNSTREAM, Map.of("tlsVerifyPeer", false));
+        assertTrue(refused(Pids.DOWNSTREAM, Map.of("tls", "off", "tlsVerifyPeer", true))
+                .contains("tlsVerifyPeer=true needs tls=on or tls=require"));
+        assertTrue("tls left out is off", refused(Pids.DOWNSTREAM, Map.of("tlsVerifyPeer", true))
+                .contains("tlsVerifyPeer=true needs"));
+        assertTrue(refused(Pids.DOWNSTREAM, Map.of("tlsVerifyPeer", "yes")).contains("must be true or false"));
+        assertTrue("a downstream key only", refused(Pids.UPSTREAM, Map.of("tlsVerifyPeer", true))
+                .contains("is not a setting of org.flexnbd.upstream"));
+    }
+
+    @Test
+    public void theAllowListIsAtMost4096Characters() {
+        accepted(Pids.DOWNSTREAM, Map.of("allow", ""));
+        accepted(Pids.DOWNSTREAM, Map.of("allow", "127.0.0.1,10.0.0.0/8,::1,fd00::/8,uid:1000,gid:6"));
+        accepted(Pids.DOWNSTREAM, Map.of("allow", "1".repeat(4096)));
+        assertTrue(refused(Pids.DOWNSTREAM, Map.of("allow", "1".repeat(4097))).contains("at most 4096"));
+        assertTrue(refused(Pids.UPSTREAM, Map.of("allow", "")).contains("is not a setting"));
+    }
+
     @Test
     public void anOversizedFileIsRefusedUnread() throws Exception {
         Path big = tmp.getRoot().toPath().resolve(Pids.UPSTREAM + ".cfg");
