@@ -45,4 +45,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Seconds a WRITE's payload may take to arrive once its header has, before"
             + " the client is closed and its share of the payload budget freed (1 to 3600)")
     int payloadTimeoutSeconds() default 30;
+
+    @AttributeDefinition(description = "Who may connect: comma-separated IPv4/IPv6 addresses or networks (ADDR/PREFIX)"
+            + " for TCP clients, uid:N and gid:N for UNIX-socket clients; empty for everyone")
+    String allow() default "";
 }
