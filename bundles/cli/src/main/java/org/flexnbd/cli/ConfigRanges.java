@@ -66,7 +66,7 @@ final class ConfigRanges {
                         Map.entry("drainSeconds", new Range(0, 300)), Map.entry("cacheBytes", new Range(0, 1 << 20)),
                         Map.entry("clientTimeoutSeconds", new Range(0, 86_400)), Map.entry("socketMode", MODE),
                         Map.entry("socketGroup", TEXT), Map.entry("handshakeTimeoutSeconds", new Range(1, 3600)),
-                        Map.entry("payloadTimeoutSeconds", new Range(1, 3600))),
+                        Map.entry("payloadTimeoutSeconds", new Range(1, 3600)), Map.entry("allow", TEXT)),
                 Pids.MANAGEMENT, Map.of("jmxPort", PORT, "jmxPasswordFile", PATH, "jmxAccessFile", PATH,
                         "jmxMaxConnections", new Range(1, 1024), "jmxIdleSeconds", new Range(1, 3600)),
                 Pids.DEMO, Map.of("path", TEXT, "size", new Range(512, 1L << 40)));

@@ -28,7 +28,7 @@ final class Pids {
                     Map.entry("cacheBytes", Integer.class), Map.entry("clientTimeoutSeconds", Integer.class),
                     Map.entry("socketMode", String.class), Map.entry("socketGroup", String.class),
                     Map.entry("handshakeTimeoutSeconds", Integer.class),
-                    Map.entry("payloadTimeoutSeconds", Integer.class)),
+                    Map.entry("payloadTimeoutSeconds", Integer.class), Map.entry("allow", String.class)),
             MANAGEMENT, Map.of("jmxPort", Integer.class, "jmxPasswordFile", String.class, "jmxAccessFile",
                     String.class, "jmxMaxConnections", Integer.class, "jmxIdleSeconds", Integer.class),
             DEMO, Map.of("path", String.class, "size", Long.class));

@@ -71,6 +71,7 @@ public class ConfigDefaultsTest {
         assertEquals(0, down.get("cacheBytes"));
         assertEquals("0600", down.get("socketMode"));
         assertEquals("", down.get("socketGroup"));
+        assertEquals("everyone may connect", "", down.get("allow"));
         assertEquals(Map.of("jmxPort", 0, "jmxPasswordFile", "", "jmxAccessFile", "", "jmxMaxConnections", 16,
                 "jmxIdleSeconds", 60), d.read(Pids.MANAGEMENT));
         assertEquals(Map.of("size", 1L << 30), d.read(Pids.DEMO));
