@@ -90,7 +90,7 @@ public class ConfigDefaultsTest {
         assertEquals("off", down.get("tls"));
         assertEquals("", down.get("tlsCertificates"));
         assertEquals(false, down.get("tlsVerifyPeer"));
-        assertEquals("", down.get("allow"));
+        assertEquals("everyone may connect", "", down.get("allow"));
         assertEquals("off", up.get("tls"));
         assertEquals("", up.get("tlsCertificates"));
         assertEquals(Map.of("jmxPort", 0, "jmxPasswordFile", "", "jmxAccessFile", "", "jmxMaxConnections", 16,

@@ -51,6 +51,7 @@ public class ConfigRangesTest {
         assertTrue(refused(Pids.DOWNSTREAM, Map.of("socketMode", "0999")).contains("socketMode"));
         assertTrue(refused(Pids.UPSTREAM, Map.of("exportName", "a\u001b[2Jb")).contains("control"));
         assertTrue(refused(Pids.UPSTREAM, Map.of("typo", "1")).contains("typo=1 is not a setting"));
+        assertTrue(refused(Pids.DOWNSTREAM, Map.of("allow", "10.0.0.1,".repeat(500))).contains("allow="));
         assertTrue(refused(Pids.MANAGEMENT, Map.of("jmxPort", 9010)).contains("needs jmxPasswordFile"));
         assertTrue(refused(Pids.MANAGEMENT, Map.of("jmxPort", 9010, "jmxPasswordFile", "rel"))
                 .contains("absolute path"));

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.FileSystems;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -57,6 +58,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private final ServerSocketChannel server;
     private final IOException bindFailure;
     private final ClientTls tls;
+    private final ClientAdmission admission;
     private volatile Upstream upstream;
     private volatile boolean stopping;
     /**
@@ -96,12 +98,15 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             LOG.severe("not listening on " + address + ": " + failure.getMessage());
         }
         this.tls = clientTls;
+        AllowList allow = null;
         try {
+            allow = allowList(config.allow(), address);
             bound = failure == null ? address.bind() : null;
         } catch (IOException e) {
             failure = e;
             LOG.severe("cannot listen on " + address + ": " + e.getMessage());
         }
+        this.admission = allow == null ? null : new ClientAdmission(allow, address.isUnix());
         this.server = bound;
         this.bindFailure = failure;
         if (bound != null) {
@@ -113,6 +118,25 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             watchdog.start();
             LOG.info("listening on " + address);
         }
+    }
+
+    /**
+     * The allow setting, read once: a malformed entry is a configuration error, and the listener does not open (a
+     * list that cannot be read must not let everyone in). A list none of whose entries this listener's clients can
+     * match refuses them all: legal, but surely not meant, so it is said at once.
+     */
+    private static AllowList allowList(String text, ListenAddress address) throws IOException {
+        AllowList allow;
+        try {
+            allow = AllowList.parse(text, FileSystems.getDefault().getUserPrincipalLookupService());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage());
+        }
+        if (!allow.letsAnyoneIn(address.isUnix())) {
+            LOG.severe("allow=" + allow + " has no " + (address.isUnix() ? "uid: or gid:" : "address")
+                    + " entry, the only kind a client of " + address + " can match: every client will be refused");
+        }
+        return allow;
     }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -177,6 +201,10 @@ public final class DownstreamComponent implements Downstream, SessionHost {
      * cannot be had) is logged (E), that client closed and its place given back, and accepting goes on after a
      * pause that grows to a second while failures follow each other: the clients already served are not touched,
      * and the listener serves again as soon as the cause is gone. Only the closing of the listening socket ends it.
+     * <p>
+     * A client is accepted, asked about ({@link ClientAdmission}), and only then waits for a place: so a refused
+     * client is closed at once even while every place is taken. An admitted client waiting for a place is held
+     * unanswered here, the ones after it in the listen backlog, as before.
      */
     private void accept() {
         AcceptPause pause = new AcceptPause();
@@ -185,9 +213,19 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             ClientSession session = null;
             boolean placed = false;
             try {
+                client = server.accept();
+                // Asked before a place is taken: a refused client neither waits for one nor holds one.
+                if (!admission.admits(client)) {
+                    closeQuietly(client);
+                    continue;
+                }
                 places.acquire();
                 placed = true;
-                client = server.accept();
+                if (stopping) {
+                    closeQuietly(client);
+                    places.release();
+                    return;
+                }
                 if (!address.isUnix()) {
                     client.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
                 }
@@ -203,6 +241,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             } catch (ClosedChannelException e) {
                 return;
             } catch (InterruptedException e) {
+                closeQuietly(client);
                 return;
             } catch (Throwable e) { // an Error too (OutOfMemoryError, a thread refused): this thread must go on
                 if (session != null) {
@@ -332,6 +371,9 @@ public final class DownstreamComponent implements Downstream, SessionHost {
                 // no more clients either way
             }
             address.unbind();
+        }
+        if (admission != null) {
+            admission.close();
         }
         drain();
         switcher.shutdownNow();

@@ -57,4 +57,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Ask clients for a certificate signed by ca-cert.pem, and refuse those"
             + " without one")
     boolean tlsVerifyPeer() default false;
+
+    @AttributeDefinition(description = "Who may connect: comma-separated IPv4/IPv6 addresses or networks (ADDR/PREFIX)"
+            + " for TCP clients, uid:N and gid:N for UNIX-socket clients; empty for everyone")
+    String allow() default "";
 }

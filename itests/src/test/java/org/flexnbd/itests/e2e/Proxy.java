@@ -50,6 +50,13 @@ final class Proxy implements AutoCloseable {
         return Peer.start(dir, "proxy", cmd);
     }
 
+    /** The same, from another installation: {@code home}, a copy of the distribution a test has changed. */
+    static Peer launchIn(Path home, Path dir, String... args) throws IOException {
+        List<String> cmd = Peer.list(home.resolve("bin/flexnbd-proxy").toString());
+        cmd.addAll(List.of(args));
+        return Peer.start(dir, "proxy", cmd);
+    }
+
     /** Waits for a UNIX socket file to appear. */
     static void awaitSocket(Path socket, int seconds) throws InterruptedException {
         for (int i = 0; i < seconds * 20 && !Files.exists(socket); i++) {
