@@ -34,6 +34,8 @@ final class Connection {
     final UpstreamExport export;
     private volatile String failure;
     private volatile boolean quiet;
+    private volatile String disconnectReason;
+    private volatile boolean disconnectQuietly;
     private volatile boolean delivered;
     private volatile boolean refusing;
     private volatile Binding binding;
@@ -53,11 +55,21 @@ final class Connection {
         this.export = export;
     }
 
+    /**
+     * A DISCONNECT is about to be written: whatever ends the connection from then on (the server closing it first,
+     * as it may) ends it for this reason.
+     */
+    void disconnecting(String reason, boolean quietly) {
+        disconnectQuietly = quietly;
+        disconnectReason = reason;
+    }
+
     /** Ends the connection; {@code quietly} when nothing went wrong (a client left, a DISCONNECT). */
     synchronized void fail(String reason, boolean quietly) {
         if (failure == null) {
-            failure = reason;
-            quiet = quietly;
+            String asked = disconnectReason;
+            failure = asked != null ? asked : reason;
+            quiet = asked != null ? disconnectQuietly : quietly;
         }
         try {
             wire.close();

@@ -591,6 +591,7 @@ final class UpstreamLink {
     private void disconnect(Connection c, Request disc, String why, boolean quietly) throws IOException {
         sending.lock(); // reentrant: drain and sendLeftDisconnect hold it already
         try {
+            c.disconnecting(why, quietly);
             RequestCodec.write(c.out, disc);
             c.out.flush();
         } finally {
