@@ -89,6 +89,10 @@ final class ArgumentParser {
             .get();
     private static final Option TLS_VERIFY_PEER = Option.builder().longOpt("tls-verify-peer")
             .desc("clients must present a certificate signed by DIR/ca-cert.pem; needs --tls on or require").get();
+    private static final Option TLS_PEER_NAMES = Option.builder().longOpt("tls-peer-names").hasArg().argName("LIST")
+            .desc("with --tls-verify-peer: a client certificate's common name (CN) must be one of these"
+                    + " (comma-separated)")
+            .get();
     private static final Option ALLOW = Option.builder().longOpt("allow").hasArg().argName("LIST")
             .desc("only these clients may connect: a comma-separated list of ADDR, ADDR/PREFIX (IPv4 or IPv6),"
                     + " uid:N, gid:N (default: everyone)")
@@ -113,7 +117,7 @@ final class ArgumentParser {
         Options o = new Options();
         for (Option opt : List.of(ADDR, PORT, CONN_ADDR, CONN_PORT, BIND, HELP, VERBOSE, QUIET, CONN_EXPORT,
                 UPSTREAM_TIMEOUT, MAX_CLIENTS, JMX_PORT, JMX_PASSWORD_FILE, JMX_ACCESS_FILE, HANDSHAKE, CACHE, DEBUG,
-                DEMO, SOCKET_MODE, SOCKET_GROUP, TLS, TLS_CERTIFICATES, TLS_VERIFY_PEER, ALLOW, CONN_TLS,
+                DEMO, SOCKET_MODE, SOCKET_GROUP, TLS, TLS_CERTIFICATES, TLS_VERIFY_PEER, TLS_PEER_NAMES, ALLOW, CONN_TLS,
                 CONN_TLS_CERTIFICATES)) {
             o.addOption(opt);
         }
@@ -174,6 +178,10 @@ final class ArgumentParser {
         Tls clientTls = new Tls(tlsMode(cmd, TLS), path(cmd, TLS_CERTIFICATES, "a folder"));
         boolean verifyPeer = cmd.hasOption(TLS_VERIFY_PEER);
         checkClientTls(clientTls, verifyPeer);
+        Optional<String> peerNames = Optional.ofNullable(last(cmd, TLS_PEER_NAMES));
+        if (peerNames.isPresent() && (peerNames.get().isBlank() || !verifyPeer)) {
+            throw new UsageException(name(TLS_PEER_NAMES) + " needs a list of names, and " + name(TLS_VERIFY_PEER));
+        }
         Optional<String> allow = Optional.ofNullable(last(cmd, ALLOW));
         if (allow.isPresent() && allow.get().isBlank()) {
             // An empty list means everyone: too much to grant through a variable that happened to be empty.
@@ -214,7 +222,7 @@ final class ArgumentParser {
         }
         return new ProxySettings(listen, upstream, bind, exportName, upstreamTimeout(cmd), positive(cmd, MAX_CLIENTS),
                 jmxPort, handshake, cache, demo, verbosity(cmd), passwordFile, file(cmd, JMX_ACCESS_FILE), socketMode,
-                socketGroup, clientTls, verifyPeer, allow, upstreamTls);
+                socketGroup, clientTls, verifyPeer, peerNames, allow, upstreamTls);
     }
 
     /** -C as an NBD URI, which says what -P, --conn-export, --conn-tls and --conn-tls-certificates would. */

@@ -59,6 +59,7 @@ final class ConfigPlan {
             // A flag without a value can only switch it on; config/ may say true without it.
             p.put("tlsVerifyPeer", true);
         }
+        settings.tlsPeerNames().ifPresent(n -> p.put("tlsPeerNames", n));
         settings.allow().ifPresent(a -> p.put("allow", a));
         return p;
     }

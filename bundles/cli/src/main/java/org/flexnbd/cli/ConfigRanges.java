@@ -74,6 +74,7 @@ final class ConfigRanges {
                         Map.entry("socketGroup", TEXT), Map.entry("handshakeTimeoutSeconds", new Range(1, 3600)),
                         Map.entry("payloadTimeoutSeconds", new Range(1, 3600)), Map.entry("tls", TLS),
                         Map.entry("tlsCertificates", PATH), Map.entry("tlsVerifyPeer", BOOLEAN),
+                        Map.entry("tlsPeerNames", TEXT),
                         // The entries' syntax is the downstream's AllowList's to check; here only the size.
                         Map.entry("allow", TEXT)),
                 Pids.MANAGEMENT, Map.of("jmxPort", PORT, "jmxPasswordFile", PATH, "jmxAccessFile", PATH,
@@ -126,6 +127,11 @@ final class ConfigRanges {
             if (tlsOn && config.getOrDefault("tlsCertificates", "").toString().isEmpty()) {
                 problems.add("tls=" + tls + " needs tlsCertificates (--tls-certificates): the folder with the"
                         + " server's certificate and key");
+            }
+            if (!config.getOrDefault("tlsPeerNames", "").toString().isBlank()
+                    && !Boolean.TRUE.equals(config.get("tlsVerifyPeer"))) {
+                problems.add("tlsPeerNames needs tlsVerifyPeer=true (--tls-verify-peer): names are checked in the"
+                        + " certificates clients are asked for");
             }
             if (!tlsOn && Boolean.TRUE.equals(config.get("tlsVerifyPeer"))) {
                 problems.add("tlsVerifyPeer=true needs tls=on or tls=require (--tls): there is no peer to verify"

@@ -35,6 +35,7 @@ final class Pids {
                     Map.entry("handshakeTimeoutSeconds", Integer.class),
                     Map.entry("payloadTimeoutSeconds", Integer.class), Map.entry("tls", String.class),
                     Map.entry("tlsCertificates", String.class), Map.entry("tlsVerifyPeer", Boolean.class),
+                    Map.entry("tlsPeerNames", String.class),
                     Map.entry("allow", String.class)),
             MANAGEMENT, Map.of("jmxPort", Integer.class, "jmxPasswordFile", String.class, "jmxAccessFile",
                     String.class, "jmxMaxConnections", Integer.class, "jmxIdleSeconds", Integer.class),

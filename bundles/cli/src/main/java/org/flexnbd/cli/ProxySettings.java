@@ -25,6 +25,7 @@ import java.util.OptionalInt;
  * @param socketGroup --socket-group: the UNIX socket's group
  * @param clientTls --tls and --tls-certificates: TLS for clients
  * @param tlsVerifyPeer --tls-verify-peer: clients must present a certificate
+ * @param tlsPeerNames --tls-peer-names: the common names a client certificate may have
  * @param allow --allow: who may connect
  * @param upstreamTls --conn-tls and --conn-tls-certificates, or what an NBD URI in -C says
  */
@@ -32,5 +33,5 @@ record ProxySettings(Address listen, Optional<Address> upstream, Optional<String
         OptionalInt upstreamTimeoutSeconds, OptionalInt maxClients, OptionalInt jmxPort, Optional<String> handshake,
         OptionalInt cacheBytes, boolean demo, Verbosity verbosity, Optional<String> jmxPasswordFile,
         Optional<String> jmxAccessFile, Optional<String> socketMode, Optional<String> socketGroup, Tls clientTls,
-        boolean tlsVerifyPeer, Optional<String> allow, Tls upstreamTls) {
+        boolean tlsVerifyPeer, Optional<String> tlsPeerNames, Optional<String> allow, Tls upstreamTls) {
 }

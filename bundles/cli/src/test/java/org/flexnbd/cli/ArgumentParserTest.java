@@ -112,7 +112,7 @@ public class ArgumentParserTest {
                 "--verbose", "--quiet", "--conn-export", "--upstream-timeout", "--max-clients", "--jmx-port",
                 "--handshake", "--cache", "--debug", "--demo", "-l", "-p", "-C", "-P", "-b", "-v", "-q",
                 "--jmx-password-file", "--jmx-access-file", "--socket-mode", "--socket-group", "SIGHUP", "--tls",
-                "--tls-certificates", "--tls-verify-peer", "--allow", "--conn-tls", "--conn-tls-certificates",
+                "--tls-certificates", "--tls-verify-peer", "--tls-peer-names", "--allow", "--conn-tls", "--conn-tls-certificates",
                 "nbd://", "nbds+unix://"}) {
                 assertTrue(f + " in\n" + usage, usage.contains(f));
             }
@@ -369,6 +369,18 @@ public class ArgumentParserTest {
         assertTrue("without --tls, config/'s tls decides (the range check refuses off)",
                 run(tcp("--tls-verify-peer")).tlsVerifyPeer());
         assertTrue(error(tcp("--tls-verify-peer=yes")).contains("--tls-verify-peer"));
+    }
+
+    @Test
+    public void peerNamesGoWithVerifyingPeers() {
+        assertEquals(Optional.of("alice,bob"), run(tcp("--tls", "require", "--tls-certificates", "/c",
+                "--tls-verify-peer", "--tls-peer-names", "alice,bob")).tlsPeerNames());
+        assertEquals(Optional.empty(), run(tcp("--tls", "on", "--tls-certificates", "/c")).tlsPeerNames());
+        String without = error(tcp("--tls", "require", "--tls-certificates", "/c", "--tls-peer-names", "alice"));
+        assertTrue(without, without.contains("--tls-verify-peer"));
+        String empty = error(tcp("--tls", "require", "--tls-certificates", "/c", "--tls-verify-peer",
+                "--tls-peer-names", " "));
+        assertTrue(empty, empty.contains("needs a list of names"));
     }
 
     @Test

@@ -2,6 +2,8 @@ package org.flexnbd.downstream;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.Set;
 
 import javax.net.ssl.SSLEngine;
 
@@ -13,7 +15,7 @@ record ClientTls(TlsMode mode, TlsCredentials credentials) {
     static final ClientTls OFF = new ClientTls(TlsMode.OFF, null);
 
     /** Throws, with the file and the reason but never a key's content, when the credentials cannot be read. */
-    static ClientTls of(String mode, String certificates, boolean verifyPeer) throws IOException {
+    static ClientTls of(String mode, String certificates, boolean verifyPeer, String peerNames) throws IOException {
         TlsMode m = TlsMode.parse(mode);
         if (m == TlsMode.OFF) {
             if (verifyPeer) {
@@ -25,7 +27,18 @@ record ClientTls(TlsMode mode, TlsCredentials credentials) {
             throw new IOException("TLS " + mode + " needs tlsCertificates, a directory with server-cert.pem and"
                     + " server-key.pem");
         }
-        return new ClientTls(m, TlsCredentials.server(Path.of(certificates), verifyPeer));
+        return new ClientTls(m, TlsCredentials.server(Path.of(certificates), verifyPeer, names(peerNames)));
+    }
+
+    /** A comma-separated list of names; spaces around them do not count. */
+    static Set<String> names(String list) {
+        Set<String> names = new LinkedHashSet<>();
+        for (String n : list.split(",")) {
+            if (!n.isBlank()) {
+                names.add(n.strip());
+            }
+        }
+        return names;
     }
 
     SSLEngine engine() {

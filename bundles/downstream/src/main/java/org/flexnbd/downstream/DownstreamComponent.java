@@ -91,7 +91,8 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         IOException failure = null;
         ClientTls clientTls = ClientTls.OFF;
         try {
-            clientTls = ClientTls.of(config.tls(), config.tlsCertificates(), config.tlsVerifyPeer());
+            clientTls = ClientTls.of(config.tls(), config.tlsCertificates(), config.tlsVerifyPeer(),
+                    config.tlsPeerNames());
         } catch (IOException | IllegalArgumentException e) {
             // Fail closed: a listener meant to be encrypted never serves in plain text instead.
             failure = new IOException("client TLS: " + e.getMessage(), e);

@@ -58,6 +58,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + " without one")
     boolean tlsVerifyPeer() default false;
 
+    @AttributeDefinition(description = "With tlsVerifyPeer: the names (comma-separated) a client certificate's"
+            + " common name (CN) must be one of; empty for any certificate the authority signed")
+    String tlsPeerNames() default "";
+
     @AttributeDefinition(description = "Who may connect: comma-separated IPv4/IPv6 addresses or networks (ADDR/PREFIX)"
             + " for TCP clients, uid:N and gid:N for UNIX-socket clients; empty for everyone")
     String allow() default "";

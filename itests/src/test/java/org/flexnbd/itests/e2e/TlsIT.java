@@ -160,6 +160,42 @@ public class TlsIT {
     }
 
     @Test
+    public void aKeyOthersMayReadStopsTheStartAndIsNeverShown() throws Exception {
+        Path open = Files.createDirectories(dir.resolve("open-key"));
+        for (String f : new String[] {"server-cert.pem", "server-key.pem", "ca-cert.pem"}) {
+            Files.copy(certs.resolve(f), open.resolve(f));
+        }
+        Files.setPosixFilePermissions(open.resolve("server-key.pem"),
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        String keyLine = Files.readAllLines(open.resolve("server-key.pem")).get(1);
+        int upPort = Peer.freePort();
+        try (Nbdkit up = new Nbdkit(dir, upPort, "memory", "1M").start();
+                Peer proxy = Proxy.launch(dir, "-l", "127.0.0.1", "-p", Integer.toString(Peer.freePort()), "-C",
+                        "127.0.0.1", "-P", Integer.toString(upPort), "--tls", "require", "--tls-certificates",
+                        open.toString())) {
+            Integer status = proxy.waitFor(60);
+            assertNotEquals("the proxy served with a key others may read", Integer.valueOf(0), status);
+            assertTrue(proxy.stderr(), proxy.stderr().contains("chmod 600"));
+            assertFalse("key material in the log", proxy.stderr().contains(keyLine));
+        }
+    }
+
+    @Test
+    public void peerNamesRestrictTheCertificatesTaken() throws Exception {
+        int upPort = Peer.freePort();
+        try (Nbdkit up = tlsUpstream(upPort, "memory", "1M").start();
+                Proxy others = Proxy.start(dir, Peer.freePort(), bothSides(upPort, "--tls-verify-peer",
+                        "--tls-peer-names", "alice,bob"));
+                Proxy ours = Proxy.start(dir, Peer.freePort(), bothSides(upPort, "--tls-verify-peer",
+                        "--tls-peer-names", "alice, client"))) {
+            Peer refused = Peer.run(dir, "nbdinfo", 60, "nbdinfo", tlsUri(others, certs));
+            assertNotEquals("CN=client served by a proxy for alice and bob", 0, refused.exitStatus());
+            Peer ok = Peer.run(dir, "nbdinfo", 60, "nbdinfo", tlsUri(ours, certs));
+            assertEquals(ok.stderr() + ours.stderr(), 0, ok.exitStatus());
+        }
+    }
+
+    @Test
     public void copiesSurviveUpstreamKillsWithTlsOnBothSides() throws Exception {
         long size = 256L << 20;
         Path disk = shm.resolve("upstream.img");

@@ -12,12 +12,15 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * X.509 credentials read from a directory laid out as nbdkit and libnbd lay it out: {@code ca-cert.pem}, and
@@ -41,11 +44,28 @@ public final class TlsCredentials {
      * server-key.pem}; with {@code verifyPeer}, clients must show a certificate signed by {@code ca-cert.pem}.
      */
     public static TlsCredentials server(Path dir, boolean verifyPeer) throws IOException {
+        return server(dir, verifyPeer, Set.of());
+    }
+
+    /**
+     * The same; when {@code peerNames} is not empty, a client's certificate must also have one of them as its
+     * subject's common name (CN).
+     */
+    public static TlsCredentials server(Path dir, boolean verifyPeer, Set<String> peerNames) throws IOException {
+        if (!peerNames.isEmpty() && !verifyPeer) {
+            throw new IOException("client names can only be checked when clients are asked for certificates");
+        }
         try {
             KeyManagerFactory keys = keys(dir.resolve("server-cert.pem"), dir.resolve("server-key.pem"));
-            TrustManagerFactory trust = verifyPeer ? trust(dir.resolve("ca-cert.pem")) : null;
+            TrustManager[] trust = null;
+            if (verifyPeer) {
+                trust = trust(dir.resolve("ca-cert.pem")).getTrustManagers();
+                if (!peerNames.isEmpty()) {
+                    trust = new TrustManager[] {new PeerNameCheck(x509(trust), peerNames)};
+                }
+            }
             SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(keys.getKeyManagers(), trust == null ? null : trust.getTrustManagers(), null);
+            ctx.init(keys.getKeyManagers(), trust, null);
             return new TlsCredentials(ctx, verifyPeer);
         } catch (GeneralSecurityException e) {
             throw new IOException(dir + ": " + e.getMessage(), e);
@@ -98,6 +118,15 @@ public final class TlsCredentials {
             e.setSSLParameters(p);
         }
         return e;
+    }
+
+    private static X509ExtendedTrustManager x509(TrustManager[] managers) throws IOException {
+        for (TrustManager m : managers) {
+            if (m instanceof X509ExtendedTrustManager x) {
+                return x;
+            }
+        }
+        throw new IOException("the JDK has no X.509 trust manager");
     }
 
     private static KeyManagerFactory keys(Path certFile, Path keyFile) throws IOException, GeneralSecurityException {

@@ -1,0 +1,89 @@
+package org.flexnbd.protocol.tls;
+
+import java.net.Socket;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
+import java.util.Set;
+
+import javax.naming.InvalidNameException;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.X509ExtendedTrustManager;
+
+/**
+ * Client certificates that the authority signed, and whose subject's common name (CN) is one of the names allowed:
+ * the check runs inside the TLS handshake, so a refused client gets a TLS alert, not an NBD connection.
+ */
+final class PeerNameCheck extends X509ExtendedTrustManager {
+    private final X509ExtendedTrustManager chain;
+    private final Set<String> names;
+
+    PeerNameCheck(X509ExtendedTrustManager chain, Set<String> names) {
+        this.chain = chain;
+        this.names = Set.copyOf(names);
+    }
+
+    /** The common names in {@code certificate}'s subject; empty when it has none. */
+    static Set<String> commonNames(X509Certificate certificate) {
+        try {
+            java.util.Set<String> found = new java.util.HashSet<>();
+            for (Rdn rdn : new LdapName(certificate.getSubjectX500Principal().getName()).getRdns()) {
+                if (rdn.getType().equalsIgnoreCase("CN")) {
+                    found.add(String.valueOf(rdn.getValue()));
+                }
+            }
+            return found;
+        } catch (InvalidNameException e) {
+            return Set.of();
+        }
+    }
+
+    private void checkName(X509Certificate[] chain) throws CertificateException {
+        for (String cn : commonNames(chain[0])) {
+            if (names.contains(cn)) {
+                return;
+            }
+        }
+        throw new CertificateException("client certificate " + chain[0].getSubjectX500Principal().getName()
+                + " is not among the names allowed");
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] c, String authType, Socket s) throws CertificateException {
+        chain.checkClientTrusted(c, authType, s);
+        checkName(c);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] c, String authType, SSLEngine e) throws CertificateException {
+        chain.checkClientTrusted(c, authType, e);
+        checkName(c);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] c, String authType) throws CertificateException {
+        chain.checkClientTrusted(c, authType);
+        checkName(c);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] c, String authType, Socket s) throws CertificateException {
+        throw new CertificateException("the listening side checks clients only");
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] c, String authType, SSLEngine e) throws CertificateException {
+        throw new CertificateException("the listening side checks clients only");
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] c, String authType) throws CertificateException {
+        throw new CertificateException("the listening side checks clients only");
+    }
+
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+        return chain.getAcceptedIssuers();
+    }
+}
