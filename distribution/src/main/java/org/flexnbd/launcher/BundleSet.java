@@ -26,7 +26,8 @@ final class BundleSet {
     /** The infrastructure, in start order: file names in bundle/ without ".jar". */
     static final List<String> INFRASTRUCTURE = List.of("org.osgi.util.function", "org.osgi.util.promise",
             "org.osgi.service.component", "org.apache.felix.configadmin", "org.apache.felix.scr",
-            "org.apache.felix.fileinstall", "commons-cli", "netty-common", "netty-buffer");
+            "org.apache.felix.fileinstall", "commons-cli", "netty-common", "netty-buffer", "bcprov-jdk18on",
+            "bcutil-jdk18on", "bctls-jdk18on");
     /** The application, in start order; other jars of bundle/ come after these, by name. */
     static final List<String> APPLICATION = List.of("flexnbd-protocol", "flexnbd-demo", "flexnbd-upstream",
             "flexnbd-downstream", "flexnbd-management");

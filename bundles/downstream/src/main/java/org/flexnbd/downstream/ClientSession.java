@@ -22,7 +22,7 @@ import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
 import org.flexnbd.protocol.WireOutput;
 import org.flexnbd.protocol.tls.StartTlsChannel;
-import org.flexnbd.protocol.tls.TlsChannel;
+import org.flexnbd.protocol.tls.SecureChannel;
 import org.flexnbd.protocol.tls.TlsMode;
 import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.RequestLedger.Delivery;
@@ -184,14 +184,14 @@ final class ClientSession implements Runnable {
         }
         ServerOffer offer = new ServerOffer(export, upstream.structuredReplies(),
                 List.copyOf(upstream.metaContexts().keySet()));
-        ClientAgreement a = ServerHandshake.newstyle(in, out, offer, tls.mode(), () -> wire.start(tls.engine()));
+        ClientAgreement a = ServerHandshake.newstyle(in, out, offer, tls.mode(), () -> wire.start(tls::handshake));
         out.flush();
         return a;
     }
 
     /** For the log: the TLS agreed and the client certificate's subject, or nothing in plain text. */
     private String tlsNote() {
-        TlsChannel t = wire.tls();
+        SecureChannel t = wire.tls();
         if (t == null) {
             return "";
         }
@@ -201,7 +201,7 @@ final class ClientSession implements Runnable {
 
     /** What management shows of this client's TLS: "plain", or the protocol, cipher and certificate subject. */
     String tlsState() {
-        TlsChannel t = wire.tls();
+        SecureChannel t = wire.tls();
         return t == null ? "plain" : tlsNote().substring(2);
     }
 

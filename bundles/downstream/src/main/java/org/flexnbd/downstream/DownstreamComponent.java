@@ -92,7 +92,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         ClientTls clientTls = ClientTls.OFF;
         try {
             clientTls = ClientTls.of(config.tls(), config.tlsCertificates(), config.tlsVerifyPeer(),
-                    config.tlsPeerNames());
+                    config.tlsPeerNames(), config.tlsPsk());
         } catch (IOException | IllegalArgumentException e) {
             // Fail closed: a listener meant to be encrypted never serves in plain text instead.
             failure = new IOException("client TLS: " + e.getMessage(), e);

@@ -62,6 +62,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + " common name (CN) must be one of; empty for any certificate the authority signed")
     String tlsPeerNames() default "";
 
+    @AttributeDefinition(description = "A pre-shared key file (identity:hexkey lines, as psktool writes them and"
+            + " nbdkit's --tls-psk reads them) to use instead of certificates; empty for none")
+    String tlsPsk() default "";
+
     @AttributeDefinition(description = "Who may connect: comma-separated IPv4/IPv6 addresses or networks (ADDR/PREFIX)"
             + " for TCP clients, uid:N and gid:N for UNIX-socket clients; empty for everyone")
     String allow() default "";

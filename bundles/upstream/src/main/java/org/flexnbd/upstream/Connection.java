@@ -8,7 +8,7 @@ import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
 import org.flexnbd.protocol.WireOutput;
 import org.flexnbd.protocol.tls.StartTlsChannel;
-import org.flexnbd.protocol.tls.TlsChannel;
+import org.flexnbd.protocol.tls.SecureChannel;
 import org.flexnbd.protocol.service.RequestLedger;
 
 /**
@@ -80,13 +80,13 @@ final class Connection {
 
     /** The TLS protocol and cipher suite, "" in plain text. */
     String tls() {
-        TlsChannel t = wire.tls();
+        SecureChannel t = wire.tls();
         return t == null ? "" : t.describe();
     }
 
     /** The subject of the server's certificate, "" in plain text. */
     String peerSubject() {
-        TlsChannel t = wire.tls();
+        SecureChannel t = wire.tls();
         return t == null ? "" : t.peerSubject();
     }
 

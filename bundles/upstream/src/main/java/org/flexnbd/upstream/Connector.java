@@ -63,7 +63,7 @@ final class Connector {
             WireInput in = new WireInput(wire, Connection.BUFFER, () -> { }, PayloadPool.shared());
             WireOutput out = new WireOutput(wire, Connection.BUFFER, true);
             UpstreamExport export = ClientHandshake.negotiate(in, out, exportName, META_CONTEXTS, tls.mode(),
-                    () -> wire.start(tls.engine(endpoint)));
+                    () -> wire.start(plain -> tls.handshake(plain, endpoint)));
             if (!guard.cancel(false)) {
                 throw new IOException("handshake took longer than " + limit.toSeconds() + " s");
             }

@@ -57,7 +57,8 @@ public final class UpstreamComponent implements Upstream {
         });
         this.connectMillis = Duration.ofSeconds(config.connectTimeoutSeconds()).toMillis();
         this.exportName = config.exportName();
-        UpstreamTls tls = UpstreamTls.of(config.tls(), config.tlsCertificates());
+        UpstreamTls tls = UpstreamTls.of(config.tls(), config.tlsCertificates(), config.tlsPsk(),
+                config.tlsUsername());
         if (tls.unreadable() != null) {
             LOG.severe(tls.unreadable().getMessage());
         }

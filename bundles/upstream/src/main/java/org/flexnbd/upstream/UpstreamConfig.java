@@ -25,6 +25,13 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + " client-cert.pem and client-key.pem, as libnbd lays it out; empty for none")
     String tlsCertificates() default "";
 
+    @AttributeDefinition(description = "A pre-shared key file (identity:hexkey lines, as psktool writes them) to use"
+            + " instead of certificates; empty for none")
+    String tlsPsk() default "";
+
+    @AttributeDefinition(description = "The identity of tlsPsk to prove; empty for the file's first")
+    String tlsUsername() default "";
+
     @AttributeDefinition(description = "Seconds without progress, with requests outstanding, before the connection"
             + " is given up and replaced")
     int timeoutSeconds() default 30;

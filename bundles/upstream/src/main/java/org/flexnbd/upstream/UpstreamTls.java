@@ -1,10 +1,10 @@
 package org.flexnbd.upstream;
 
 import java.io.IOException;
+import java.nio.channels.ByteChannel;
 import java.nio.file.Path;
 
-import javax.net.ssl.SSLEngine;
-
+import org.flexnbd.protocol.tls.SecureChannel;
 import org.flexnbd.protocol.tls.TlsCredentials;
 import org.flexnbd.protocol.tls.TlsMode;
 
@@ -17,12 +17,22 @@ import org.flexnbd.protocol.tls.TlsMode;
 record UpstreamTls(TlsMode mode, TlsCredentials credentials, IOException unreadable) {
     static final UpstreamTls OFF = new UpstreamTls(TlsMode.OFF, null, null);
 
-    static UpstreamTls of(String mode, String certificates) {
+    /**
+     * {@code psk}, when not empty, is a pre-shared key file (with {@code username}, the identity to use; empty for
+     * its first); otherwise X.509 from {@code certificates}.
+     */
+    static UpstreamTls of(String mode, String certificates, String psk, String username) {
         TlsMode m;
         try {
             m = TlsMode.parse(mode);
             if (m == TlsMode.OFF) {
                 return OFF;
+            }
+            if (!psk.isEmpty() && !certificates.isEmpty()) {
+                throw new IOException("X.509 certificates or a pre-shared key, not both");
+            }
+            if (!psk.isEmpty()) {
+                return new UpstreamTls(m, TlsCredentials.clientPsk(Path.of(psk), username), null);
             }
             Path dir = certificates.isEmpty() ? null : Path.of(certificates);
             return new UpstreamTls(m, TlsCredentials.client(dir), null);
@@ -38,8 +48,8 @@ record UpstreamTls(TlsMode mode, TlsCredentials credentials, IOException unreada
         }
     }
 
-    SSLEngine engine(Endpoint endpoint) {
-        return endpoint.isUnix() ? credentials.clientEngine(null, 0)
-                : credentials.clientEngine(endpoint.address(), endpoint.port());
+    SecureChannel handshake(ByteChannel plain, Endpoint endpoint) throws IOException {
+        return endpoint.isUnix() ? credentials.connect(plain, null, 0)
+                : credentials.connect(plain, endpoint.address(), endpoint.port());
     }
 }

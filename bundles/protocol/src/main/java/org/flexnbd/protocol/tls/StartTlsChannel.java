@@ -5,8 +5,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
 import java.nio.channels.GatheringByteChannel;
 
-import javax.net.ssl.SSLEngine;
-
 /**
  * A connection that begins in plain text and may turn into TLS half way, as NBD_OPT_STARTTLS does it: the wire
  * readers and writers built over it stay, and what they read and write is encrypted from the switch on.
@@ -14,7 +12,13 @@ import javax.net.ssl.SSLEngine;
 public final class StartTlsChannel implements ByteChannel, GatheringByteChannel {
     private final ByteChannel plain;
     private final GatheringByteChannel plainGathering;
-    private volatile TlsChannel tls;
+    private volatile SecureChannel tls;
+
+    /** A TLS handshake over the plain connection, as one side or the other, with one kind of credentials. */
+    @FunctionalInterface
+    public interface Handshake {
+        SecureChannel over(ByteChannel plain) throws IOException;
+    }
 
     /** Over a plain connection that can read, write and gather, such as a SocketChannel. */
     public <C extends ByteChannel & GatheringByteChannel> StartTlsChannel(C plain) {
@@ -26,28 +30,28 @@ public final class StartTlsChannel implements ByteChannel, GatheringByteChannel 
      * Runs the TLS handshake on the plain connection; every byte after it is encrypted. The caller has flushed what
      * it wrote and read nothing beyond the option that agreed to it.
      */
-    public TlsChannel start(SSLEngine engine) throws IOException {
+    public SecureChannel start(Handshake handshake) throws IOException {
         if (tls != null) {
             throw new IllegalStateException("TLS is already on");
         }
-        TlsChannel t = TlsChannel.handshake(plain, engine);
+        SecureChannel t = handshake.over(plain);
         tls = t;
         return t;
     }
 
-    /** The TLS channel once started, or null while the connection is plain. */
-    public TlsChannel tls() {
+    /** The encrypted channel once started, or null while the connection is plain. */
+    public SecureChannel tls() {
         return tls;
     }
 
     private GatheringByteChannel writer() {
-        TlsChannel t = tls;
+        SecureChannel t = tls;
         return t != null ? t : plainGathering;
     }
 
     @Override
     public int read(ByteBuffer dst) throws IOException {
-        TlsChannel t = tls;
+        SecureChannel t = tls;
         return t != null ? t.read(dst) : plain.read(dst);
     }
 
@@ -73,7 +77,7 @@ public final class StartTlsChannel implements ByteChannel, GatheringByteChannel 
 
     @Override
     public void close() throws IOException {
-        TlsChannel t = tls;
+        SecureChannel t = tls;
         if (t != null) {
             t.close();
         } else {

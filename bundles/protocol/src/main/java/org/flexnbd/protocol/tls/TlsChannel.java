@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
 import java.nio.channels.ClosedChannelException;
-import java.nio.channels.GatheringByteChannel;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.concurrent.locks.ReentrantLock;
@@ -22,7 +21,7 @@ import javax.net.ssl.SSLSession;
  * lock and buffers, so neither waits for the other's socket; only the engine's own short calls are shared. What the
  * reader must send on its own (a key update's answer) it writes under the writer's lock.
  */
-public final class TlsChannel implements ByteChannel, GatheringByteChannel {
+public final class TlsChannel implements SecureChannel {
     private static final ByteBuffer[] NOTHING = {ByteBuffer.allocate(0)};
     private static final int OVERFLOW = -2;
     private static final int RECORDS = 4;
@@ -103,6 +102,7 @@ public final class TlsChannel implements ByteChannel, GatheringByteChannel {
     }
 
     /** The subject of the peer's certificate, or "" when it showed none. */
+    @Override
     public String peerSubject() {
         try {
             Certificate[] chain = engine.getSession().getPeerCertificates();
@@ -113,7 +113,7 @@ public final class TlsChannel implements ByteChannel, GatheringByteChannel {
         }
     }
 
-    /** The protocol and cipher suite agreed, for the log. */
+    @Override
     public String describe() {
         SSLSession s = engine.getSession();
         return s.getProtocol() + " " + s.getCipherSuite();

@@ -1,168 +1,59 @@
 package org.flexnbd.protocol.tls;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.nio.file.Files;
+import java.nio.channels.ByteChannel;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.PrivateKey;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Set;
 
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLParameters;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509ExtendedTrustManager;
-
 /**
- * X.509 credentials read from a directory laid out as nbdkit and libnbd lay it out: {@code ca-cert.pem}, and
- * {@code server-cert.pem}/{@code server-key.pem} for the side that listens or {@code client-cert.pem}/
- * {@code client-key.pem} for the side that connects. Files are read once, when the side is configured.
+ * What one side of the proxy proves itself with and checks the other with, read once from the files the operator
+ * named: X.509 certificates (the JDK's TLS) or pre-shared keys (Bouncy Castle's TLS, since the JDK has no PSK).
  */
-public final class TlsCredentials {
-    private static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
-    private static final char[] IN_MEMORY = new char[0];
+public interface TlsCredentials {
 
-    private final SSLContext context;
-    private final boolean verifyPeer;
+    /** The TLS handshake as the listening side, over a connection that has just agreed to STARTTLS. */
+    SecureChannel accept(ByteChannel raw) throws IOException;
 
-    private TlsCredentials(SSLContext context, boolean verifyPeer) {
-        this.context = context;
-        this.verifyPeer = verifyPeer;
+    /**
+     * The TLS handshake as the connecting side. With X.509, the server's certificate must name {@code host} (a
+     * DNS name, or an IP address in its subject alternative names); a null host (a UNIX socket) checks the chain
+     * only.
+     */
+    SecureChannel connect(ByteChannel raw, String host, int port) throws IOException;
+
+    /**
+     * The listening side with X.509: {@code server-cert.pem} (the certificate, then any intermediates) and
+     * {@code server-key.pem} from {@code dir}; with {@code verifyPeer}, clients must show a certificate signed by
+     * {@code ca-cert.pem}, and when {@code peerNames} is not empty, one whose subject's common name is among them.
+     */
+    static TlsCredentials server(Path dir, boolean verifyPeer, Set<String> peerNames) throws IOException {
+        return X509Credentials.server(dir, verifyPeer, peerNames);
+    }
+
+    /** The same without names to check. */
+    static TlsCredentials server(Path dir, boolean verifyPeer) throws IOException {
+        return X509Credentials.server(dir, verifyPeer, Set.of());
     }
 
     /**
-     * The listening side: {@code server-cert.pem} (the certificate, then any intermediates) and {@code
-     * server-key.pem}; with {@code verifyPeer}, clients must show a certificate signed by {@code ca-cert.pem}.
+     * The connecting side with X.509: the server is checked against {@code dir/ca-cert.pem}, or the system's trust
+     * store when there is none (or {@code dir} is null); {@code client-cert.pem} and {@code client-key.pem}, when
+     * both are there, are shown to it.
      */
-    public static TlsCredentials server(Path dir, boolean verifyPeer) throws IOException {
-        return server(dir, verifyPeer, Set.of());
+    static TlsCredentials client(Path dir) throws IOException {
+        return X509Credentials.client(dir);
+    }
+
+    /** The listening side with pre-shared keys: a client must prove one of the identities in {@code file}. */
+    static TlsCredentials serverPsk(Path file) throws IOException {
+        return PskCredentials.server(file);
     }
 
     /**
-     * The same; when {@code peerNames} is not empty, a client's certificate must also have one of them as its
-     * subject's common name (CN).
+     * The connecting side with a pre-shared key from {@code file}: the one of {@code identity}, or the first one
+     * when {@code identity} is empty.
      */
-    public static TlsCredentials server(Path dir, boolean verifyPeer, Set<String> peerNames) throws IOException {
-        if (!peerNames.isEmpty() && !verifyPeer) {
-            throw new IOException("client names can only be checked when clients are asked for certificates");
-        }
-        try {
-            KeyManagerFactory keys = keys(dir.resolve("server-cert.pem"), dir.resolve("server-key.pem"));
-            TrustManager[] trust = null;
-            if (verifyPeer) {
-                trust = trust(dir.resolve("ca-cert.pem")).getTrustManagers();
-                if (!peerNames.isEmpty()) {
-                    trust = new TrustManager[] {new PeerNameCheck(x509(trust), peerNames)};
-                }
-            }
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(keys.getKeyManagers(), trust, null);
-            return new TlsCredentials(ctx, verifyPeer);
-        } catch (GeneralSecurityException e) {
-            throw new IOException(dir + ": " + e.getMessage(), e);
-        }
-    }
-
-    /**
-     * The connecting side: the server is checked against {@code ca-cert.pem}, or the system's trust store when
-     * there is none; {@code client-cert.pem} and {@code client-key.pem}, when both are there, are shown to it.
-     */
-    public static TlsCredentials client(Path dir) throws IOException {
-        try {
-            Path cert = dir == null ? null : dir.resolve("client-cert.pem");
-            Path key = dir == null ? null : dir.resolve("client-key.pem");
-            KeyManagerFactory keys = null;
-            if (cert != null && (Files.exists(cert) || Files.exists(key))) {
-                keys = keys(cert, key);
-            }
-            Path ca = dir == null ? null : dir.resolve("ca-cert.pem");
-            TrustManagerFactory trust = ca != null && Files.exists(ca) ? trust(ca) : null;
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(keys == null ? null : keys.getKeyManagers(), trust == null ? null : trust.getTrustManagers(),
-                    null);
-            return new TlsCredentials(ctx, true);
-        } catch (GeneralSecurityException e) {
-            throw new IOException(dir + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** An engine for one client connection of the listening side. */
-    public SSLEngine serverEngine() {
-        SSLEngine e = context.createSSLEngine();
-        e.setUseClientMode(false);
-        e.setEnabledProtocols(PROTOCOLS);
-        e.setNeedClientAuth(verifyPeer);
-        return e;
-    }
-
-    /**
-     * An engine for one connection to {@code host}; its certificate must name the host (a DNS name or an IP
-     * address in its subject alternative names). A null host (a UNIX socket) checks the chain only.
-     */
-    public SSLEngine clientEngine(String host, int port) {
-        SSLEngine e = host == null ? context.createSSLEngine() : context.createSSLEngine(host, port);
-        e.setUseClientMode(true);
-        e.setEnabledProtocols(PROTOCOLS);
-        if (host != null) {
-            SSLParameters p = e.getSSLParameters();
-            p.setEndpointIdentificationAlgorithm("HTTPS");
-            e.setSSLParameters(p);
-        }
-        return e;
-    }
-
-    private static X509ExtendedTrustManager x509(TrustManager[] managers) throws IOException {
-        for (TrustManager m : managers) {
-            if (m instanceof X509ExtendedTrustManager x) {
-                return x;
-            }
-        }
-        throw new IOException("the JDK has no X.509 trust manager");
-    }
-
-    private static KeyManagerFactory keys(Path certFile, Path keyFile) throws IOException, GeneralSecurityException {
-        List<X509Certificate> chain = certificates(certFile);
-        PrivateKey key = PrivateKeyFile.read(keyFile);
-        KeyStore store = KeyStore.getInstance("PKCS12");
-        store.load(null, null);
-        store.setKeyEntry("key", key, IN_MEMORY, chain.toArray(new Certificate[0]));
-        KeyManagerFactory f = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        f.init(store, IN_MEMORY);
-        return f;
-    }
-
-    private static TrustManagerFactory trust(Path caFile) throws IOException, GeneralSecurityException {
-        KeyStore store = KeyStore.getInstance("PKCS12");
-        store.load(null, null);
-        int i = 0;
-        for (X509Certificate c : certificates(caFile)) {
-            store.setCertificateEntry("ca-" + i++, c);
-        }
-        TrustManagerFactory f = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        f.init(store);
-        return f;
-    }
-
-    private static List<X509Certificate> certificates(Path file) throws IOException, GeneralSecurityException {
-        CertificateFactory factory = CertificateFactory.getInstance("X.509");
-        List<X509Certificate> out = new ArrayList<>();
-        for (PemFile.Block b : PemFile.read(file)) {
-            if (b.type().equals("CERTIFICATE")) {
-                out.add((X509Certificate) factory.generateCertificate(new ByteArrayInputStream(b.der())));
-            }
-        }
-        if (out.isEmpty()) {
-            throw new IOException(file + ": no CERTIFICATE block");
-        }
-        return out;
+    static TlsCredentials clientPsk(Path file, String identity) throws IOException {
+        return PskCredentials.client(file, identity);
     }
 }

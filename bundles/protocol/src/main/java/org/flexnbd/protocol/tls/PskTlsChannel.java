@@ -1,0 +1,317 @@
+package org.flexnbd.protocol.tls;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
+
+import org.bouncycastle.tls.BasicTlsPSKIdentity;
+import org.bouncycastle.tls.PSKTlsClient;
+import org.bouncycastle.tls.PSKTlsServer;
+import org.bouncycastle.tls.SecurityParameters;
+import org.bouncycastle.tls.TlsClientProtocol;
+import org.bouncycastle.tls.TlsContext;
+import org.bouncycastle.tls.TlsPSKIdentityManager;
+import org.bouncycastle.tls.TlsProtocol;
+import org.bouncycastle.tls.TlsServerProtocol;
+import org.bouncycastle.tls.crypto.impl.bc.BcTlsCrypto;
+
+/**
+ * TLS with a pre-shared key, as nbdkit, qemu and libnbd speak it (TLS 1.2, (EC)DHE-PSK suites), with Bouncy
+ * Castle's TLS protocol in its non-blocking form, since the JDK's TLS has no PSK. Same shape as {@link TlsChannel}:
+ * one reading and one writing thread; the protocol object is used under its own lock for short calls only, and
+ * what it has to send is queued under that lock and written, in order, by whoever holds the writing lock.
+ */
+final class PskTlsChannel implements SecureChannel {
+    /** Plaintext per protocol call: one TLS record. */
+    private static final int RECORD = 16 * 1024;
+
+    private final ByteChannel raw;
+    private final TlsProtocol protocol;
+    private final ContextHolder peer;
+    private final ReentrantLock reading = new ReentrantLock();
+    private final ReentrantLock writing = new ReentrantLock();
+    private final ByteBuffer rawIn = ByteBuffer.allocate(4 * RECORD + 512);
+    private final byte[] plain = new byte[RECORD];
+    /** Ciphertext the protocol produced and nobody has written yet; guarded by {@code protocol}. */
+    private ByteBuffer queued = ByteBuffer.allocate(4 * RECORD + 512);
+    private boolean inputEnded;
+
+    /** Where the handshake's outcome can be read back from: BC keeps the context in the peer object. */
+    private interface ContextHolder {
+        TlsContext context();
+    }
+
+    private PskTlsChannel(ByteChannel raw, TlsProtocol protocol, ContextHolder peer) {
+        this.raw = raw;
+        this.protocol = protocol;
+        this.peer = peer;
+    }
+
+    /** The connecting side, proving {@code identity} with {@code key}. */
+    static PskTlsChannel connect(ByteChannel raw, String identity, byte[] key) throws IOException {
+        TlsClientProtocol protocol = new TlsClientProtocol();
+        Client client = new Client(new BcTlsCrypto(new SecureRandom()),
+                new BasicTlsPSKIdentity(identity.getBytes(StandardCharsets.UTF_8), key));
+        PskTlsChannel c = new PskTlsChannel(raw, protocol, client::context);
+        synchronized (protocol) {
+            protocol.connect(client);
+        }
+        c.shake();
+        return c;
+    }
+
+    /** The listening side: a client must prove one of the identities of {@code keys}. */
+    static PskTlsChannel accept(ByteChannel raw, Map<String, byte[]> keys) throws IOException {
+        TlsServerProtocol protocol = new TlsServerProtocol();
+        Server server = new Server(new BcTlsCrypto(new SecureRandom()), new TlsPSKIdentityManager() {
+            @Override
+            public byte[] getHint() {
+                return null;
+            }
+
+            @Override
+            public byte[] getPSK(byte[] identity) {
+                byte[] key = keys.get(new String(identity, StandardCharsets.UTF_8));
+                return key == null ? null : key.clone();
+            }
+        });
+        PskTlsChannel c = new PskTlsChannel(raw, protocol, server::context);
+        synchronized (protocol) {
+            protocol.accept(server);
+        }
+        c.shake();
+        return c;
+    }
+
+    private static final class Client extends PSKTlsClient {
+        Client(BcTlsCrypto crypto, BasicTlsPSKIdentity identity) {
+            super(crypto, identity);
+        }
+
+        TlsContext context() {
+            return context;
+        }
+    }
+
+    private static final class Server extends PSKTlsServer {
+        Server(BcTlsCrypto crypto, TlsPSKIdentityManager keys) {
+            super(crypto, keys);
+        }
+
+        TlsContext context() {
+            return context;
+        }
+    }
+
+    private void shake() throws IOException {
+        try {
+            send();
+            while (isHandshaking()) {
+                rawIn.clear();
+                if (raw.read(rawIn) < 0) {
+                    throw new EOFException("the peer closed the connection during the TLS handshake");
+                }
+                offer();
+                send();
+            }
+            send();
+        } catch (IOException e) {
+            sendQuietly(); // the alert, so that the peer learns why
+            throw e;
+        }
+    }
+
+    private boolean isHandshaking() {
+        synchronized (protocol) {
+            return protocol.isHandshaking();
+        }
+    }
+
+    /** Hands what {@code rawIn} holds to the protocol, and queues what it answers. */
+    private void offer() throws IOException {
+        synchronized (protocol) {
+            try {
+                protocol.offerInput(rawIn.array(), 0, rawIn.position());
+            } finally {
+                queueOutput();
+            }
+        }
+    }
+
+    /** Under the protocol's lock. */
+    private void queueOutput() {
+        int n = protocol.getAvailableOutputBytes();
+        if (n == 0) {
+            return;
+        }
+        if (queued.remaining() < n) {
+            ByteBuffer bigger = ByteBuffer.allocate(queued.position() + n + RECORD);
+            queued.flip();
+            bigger.put(queued);
+            queued = bigger;
+        }
+        protocol.readOutput(queued, n);
+    }
+
+    /** Writes whatever is queued, in order; the caller may already hold the writing lock. */
+    private void send() throws IOException {
+        writing.lock();
+        try {
+            while (true) {
+                ByteBuffer out;
+                synchronized (protocol) {
+                    if (queued.position() == 0) {
+                        return;
+                    }
+                    queued.flip();
+                    out = ByteBuffer.allocate(queued.remaining()).put(queued).flip();
+                    queued.clear();
+                }
+                while (out.hasRemaining()) {
+                    raw.write(out);
+                }
+            }
+        } finally {
+            writing.unlock();
+        }
+    }
+
+    private void sendQuietly() {
+        try {
+            send();
+        } catch (IOException | RuntimeException ignored) {
+            // reporting the failure matters more
+        }
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+        reading.lock();
+        try {
+            while (true) {
+                synchronized (protocol) {
+                    int available = protocol.getAvailableInputBytes();
+                    if (available > 0) {
+                        int n = Math.min(available, dst.remaining());
+                        return protocol.readInput(dst, n);
+                    }
+                    if (inputEnded || protocol.isClosed()) {
+                        return -1;
+                    }
+                }
+                rawIn.clear();
+                if (raw.read(rawIn) < 0) {
+                    synchronized (protocol) {
+                        inputEnded = true;
+                    }
+                    continue;
+                }
+                offer();
+                // Something to answer (an alert, a refused renegotiation): the writer sends it if it is busy.
+                if (writing.tryLock()) {
+                    try {
+                        send();
+                    } finally {
+                        writing.unlock();
+                    }
+                }
+            }
+        } finally {
+            reading.unlock();
+        }
+    }
+
+    @Override
+    public int write(ByteBuffer src) throws IOException {
+        return (int) write(new ByteBuffer[] {src}, 0, 1);
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs) throws IOException {
+        return write(srcs, 0, srcs.length);
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+        writing.lock();
+        try {
+            long total = 0;
+            for (int i = offset; i < offset + length; i++) {
+                ByteBuffer src = srcs[i];
+                while (src.hasRemaining()) {
+                    int n = Math.min(RECORD, src.remaining());
+                    src.get(plain, 0, n);
+                    synchronized (protocol) {
+                        protocol.writeApplicationData(plain, 0, n);
+                        queueOutput();
+                    }
+                    total += n;
+                    if (queuedBytes() >= 4 * RECORD) {
+                        send();
+                    }
+                }
+            }
+            send();
+            return total;
+        } finally {
+            writing.unlock();
+        }
+    }
+
+    private int queuedBytes() {
+        synchronized (protocol) {
+            return queued.position();
+        }
+    }
+
+    @Override
+    public String peerSubject() {
+        byte[] identity = parameters().getPSKIdentity();
+        return identity == null ? "" : "psk:" + new String(identity, StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public String describe() {
+        SecurityParameters p = parameters();
+        return p.getNegotiatedVersion() + " PSK cipher suite 0x" + HexFormat.of().toHexDigits((short) p.getCipherSuite());
+    }
+
+    private SecurityParameters parameters() {
+        synchronized (protocol) {
+            return peer.context().getSecurityParametersConnection();
+        }
+    }
+
+    @Override
+    public boolean isOpen() {
+        return raw.isOpen();
+    }
+
+    /** close_notify when no write is under way, then the connection under it. */
+    @Override
+    public void close() throws IOException {
+        try {
+            if (raw.isOpen() && writing.tryLock()) {
+                try {
+                    synchronized (protocol) {
+                        protocol.close();
+                        queueOutput();
+                    }
+                    send();
+                } catch (IOException | RuntimeException best) {
+                    // the close itself matters, not the courtesy
+                } finally {
+                    writing.unlock();
+                }
+            }
+        } finally {
+            raw.close();
+        }
+    }
+}
