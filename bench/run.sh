@@ -74,26 +74,28 @@ rotated() { # ROUND PATH...
     for ((i = 0; i < n; i++)); do echo "${all[$(((i + r) % n))]}"; done
 }
 
-# --- setup: one upstream, every path to it -------------------------------------------------------------
-start_upstream up
-up=${upstream_port[up]}
-start_relay relay "$up"
-start_qemu_nbd qemu-nbd "$up"
-start_nbdkit_nbd nbdkit-nbd "$up"
-start_nbdkit_nbd nbdkit-retry "$up" --filter=retry
-start_proxy proxy "$up" --max-clients 4
-proxy_idle_rss=$(rss_of "${pid_of[proxy]}")
-paths=(direct relay qemu-nbd nbdkit-nbd nbdkit-retry proxy)
-uri[direct]="nbd://127.0.0.1:$up"
-
+# --- setup: one upstream, every path to it (for the sections that use them) ----------------------------
 head -c "$bytes" /dev/urandom >"$work/src.img"
-note "warming up: nbdkit's memory plugin is several times slower on the first write of each page"
-nbdcopy "$work/src.img" "${uri[direct]}"
-# One short pass through every path: connections made, the proxy's JIT compiled, as in a long-lived service.
-for p in "${paths[@]}"; do
-    runtime=2 ramp=0 fio_run "${uri[$p]}" randread 4k 32 >/dev/null
-    nbdcopy "${uri[$p]}" null:
-done
+if has main || has scaling || has startup; then
+    start_upstream up
+    up=${upstream_port[up]}
+    start_relay relay "$up"
+    start_qemu_nbd qemu-nbd "$up"
+    start_nbdkit_nbd nbdkit-nbd "$up"
+    start_nbdkit_nbd nbdkit-retry "$up" --filter=retry
+    start_proxy proxy "$up" --max-clients 4
+    proxy_idle_rss=$(rss_of "${pid_of[proxy]}")
+    paths=(direct relay qemu-nbd nbdkit-nbd nbdkit-retry proxy)
+    uri[direct]="nbd://127.0.0.1:$up"
+
+    note "warming up: nbdkit's memory plugin is several times slower on the first write of each page"
+    nbdcopy "$work/src.img" "${uri[direct]}"
+    # One short pass through every path: connections made, the proxy's JIT compiled, as in a long-lived service.
+    for p in "${paths[@]}"; do
+        runtime=2 ramp=0 fio_run "${uri[$p]}" randread 4k 32 >/dev/null
+        nbdcopy "${uri[$p]}" null:
+    done
+fi
 
 # --- main: the table of issue 5 ------------------------------------------------------------------------
 main_workload() { # FILE ROUND PATH WORKLOAD
