@@ -95,15 +95,35 @@ start_proxy() { # NAME UPSTREAM_PORT [proxy flags...]
     await_port "$port" "$name"
 }
 
+# --- TLS on both sides: certificates in the layout of tools/make-certs.sh -------------------------------
+# The upstream is start_upstream NAME --tls=require --tls-certificates=DIR. These set uri[NAME] to nbds://
+# without the folder: fio's nbd engine cannot take tls-certificates= in a URI (libnbd refuses a local file in a
+# URI unless the program allows it, and fio does not), so a client that verifies adds ?tls-certificates=DIR.
+
+start_nbdkit_nbd_tls() { # NAME UPSTREAM_PORT CERTS: nbdkit's nbd plugin, TLS to its clients and to its upstream
+    # The plugin refuses tls-certificates= inside uri= (the same libnbd rule): it is a parameter of its own.
+    local name=$1 up=$2 certs=$3 port; port=$(free_port)
+    launch "$name" "$port" nbdkit -f -i 127.0.0.1 -p "$port" --tls=require --tls-certificates="$certs" \
+        nbd uri="nbds://127.0.0.1:$up" tls-certificates="$certs"
+    await_port "$port" "$name"; uri[$name]="nbds://127.0.0.1:$port"
+}
+
+start_proxy_tls() { # NAME UPSTREAM_PORT CERTS [proxy flags...]: the upstream as an nbds:// URI (then no -P)
+    local name=$1 up=$2 certs=$3 port; shift 3; port=$(free_port)
+    launch "$name" "$port" "$proxy_bin" -l 127.0.0.1 -p "$port" -C "nbds://127.0.0.1:$up?tls-certificates=$certs" \
+        --tls require --tls-certificates "$certs" "$@"
+    await_port "$port" "$name"; uri[$name]="nbds://127.0.0.1:$port"
+}
+
 # --- measurements --------------------------------------------------------------------------------------
 # Both print one tab-separated line of numbers; the caller labels it.
 
 # nbdcopy SRC DST -> MiB/s, BYTES being what was copied. nbdcopy uses 4 connections when the server offers
-# multi-conn (all paths here do).
-nbdcopy_rate() { # BYTES SRC DST
+# multi-conn (all paths here do), unless an OPTION such as -C 1 says otherwise.
+nbdcopy_rate() { # BYTES SRC DST [nbdcopy options...]
     local t0 t1
     t0=$EPOCHREALTIME
-    nbdcopy "$2" "$3" || die "nbdcopy $2 $3 failed"
+    nbdcopy "${@:4}" "$2" "$3" || die "nbdcopy $2 $3 failed"
     t1=$EPOCHREALTIME
     python3 -c "import sys; print('%.1f' % ($1 / 1048576 / ($t1 - $t0)))"
 }
@@ -125,6 +145,12 @@ bw = sum(x[side]["bw_bytes"] for x in j) / 1048576
 iops = sum(x[side]["iops"] for x in j)
 print("%.1f\t%.0f\t%.1f" % (bw, iops, j[0][side]["clat_ns"]["mean"] / 1000))
 PY
+}
+
+# CPU seconds the process (all its threads) and its reaped children have used: utime + stime + cutime + cstime
+# from /proc/PID/stat (socat's work is done by a child per connection).
+cpu_of() {
+    awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15 + $16 + $17) / hz }' "/proc/$1/stat"
 }
 
 # Resident memory of a process, in MiB: "VmRSS VmHWM".

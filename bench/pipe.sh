@@ -66,11 +66,6 @@ if [ -n "${FLEXNBD_C:-}" ] && [ "$conns" = 1 ]; then
     paths+=(original)
 fi
 
-# CPU seconds the process and its reaped children have used: socat's work is done by a child per connection.
-cpu_of() {
-    awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15 + $16 + $17) / hz }' "/proc/$1/stat"
-}
-
 head -c "$bytes" /dev/urandom >"$work/src.img"
 note "warming up every path (nbdkit's first writes are slow; the proxy's JIT compiles for several copies)"
 for p in "${paths[@]}"; do

@@ -8,6 +8,7 @@ import sys
 
 out = sys.argv[1]
 MAIN_PATHS = ["direct", "relay", "qemu-nbd", "nbdkit-nbd", "nbdkit-retry", "proxy"]
+TLS_PATHS = ["direct-tls", "nbdkit-nbd-tls", "proxy-tls"]
 
 
 def load(name):
@@ -27,7 +28,7 @@ def load(name):
 
 
 def lower_is_better(unit):
-    return unit in ("µs", "ms")
+    return unit in ("µs", "ms", "CPU s/GiB")
 
 
 def fmt(v):
@@ -42,26 +43,29 @@ def verdict(ratio, unit):
     return f"{(1 - better) * 100:.0f}% worse"
 
 
-def table(data, paths, title):
+def table(data, paths, title, proxy="proxy", against=("relay", "direct")):
+    """The proxy's ratio to each path of AGAINST, and in words to the first one."""
     values, units, order = data
     paths = [p for p in paths if any(values[w].get(p) for w in order)]
     print(f"### {title}\n")
-    head = ["workload", "unit"] + paths + ["proxy/relay", "proxy/direct", "proxy vs relay", "proxy min–max"]
+    head = (["workload", "unit"] + paths + [f"{proxy}/{a}" for a in against]
+            + [f"proxy vs {against[0]}", "proxy min–max"])
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for w in order:
         unit = units[w]
         med = {p: statistics.median(values[w][p]) for p in paths if values[w].get(p)}
         cells = [w, unit] + [fmt(med[p]) if p in med else "" for p in paths]
-        if "proxy" in med and "relay" in med and "direct" in med:
-            pr = med["proxy"] / med["relay"]
-            cells += [f"{pr:.2f}", f"{med['proxy'] / med['direct']:.2f}", verdict(pr, unit),
-                      f"{fmt(min(values[w]['proxy']))}–{fmt(max(values[w]['proxy']))}"]
+        if proxy in med:
+            cells += [f"{med[proxy] / med[a]:.2f}" if a in med else "" for a in against]
+            cells += [verdict(med[proxy] / med[against[0]], unit) if against[0] in med else "",
+                      f"{fmt(min(values[w][proxy]))}–{fmt(max(values[w][proxy]))}"]
         else:
-            cells += [""] * 4
+            cells += [""] * (len(against) + 2)
         print("| " + " | ".join(cells) + " |")
     rounds = max(len(v) for w in order for v in values[w].values())
-    print(f"\nMedians of {rounds} interleaved rounds. For µs, lower is better (a ratio above 1 is worse).\n")
+    lower = "µs and CPU s/GiB" if any(u == "CPU s/GiB" for u in units.values()) else "µs"
+    print(f"\nMedians of {rounds} interleaved rounds. For {lower}, lower is better (a ratio above 1 is worse).\n")
 
 
 def write_main_dat(data):
@@ -156,6 +160,10 @@ if os.path.exists(os.path.join(out, "memory-slow.tsv")):
             print(f"{v}: peak sampled VmRSS (every 0.25 s) {max(rss):.0f} MiB" +
                   (f"; Java heap (jstat, every 1 s): at most {heap[0]:.0f} MiB used, {heap[1]:.0f} MiB committed"
                    if heap else "") + ".\n")
+tls = load("tls.tsv")
+if tls:
+    table(tls, TLS_PATHS, "TLS on both sides: one connection, against nbdkit's nbd plugin",
+          proxy="proxy-tls", against=("nbdkit-nbd-tls", "direct-tls"))
 startup = load("startup.tsv")
 if startup:
     values, _u, _o = startup

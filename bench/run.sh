@@ -9,21 +9,34 @@
 #   --quick       1 round, 2 s runs, 256 MiB copies: a smoke test of the harness; results go to a temporary
 #                 folder (printed), never over the documented ones
 #   --rounds N    rounds of the interleaved sections (default 3)
-#   --only LIST   comma-separated sections: main, scaling, memory, startup, pipe (default: all); the files of
-#                 sections not run stay as an earlier run in the same folder left them, and are reported too
+#   --only LIST   comma-separated sections: main, scaling, memory, startup, tls, pipe (default: all); the files
+#                 of sections not run stay as an earlier run in the same folder left them, and are reported too
 #   --out DIR     where tables, raw data and plots go (default: bench/results, plots into docs/)
 #
+# Sections (each writes SECTION.tsv; report.md has them all):
+#   main      the six paths above, nbdcopy both ways (4 connections) and fio sequential and 4K random I/O
+#   scaling   direct, relay and proxy: 4K random reads by queue depth, sequential reads by request size
+#   memory    the proxy's resident memory with a client as fast as it can against a 100 MiB/s upstream
+#   startup   process start to the port accepting, proxy and peers
+#   tls       TLS on both sides (issue 11): an nbdkit upstream of its own with --tls=require, reached direct
+#             (direct-tls), through nbdkit's nbd plugin (nbdkit-nbd-tls) and through the proxy (proxy-tls),
+#             each TLS to its client and to its upstream; nbdcopy -C 1 both ways (with the CPU seconds per GiB
+#             of the process in the middle) and fio 4K random read QD32; the proxy's ratios to nbdkit-nbd-tls
+#             and direct-tls. Certificates are made for the run by tools/make-certs.sh
+#   pipe      one connection's throughput and CPU per GiB against a relay: bench/pipe.sh
+# main, scaling and startup share one plain upstream and its paths, started only when one of them runs.
+#
 # Build first: mvn -B -q install -DskipTests. Needs nbdkit, nbdcopy (libnbd-bin), qemu-nbd (qemu-utils),
-# fio, socat, and gnuplot-nox for the plots (apt-get install -y gnuplot-nox); none of it is needed by CI.
-# Takes about 30 minutes with 3 rounds on 2 cores (35 with 4). Everything binds to 127.0.0.1; every process started
-# here is stopped by PID on exit.
+# fio, socat, openssl (tls), and gnuplot-nox for the plots (apt-get install -y gnuplot-nox); none of it is
+# needed by CI. Takes about 35 minutes with 3 rounds on 2 cores (40 with 4; tls about 4 of them). Everything
+# binds to 127.0.0.1; every process started here is stopped by PID on exit.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 
 proxy_bin=${FLEXNBD_DIST:-$here/../distribution/target/flexnbd-proxy}/bin/flexnbd-proxy
-rounds=3 sections=main,scaling,memory,startup,pipe out="" quick=0
+rounds=3 sections=main,scaling,memory,startup,tls,pipe out="" quick=0
 size=1G bytes=$((1 << 30)) runtime=5 ramp=1 memtime=20
 while [ $# -gt 0 ]; do
     case $1 in
@@ -47,6 +60,9 @@ for tool in nbdkit nbdcopy qemu-nbd fio socat python3 awk; do
 done
 [ -x "$proxy_bin" ] || die "build first: mvn -B -q install -DskipTests ($proxy_bin is missing)"
 has() { [[ ",$sections," == *",$1,"* ]]; }
+if has tls; then
+    command -v openssl >/dev/null || die "openssl is not installed (the tls section makes its certificates with it)"
+fi
 
 work=$(mktemp -d /dev/shm/flexnbd-bench.XXXXXX)
 trap cleanup EXIT
@@ -74,26 +90,28 @@ rotated() { # ROUND PATH...
     for ((i = 0; i < n; i++)); do echo "${all[$(((i + r) % n))]}"; done
 }
 
-# --- setup: one upstream, every path to it -------------------------------------------------------------
-start_upstream up
-up=${upstream_port[up]}
-start_relay relay "$up"
-start_qemu_nbd qemu-nbd "$up"
-start_nbdkit_nbd nbdkit-nbd "$up"
-start_nbdkit_nbd nbdkit-retry "$up" --filter=retry
-start_proxy proxy "$up" --max-clients 4
-proxy_idle_rss=$(rss_of "${pid_of[proxy]}")
-paths=(direct relay qemu-nbd nbdkit-nbd nbdkit-retry proxy)
-uri[direct]="nbd://127.0.0.1:$up"
-
+# --- setup: one upstream, every path to it (for the sections that use them) ----------------------------
 head -c "$bytes" /dev/urandom >"$work/src.img"
-note "warming up: nbdkit's memory plugin is several times slower on the first write of each page"
-nbdcopy "$work/src.img" "${uri[direct]}"
-# One short pass through every path: connections made, the proxy's JIT compiled, as in a long-lived service.
-for p in "${paths[@]}"; do
-    runtime=2 ramp=0 fio_run "${uri[$p]}" randread 4k 32 >/dev/null
-    nbdcopy "${uri[$p]}" null:
-done
+if has main || has scaling || has startup; then
+    start_upstream up
+    up=${upstream_port[up]}
+    start_relay relay "$up"
+    start_qemu_nbd qemu-nbd "$up"
+    start_nbdkit_nbd nbdkit-nbd "$up"
+    start_nbdkit_nbd nbdkit-retry "$up" --filter=retry
+    start_proxy proxy "$up" --max-clients 4
+    proxy_idle_rss=$(rss_of "${pid_of[proxy]}")
+    paths=(direct relay qemu-nbd nbdkit-nbd nbdkit-retry proxy)
+    uri[direct]="nbd://127.0.0.1:$up"
+
+    note "warming up: nbdkit's memory plugin is several times slower on the first write of each page"
+    nbdcopy "$work/src.img" "${uri[direct]}"
+    # One short pass through every path: connections made, the proxy's JIT compiled, as in a long-lived service.
+    for p in "${paths[@]}"; do
+        runtime=2 ramp=0 fio_run "${uri[$p]}" randread 4k 32 >/dev/null
+        nbdcopy "${uri[$p]}" null:
+    done
+fi
 
 # --- main: the table of issue 5 ------------------------------------------------------------------------
 main_workload() { # FILE ROUND PATH WORKLOAD
@@ -226,12 +244,71 @@ run_startup() {
     done
 }
 
+# --- tls: TLS on both sides of every path (issue 11) ---------------------------------------------------
+# An upstream of its own that requires TLS, and three ways to it, each TLS to its client and to its upstream:
+# direct-tls (the reference), nbdkit's nbd plugin, and the proxy. One connection per client: nbdcopy -C 1 both
+# ways, and fio's 4K random read at QD32. nbdcopy verifies the server's certificate (tls-certificates= in its
+# URI); fio's engine cannot be given the folder (see lib.sh), so libnbd encrypts alike but checks no name there.
+# The CPU seconds per GiB of the process in the middle (nbdkit or the proxy) are recorded beside each copy.
+tls_workload() { # FILE ROUND PATH WORKLOAD
+    local f=$1 r=$2 p=$3 u=${uri[$3]} pid="" c0="" rate cpu iops
+    local v="$u?tls-certificates=$certs" # nbdcopy checks the server against the folder's ca-cert.pem
+    [ "$p" = direct-tls ] || pid=${pid_of[$p]}
+    case $4 in
+        copy-write|copy-read)
+            [ -n "$pid" ] && c0=$(cpu_of "$pid")
+            if [ "$4" = copy-write ]; then
+                rate=$(nbdcopy_rate "$bytes" "$work/src.img" "$v" -C 1)
+            else
+                rate=$(nbdcopy_rate "$bytes" "$v" null: -C 1)
+            fi
+            record "$f" "$r" "$p" "nbdcopy ${4#copy-} 1 conn" MiB/s "$rate"
+            if [ -n "$pid" ]; then
+                cpu=$(awk -v a="$c0" -v b="$(cpu_of "$pid")" -v n="$bytes" 'BEGIN { printf "%.3f", (b - a) / (n / 2^30) }')
+                record "$f" "$r" "$p" "nbdcopy ${4#copy-} 1 conn, CPU of the middle" "CPU s/GiB" "$cpu"
+            fi ;;
+        randread-32) IFS=$'\t' read -r _ iops _ < <(fio_run "$u" randread 4k 32)
+            record "$f" "$r" "$p" "fio 4K randread QD32" IOPS "$iops" ;;
+    esac
+}
+
+run_tls() {
+    local f=$out/tls.tsv r w p tls_paths=(direct-tls nbdkit-nbd-tls proxy-tls)
+    : >"$f"
+    certs=$work/certs
+    "$here/../tools/make-certs.sh" "$certs"
+    start_upstream up-tls --tls=require --tls-certificates="$certs"
+    local tup=${upstream_port[up-tls]}
+    uri[direct-tls]="nbds://127.0.0.1:$tup"
+    start_nbdkit_nbd_tls nbdkit-nbd-tls "$tup" "$certs"
+    start_proxy_tls proxy-tls "$tup" "$certs" --max-clients 4
+
+    note "tls: warming up (the upstream's first writes, then each path once each way)"
+    nbdcopy -C 1 "$work/src.img" "${uri[direct-tls]}?tls-certificates=$certs"
+    for p in "${tls_paths[@]}"; do
+        runtime=2 ramp=0 fio_run "${uri[$p]}" randread 4k 32 >/dev/null
+        nbdcopy -C 1 "$work/src.img" "${uri[$p]}?tls-certificates=$certs"
+        nbdcopy -C 1 "${uri[$p]}?tls-certificates=$certs" null:
+    done
+    for r in $(seq 1 "$rounds"); do
+        for w in copy-write copy-read randread-32; do
+            for p in $(rotated "$r" "${tls_paths[@]}"); do tls_workload "$f" "$r" "$p" "$w"; done
+            note "tls: round $r of $rounds: $w done"
+        done
+    done
+    for p in nbdkit-nbd-tls proxy-tls up-tls; do
+        kill -0 "${pid_of[$p]}" 2>/dev/null || die "$p exited during the tls section (see $logs/$p.log)"
+        stop_pid "${pid_of[$p]}"
+    done
+}
+
 started=$(date -u +%Y-%m-%dT%H:%MZ)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)   # others' work on a shared machine shows here
 has main && run_main
 has scaling && run_scaling
 has memory && run_memory
 has startup && run_startup
+has tls && run_tls
 # pipe: one connection's cost per byte against a socat relay (and the original C proxy, with FLEXNBD_C), by
 # bench/pipe.sh, which starts its own upstreams; its table is pipe.md.
 has pipe && FLEXNBD_DIST=$work/dist "$here/pipe.sh" --rounds "$((rounds + 2))" --size "$size" --out "$out" >&2
