@@ -270,7 +270,10 @@ public class ServerTlsTest {
             server.get(10, TimeUnit.SECONDS);
             fail("the server took the client");
         } catch (ExecutionException e) {
-            Throwable cause = e.getCause().getCause() != null ? e.getCause().getCause() : e.getCause();
+            Throwable cause = e.getCause();
+            while (!(cause instanceof IOException) && cause.getCause() != null) {
+                cause = cause.getCause();
+            }
             assertTrue(cause.toString(), cause instanceof IOException);
             assertTrue(cause.getMessage(), cause.getMessage().contains(why));
         }

@@ -61,6 +61,7 @@ final class PskTlsChannel implements SecureChannel {
         PskTlsChannel c = new PskTlsChannel(raw, protocol, client::context);
         synchronized (protocol) {
             protocol.connect(client);
+            c.queueOutput(); // the ClientHello
         }
         c.shake();
         return c;
@@ -84,6 +85,7 @@ final class PskTlsChannel implements SecureChannel {
         PskTlsChannel c = new PskTlsChannel(raw, protocol, server::context);
         synchronized (protocol) {
             protocol.accept(server);
+            c.queueOutput();
         }
         c.shake();
         return c;
