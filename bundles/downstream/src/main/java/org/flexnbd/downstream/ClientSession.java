@@ -68,6 +68,7 @@ final class ClientSession implements Runnable {
     private Upstream currentService;
     private UpstreamExport upstreamExport;
     private volatile ReplyTranslation translation;
+    private volatile boolean negotiated;
     private boolean closing;
     /** Set when the proxy stops: the client's input is shut, and what is in flight may finish until then. */
     private volatile long drainDeadlineMillis;
@@ -124,6 +125,7 @@ final class ClientSession implements Runnable {
                 return;
             }
             translation = new ReplyTranslation(agreement, export);
+            negotiated = true;
             LOG.info("client " + peer + " connected (" + (agreement.oldstyle() ? "oldstyle" : "newstyle")
                     + (agreement.structuredReplies() ? ", structured replies" : "") + tlsNote() + ")");
             Thread writer = new Thread(this::writeReplies, Thread.currentThread().getName() + "-writer");
@@ -199,8 +201,14 @@ final class ClientSession implements Runnable {
         return ", " + t.describe() + (subject.isEmpty() ? "" : ", certificate " + subject);
     }
 
-    /** What management shows of this client's TLS: "plain", or the protocol, cipher and certificate subject. */
+    /**
+     * What management shows of this client's TLS: "negotiating" until its handshake is over, then "plain", or the
+     * protocol, cipher and certificate subject.
+     */
     String tlsState() {
+        if (!negotiated) {
+            return "negotiating";
+        }
         SecureChannel t = wire.tls();
         return t == null ? "plain" : tlsNote().substring(2);
     }

@@ -77,8 +77,8 @@ final class ProxyManagement extends StandardEmitterMBean implements ProxyMBean {
             Map.entry("UpstreamTls", "The TLS protocol and cipher suite of the upstream connection; empty in plain"
                     + " text"),
             Map.entry("UpstreamPeerSubject", "The subject of the upstream server's certificate; empty in plain text"),
-            Map.entry("ClientTls", "One entry per client served: its address, then 'plain', or the TLS protocol,"
-                    + " cipher suite and the subject of its certificate"),
+            Map.entry("ClientTls", "One entry per client served: its address, then 'negotiating' (during its"
+                    + " handshake), 'plain', or the TLS protocol, cipher suite and the subject of its certificate"),
             Map.entry("JournalReplays", "Times the write journal was written again to the upstream after a loss,"
                     + " since the upstream connector started"));
 

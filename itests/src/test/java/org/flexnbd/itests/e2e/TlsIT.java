@@ -12,6 +12,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import javax.management.MBeanServerConnection;
+import javax.management.ObjectName;
+import javax.management.remote.JMXConnector;
+
 import org.flexnbd.protocol.Nbd;
 import org.junit.After;
 import org.junit.Before;
@@ -40,6 +44,7 @@ public class TlsIT {
         E2E.assumeTool("nbdkit");
         E2E.assumeTool("nbdcopy");
         E2E.assumeTool("nbdinfo");
+        E2E.assumeTool("nbdsh");
         E2E.assumeTool("openssl");
         dir = tmp.getRoot().toPath();
         shm = E2E.shm("flexnbd-tls");
@@ -84,8 +89,10 @@ public class TlsIT {
         Path src = E2E.randomFile(shm, "src.img", 64L << 20);
         Path back = shm.resolve("back.img");
         int upPort = Peer.freePort();
+        int jmxPort = Peer.freePort();
         try (Nbdkit up = tlsUpstream(upPort, "memory", "64M").start();
-                Proxy proxy = Proxy.start(dir, Peer.freePort(), bothSides(upPort))) {
+                Proxy proxy = Proxy.start(dir, Peer.freePort(), bothSides(upPort, new JmxLogin(dir).flags(jmxPort)));
+                JMXConnector jmx = JmxLogin.connect(jmxPort)) {
             Peer info = Peer.run(dir, "nbdinfo", 60, "nbdinfo", tlsUri(proxy, certs));
             assertEquals(info.stderr(), 0, info.exitStatus());
             assertTrue(info.stdout(), info.stdout().contains("with TLS"));
@@ -98,6 +105,56 @@ public class TlsIT {
             assertEquals(E2E.sha256(src), E2E.sha256(back));
             assertTrue(proxy.stderr(), proxy.stderr().contains("TLSv1.3"));
             assertFalse("the upstream was never lost: " + proxy.stderr(), proxy.stderr().contains(" lost ("));
+
+            // What an operator sees in JConsole: both sides encrypted, and who the upstream is.
+            MBeanServerConnection mbs = jmx.getMBeanServerConnection();
+            ObjectName name = new ObjectName("flexnbd:type=Proxy");
+            assertTrue((String) mbs.getAttribute(name, "UpstreamTls"),
+                    ((String) mbs.getAttribute(name, "UpstreamTls")).startsWith("TLSv1."));
+            assertEquals("CN=localhost", mbs.getAttribute(name, "UpstreamPeerSubject"));
+            // nbdsh keeps one connection open while we look (it reads files named in a URI only when told to).
+            try (Peer reading = Peer.start(dir, "nbdsh", "nbdsh", "-c", "h.set_uri_allow_local_file(True)", "-c",
+                    "h.connect_uri('" + tlsUri(proxy, certs) + "')", "-c", "import time; time.sleep(5)")) {
+                String[] clients = new String[0];
+                for (int i = 0; i < 200 && (clients.length == 0 || clients[0].endsWith(" negotiating"))
+                        && reading.isAlive(); i++) {
+                    clients = (String[]) mbs.getAttribute(name, "ClientTls");
+                    Thread.sleep(10);
+                }
+                assertEquals(java.util.Arrays.toString(clients), 1, clients.length);
+                assertTrue(clients[0], clients[0].matches("127\\.0\\.0\\.1:\\d+ TLSv1\\.\\d .*"));
+            }
+        }
+    }
+
+    /** Pre-shared keys on both sides, as nbdkit and libnbd use them (psktool's file), with a copy checked. */
+    @Test
+    public void preSharedKeysOnBothSides() throws Exception {
+        Path keys = dir.resolve("keys.psk");
+        Files.writeString(keys, "alice:" + "0123456789abcdef".repeat(4) + "\nbob:" + "fedcba9876543210".repeat(4)
+                + "\n");
+        Files.setPosixFilePermissions(keys, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        Path src = E2E.randomFile(shm, "src.img", 32L << 20);
+        Path back = shm.resolve("back.img");
+        int upPort = Peer.freePort();
+        try (Nbdkit up = new Nbdkit(dir, upPort, "-t", "1", "--tls=require", "--tls-psk=" + keys, "memory", "32M")
+                .start();
+                Proxy proxy = Proxy.start(dir, Peer.freePort(), "-C", "nbds://bob@127.0.0.1:" + upPort
+                        + "?tls-psk-file=" + keys, "--tls", "require", "--tls-psk", keys.toString(), "-v")) {
+            String uri = "nbds://alice@127.0.0.1:" + proxy.port + "?tls-psk-file=" + keys;
+            Peer in = Peer.run(dir, "nbdcopy", 120, "nbdcopy", "--flush", src.toString(), uri);
+            assertEquals(in.stderr() + proxy.stderr(), 0, in.exitStatus());
+            Peer out = Peer.run(dir, "nbdcopy", 120, "nbdcopy", uri, back.toString());
+            assertEquals(out.stderr() + proxy.stderr(), 0, out.exitStatus());
+            assertEquals(E2E.sha256(src), E2E.sha256(back));
+            assertTrue(proxy.stderr(), proxy.stderr().contains("psk:alice"));
+            Path carols = dir.resolve("carol.psk");
+            Files.writeString(carols, "carol:" + "0123456789abcdef".repeat(4) + "\n");
+            Files.setPosixFilePermissions(carols,
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            Peer stranger = Peer.run(dir, "nbdinfo", 60, "nbdinfo", "nbds://carol@127.0.0.1:" + proxy.port
+                    + "?tls-psk-file=" + carols);
+            assertNotEquals("an identity not in the file was served", 0, stranger.exitStatus());
         }
     }
 

@@ -13,8 +13,8 @@ public interface Downstream {
     List<String> clientAddresses();
 
     /**
-     * Each client's TLS, in the order of {@link #clientAddresses()}: its address, then "plain", or the protocol, the
-     * cipher suite and the subject of its certificate.
+     * Each client's TLS, in the order of {@link #clientAddresses()}: its address, then "negotiating" (during its
+     * handshake), "plain", or the protocol, the cipher suite and the subject of its certificate.
      */
     default List<String> clientTls() {
         return List.of();
