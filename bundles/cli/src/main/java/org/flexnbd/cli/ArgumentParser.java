@@ -38,7 +38,9 @@ final class ArgumentParser {
     private static final Option CONN_ADDR = Option.builder("C").longOpt("conn-addr").hasArg().argName("ADDR")
             .desc("address of the NBD server to connect to; a path starting with / is a UNIX socket"
                     + " (then no --conn-port); or an NBD URI (nbd://HOST[:PORT][/EXPORT], nbds://... for TLS,"
-                    + " nbd+unix:///EXPORT?socket=PATH, nbds+unix://...), which gives the port, export name and TLS")
+                    + " nbd+unix:///EXPORT?socket=PATH, nbds+unix://...; ?tls-certificates=DIR or"
+                    + " ?tls-psk-file=FILE, nbds://USER@HOST/... with the latter), which gives the port, export name"
+                    + " and TLS")
             .get();
     private static final Option CONN_PORT = Option.builder("P").longOpt("conn-port").hasArg().argName("PORT")
             .desc("port of the NBD server to connect to").get();
@@ -82,10 +84,14 @@ final class ArgumentParser {
             .get();
     private static final Option TLS = Option.builder().longOpt("tls").hasArg().argName("MODE")
             .desc("TLS for clients: off (the default), on (clients may use STARTTLS) or require (clients must);"
-                    + " on and require need --tls-certificates")
+                    + " on and require need --tls-certificates or --tls-psk")
             .get();
     private static final Option TLS_CERTIFICATES = Option.builder().longOpt("tls-certificates").hasArg()
             .argName("DIR").desc("folder with server-cert.pem, server-key.pem and, for --tls-verify-peer, ca-cert.pem")
+            .get();
+    private static final Option TLS_PSK = Option.builder().longOpt("tls-psk").hasArg().argName("FILE")
+            .desc("pre-shared keys for clients instead of certificates: psktool's 'identity:hexkey' lines, as nbdkit"
+                    + " --tls-psk reads them; needs --tls on or require")
             .get();
     private static final Option TLS_VERIFY_PEER = Option.builder().longOpt("tls-verify-peer")
             .desc("clients must present a certificate signed by DIR/ca-cert.pem; needs --tls on or require").get();
@@ -101,6 +107,11 @@ final class ArgumentParser {
             .desc("TLS to the NBD server: off (the default), on (if the server offers it) or require").get();
     private static final Option CONN_TLS_CERTIFICATES = Option.builder().longOpt("conn-tls-certificates").hasArg()
             .argName("DIR").desc("folder with ca-cert.pem and, optionally, client-cert.pem and client-key.pem").get();
+    private static final Option CONN_TLS_PSK = Option.builder().longOpt("conn-tls-psk").hasArg().argName("FILE")
+            .desc("a pre-shared key for the NBD server instead of certificates: psktool's 'identity:hexkey' lines")
+            .get();
+    private static final Option CONN_TLS_USERNAME = Option.builder().longOpt("conn-tls-username").hasArg()
+            .argName("NAME").desc("the identity to use from the PSK file (default: its first one)").get();
     private static final Option DEMO = Option.builder().longOpt("demo")
             .desc("no NBD server needed: proxy to an embedded in-memory one (listens on " + DEMO_ADDRESS + ":"
                     + DEMO_PORT + " unless -l/-p say otherwise)")
@@ -117,8 +128,8 @@ final class ArgumentParser {
         Options o = new Options();
         for (Option opt : List.of(ADDR, PORT, CONN_ADDR, CONN_PORT, BIND, HELP, VERBOSE, QUIET, CONN_EXPORT,
                 UPSTREAM_TIMEOUT, MAX_CLIENTS, JMX_PORT, JMX_PASSWORD_FILE, JMX_ACCESS_FILE, HANDSHAKE, CACHE, DEBUG,
-                DEMO, SOCKET_MODE, SOCKET_GROUP, TLS, TLS_CERTIFICATES, TLS_VERIFY_PEER, TLS_PEER_NAMES, ALLOW, CONN_TLS,
-                CONN_TLS_CERTIFICATES)) {
+                DEMO, SOCKET_MODE, SOCKET_GROUP, TLS, TLS_CERTIFICATES, TLS_PSK, TLS_VERIFY_PEER, TLS_PEER_NAMES, ALLOW,
+                CONN_TLS, CONN_TLS_CERTIFICATES, CONN_TLS_PSK, CONN_TLS_USERNAME)) {
             o.addOption(opt);
         }
         return o;
@@ -157,7 +168,8 @@ final class ArgumentParser {
         Tls upstreamTls;
         String connAddr = last(cmd, CONN_ADDR);
         if (demo) {
-            for (Option o : List.of(CONN_ADDR, CONN_PORT, BIND, CONN_TLS, CONN_TLS_CERTIFICATES)) {
+            for (Option o : List.of(CONN_ADDR, CONN_PORT, BIND, CONN_TLS, CONN_TLS_CERTIFICATES, CONN_TLS_PSK,
+                    CONN_TLS_USERNAME)) {
                 if (cmd.hasOption(o)) {
                     throw new UsageException(name(o) + " cannot be used with --demo, which brings its own NBD server");
                 }
@@ -168,17 +180,22 @@ final class ArgumentParser {
             NbdUri uri = nbdUri(cmd, connAddr);
             upstream = Optional.of(uri.address());
             // The URI names the whole connection: its scheme says TLS or not, its path the export (empty: the
-            // default one), whatever config/ says. Only tls-certificates= is left to config/ when absent.
+            // default one), whatever config/ says. The credentials are left to config/ when it names none; with a
+            // PSK file its user name is the identity, none meaning the file's first, whatever config/ says.
             exportName = Optional.of(uri.exportName());
-            upstreamTls = new Tls(Optional.of(uri.tls()), uri.tlsCertificates());
+            upstreamTls = new Tls(Optional.of(uri.tls()), uri.tlsCertificates(), uri.tlsPsk(),
+                    uri.tlsPsk().isPresent() ? Optional.of(uri.tlsUsername().orElse("")) : Optional.empty());
         } else {
             upstream = Optional.of(endpoint(cmd, CONN_ADDR, CONN_PORT, "required (or use --demo)"));
-            upstreamTls = new Tls(tlsMode(cmd, CONN_TLS), path(cmd, CONN_TLS_CERTIFICATES, "a folder"));
+            upstreamTls = new Tls(tlsMode(cmd, CONN_TLS), path(cmd, CONN_TLS_CERTIFICATES, "a folder"),
+                    file(cmd, CONN_TLS_PSK), Optional.ofNullable(last(cmd, CONN_TLS_USERNAME)));
+            checkUpstreamTls(upstreamTls);
         }
-        Tls clientTls = new Tls(tlsMode(cmd, TLS), path(cmd, TLS_CERTIFICATES, "a folder"));
+        Tls clientTls = new Tls(tlsMode(cmd, TLS), path(cmd, TLS_CERTIFICATES, "a folder"), file(cmd, TLS_PSK),
+                Optional.empty());
         boolean verifyPeer = cmd.hasOption(TLS_VERIFY_PEER);
-        checkClientTls(clientTls, verifyPeer);
         Optional<String> peerNames = Optional.ofNullable(last(cmd, TLS_PEER_NAMES));
+        checkClientTls(clientTls, verifyPeer, peerNames.isPresent());
         if (peerNames.isPresent() && (peerNames.get().isBlank() || !verifyPeer)) {
             throw new UsageException(name(TLS_PEER_NAMES) + " needs a list of names, and " + name(TLS_VERIFY_PEER));
         }
@@ -225,7 +242,7 @@ final class ArgumentParser {
                 socketGroup, clientTls, verifyPeer, peerNames, allow, upstreamTls);
     }
 
-    /** -C as an NBD URI, which says what -P, --conn-export, --conn-tls and --conn-tls-certificates would. */
+    /** -C as an NBD URI, which says what -P, --conn-export and the --conn-tls flags would. */
     private static NbdUri nbdUri(CommandLine cmd, String text) throws UsageException {
         NbdUri uri;
         try {
@@ -234,7 +251,8 @@ final class ArgumentParser {
             throw new UsageException(name(CONN_ADDR) + " " + text + " " + e.getMessage());
         }
         List<String> conflicting = new ArrayList<>();
-        for (Option o : List.of(CONN_PORT, CONN_EXPORT, CONN_TLS, CONN_TLS_CERTIFICATES)) {
+        for (Option o : List.of(CONN_PORT, CONN_EXPORT, CONN_TLS, CONN_TLS_CERTIFICATES, CONN_TLS_PSK,
+                CONN_TLS_USERNAME)) {
             if (cmd.hasOption(o)) {
                 conflicting.add(name(o));
             }
@@ -247,15 +265,47 @@ final class ArgumentParser {
         return uri;
     }
 
-    /** A server without its certificate cannot do TLS; verifying clients' certificates means nothing without TLS. */
-    private static void checkClientTls(Tls tls, boolean verifyPeer) throws UsageException {
-        if (tls.on() && tls.certificates().isEmpty()) {
+    /**
+     * A server without its certificate or a pre-shared key cannot do TLS, and has one of them, not both; verifying
+     * clients' certificates means nothing without TLS, or with a pre-shared key, which itself authenticates them.
+     */
+    private static void checkClientTls(Tls tls, boolean verifyPeer, boolean peerNames) throws UsageException {
+        if (tls.certificates().isPresent() && tls.psk().isPresent()) {
+            throw new UsageException(name(TLS_CERTIFICATES) + " and " + name(TLS_PSK) + " cannot be used together:"
+                    + " X.509 certificates or a pre-shared key, not both");
+        }
+        if (tls.on() && tls.certificates().isEmpty() && tls.psk().isEmpty()) {
             throw new UsageException(name(TLS) + " " + tls.mode().get() + " needs " + name(TLS_CERTIFICATES)
-                    + " (the folder with server-cert.pem and server-key.pem)");
+                    + " (the folder with server-cert.pem and server-key.pem) or " + name(TLS_PSK)
+                    + " (a file of pre-shared keys)");
+        }
+        if (tls.psk().isPresent() && tls.mode().isPresent() && !tls.on()) {
+            throw new UsageException(name(TLS_PSK) + " needs " + name(TLS) + " on or require, not off");
+        }
+        if (tls.psk().isPresent() && (verifyPeer || peerNames)) {
+            throw new UsageException(name(verifyPeer ? TLS_VERIFY_PEER : TLS_PEER_NAMES) + " cannot be used with "
+                    + name(TLS_PSK) + ": with a pre-shared key the key itself authenticates the client");
         }
         // With --tls left out, config/'s tls decides; the configuration's range check refuses it if that is off.
         if (verifyPeer && tls.mode().isPresent() && !tls.on()) {
             throw new UsageException(name(TLS_VERIFY_PEER) + " needs " + name(TLS) + " on or require, not off");
+        }
+    }
+
+    /** The upstream's credentials: X.509 certificates or a pre-shared key, not both; a user name is a PSK's. */
+    private static void checkUpstreamTls(Tls tls) throws UsageException {
+        if (tls.certificates().isPresent() && tls.psk().isPresent()) {
+            throw new UsageException(name(CONN_TLS_CERTIFICATES) + " and " + name(CONN_TLS_PSK) + " cannot be used"
+                    + " together: X.509 certificates or a pre-shared key, not both");
+        }
+        if (tls.username().isPresent() && tls.username().get().isBlank()) {
+            throw new UsageException(name(CONN_TLS_USERNAME) + " needs a name (leave the flag out for the PSK"
+                    + " file's first identity)");
+        }
+        // Without --conn-tls-psk, config/'s tlsPsk may hold the file; the range check refuses a name without one.
+        if (tls.username().isPresent() && tls.certificates().isPresent()) {
+            throw new UsageException(name(CONN_TLS_USERNAME) + " is the identity of a pre-shared key: it goes with "
+                    + name(CONN_TLS_PSK) + ", not " + name(CONN_TLS_CERTIFICATES));
         }
     }
 

@@ -7,6 +7,9 @@ import java.util.Map;
 /**
  * What the flags put into each configuration. Only what the command line says is here: everything else keeps the
  * value of config/*.cfg (or the component's own default). Pure, so that tests can check every key.
+ * <p>
+ * One exception, so that a flag still wins: an end uses X.509 certificates or a pre-shared key, never both, so
+ * credentials of one kind on the command line empty config/'s of the other kind (which no flag could otherwise do).
  */
 final class ConfigPlan {
     private final ProxySettings settings;
@@ -35,8 +38,18 @@ final class ConfigPlan {
             p.put("address", up.host());
             p.put("port", up.port());
             settings.bind().ifPresent(b -> p.put("bind", b));
-            settings.upstreamTls().mode().ifPresent(m -> p.put("tls", m));
-            settings.upstreamTls().certificates().ifPresent(d -> p.put("tlsCertificates", d));
+            Tls tls = settings.upstreamTls();
+            tls.mode().ifPresent(m -> p.put("tls", m));
+            tls.certificates().ifPresent(d -> {
+                p.put("tlsCertificates", d);
+                p.put("tlsPsk", "");
+                p.put("tlsUsername", "");
+            });
+            tls.psk().ifPresent(f -> {
+                p.put("tlsPsk", f);
+                p.put("tlsCertificates", "");
+            });
+            tls.username().ifPresent(n -> p.put("tlsUsername", n));
         }
         settings.exportName().ifPresent(n -> p.put("exportName", n));
         settings.upstreamTimeoutSeconds().ifPresent(s -> p.put("timeoutSeconds", s));
@@ -53,8 +66,19 @@ final class ConfigPlan {
         settings.cacheBytes().ifPresent(b -> p.put("cacheBytes", b));
         settings.socketMode().ifPresent(m -> p.put("socketMode", m));
         settings.socketGroup().ifPresent(g -> p.put("socketGroup", g));
-        settings.clientTls().mode().ifPresent(m -> p.put("tls", m));
-        settings.clientTls().certificates().ifPresent(d -> p.put("tlsCertificates", d));
+        Tls tls = settings.clientTls();
+        tls.mode().ifPresent(m -> p.put("tls", m));
+        tls.certificates().ifPresent(d -> {
+            p.put("tlsCertificates", d);
+            p.put("tlsPsk", "");
+        });
+        tls.psk().ifPresent(f -> {
+            // The client certificate checks go with the server's certificate (the flags refuse them with a PSK).
+            p.put("tlsPsk", f);
+            p.put("tlsCertificates", "");
+            p.put("tlsVerifyPeer", false);
+            p.put("tlsPeerNames", "");
+        });
         if (settings.tlsVerifyPeer()) {
             // A flag without a value can only switch it on; config/ may say true without it.
             p.put("tlsVerifyPeer", true);

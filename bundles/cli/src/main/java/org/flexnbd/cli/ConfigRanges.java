@@ -64,7 +64,8 @@ final class ConfigRanges {
                         Map.entry("connectTimeoutSeconds", new Range(1, 3600)),
                         Map.entry("reconnectMaxDelayMillis", new Range(100, 600_000)), Map.entry("maxClients", CLIENTS),
                         Map.entry("journalBytes", new Range(0, maxBufferBytes)), Map.entry("tls", TLS),
-                        Map.entry("tlsCertificates", PATH)),
+                        Map.entry("tlsCertificates", PATH), Map.entry("tlsPsk", PATH),
+                        Map.entry("tlsUsername", TEXT)),
                 Pids.DOWNSTREAM, Map.ofEntries(Map.entry("address", TEXT), Map.entry("port", PORT),
                         Map.entry("maxClients", CLIENTS),
                         Map.entry("handshake", new OneOf(ArgumentParser.HANDSHAKES)),
@@ -73,7 +74,8 @@ final class ConfigRanges {
                         Map.entry("clientTimeoutSeconds", new Range(0, 86_400)), Map.entry("socketMode", MODE),
                         Map.entry("socketGroup", TEXT), Map.entry("handshakeTimeoutSeconds", new Range(1, 3600)),
                         Map.entry("payloadTimeoutSeconds", new Range(1, 3600)), Map.entry("tls", TLS),
-                        Map.entry("tlsCertificates", PATH), Map.entry("tlsVerifyPeer", BOOLEAN),
+                        Map.entry("tlsCertificates", PATH), Map.entry("tlsPsk", PATH),
+                        Map.entry("tlsVerifyPeer", BOOLEAN),
                         Map.entry("tlsPeerNames", TEXT),
                         // The entries' syntax is the downstream's AllowList's to check; here only the size.
                         Map.entry("allow", TEXT)),
@@ -120,13 +122,29 @@ final class ConfigRanges {
             problems.add("jmxPort=" + port
                     + " needs jmxPasswordFile (--jmx-password-file): no JMX connector without authentication");
         }
+        // A key left out is the component's default: tls off, no certificates, no key, no peer verification.
+        boolean certificates = !config.getOrDefault("tlsCertificates", "").toString().isEmpty();
+        boolean psk = !config.getOrDefault("tlsPsk", "").toString().isEmpty();
+        boolean upstream = pid.equals(Pids.UPSTREAM);
+        if ((upstream || pid.equals(Pids.DOWNSTREAM)) && certificates && psk) {
+            problems.add("tlsCertificates and tlsPsk (" + (upstream ? "--conn-tls-certificates, --conn-tls-psk"
+                    : "--tls-certificates, --tls-psk") + ") are both set: X.509 certificates or a pre-shared key, not"
+                    + " both");
+        }
+        if (upstream && !psk && !config.getOrDefault("tlsUsername", "").toString().isEmpty()) {
+            problems.add("tlsUsername needs tlsPsk (--conn-tls-psk): it is the identity to take from the file of"
+                    + " pre-shared keys");
+        }
         if (pid.equals(Pids.DOWNSTREAM)) {
-            // A key left out is the component's default: tls off, no certificates, no peer verification.
             String tls = config.getOrDefault("tls", "off").toString();
             boolean tlsOn = tls.equals("on") || tls.equals("require");
-            if (tlsOn && config.getOrDefault("tlsCertificates", "").toString().isEmpty()) {
+            if (tlsOn && !certificates && !psk) {
                 problems.add("tls=" + tls + " needs tlsCertificates (--tls-certificates): the folder with the"
-                        + " server's certificate and key");
+                        + " server's certificate and key, or tlsPsk (--tls-psk): a file of pre-shared keys");
+            }
+            if (psk && Boolean.TRUE.equals(config.get("tlsVerifyPeer"))) {
+                problems.add("tlsVerifyPeer=true cannot go with tlsPsk (--tls-psk): with a pre-shared key the key"
+                        + " itself authenticates the client");
             }
             if (!config.getOrDefault("tlsPeerNames", "").toString().isBlank()
                     && !Boolean.TRUE.equals(config.get("tlsVerifyPeer"))) {

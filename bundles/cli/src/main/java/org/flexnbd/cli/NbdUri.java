@@ -19,9 +19,11 @@ import java.util.regex.Pattern;
 /**
  * An upstream given to -C/--conn-addr as an NBD URI, in the forms libnbd's nbd_connect_uri reads:
  * {@code nbd://HOST[:PORT][/EXPORT]}, {@code nbds://...} (TLS required), and {@code nbd+unix:///EXPORT?socket=PATH},
- * {@code nbds+unix:///EXPORT?socket=PATH}, with {@code tls-certificates=DIR} as the one other query parameter.
- * Whatever else libnbd accepts (vsock, ssh, user names and the TLS PSK parameters, further parameters) is refused
- * by name: a part of the URI the proxy silently ignored would connect somewhere, or somehow, the operator did not ask.
+ * {@code nbds+unix:///EXPORT?socket=PATH}, with {@code tls-certificates=DIR} or {@code tls-psk-file=FILE} (not both) as
+ * the other query parameters, and a user name ({@code nbds://alice@HOST/}) as the identity to take from the PSK file,
+ * accepted only with {@code tls-psk-file=}. Whatever else libnbd accepts (vsock, ssh, a user name without a PSK
+ * file, further parameters) is refused by name: a part of the URI the proxy silently ignored would connect
+ * somewhere, or somehow, the operator did not ask.
  *
  * @param host the server's host name or IP address (an IPv6 one without its brackets); empty for a UNIX socket
  * @param port the server's TCP port; 0 for a UNIX socket
@@ -29,11 +31,15 @@ import java.util.regex.Pattern;
  * @param exportName the path without its leading '/', percent-decoded; empty for the default export
  * @param tls the upstream's tls setting the scheme means: off (nbd) or require (nbds)
  * @param tlsCertificates tls-certificates=, as an absolute path, when given
+ * @param tlsPsk tls-psk-file=, as an absolute path, when given
+ * @param tlsUsername the user name before '@', percent-decoded, when given (only ever with tlsPsk)
  */
 record NbdUri(String host, int port, String socket, String exportName, String tls,
-        Optional<String> tlsCertificates) {
+        Optional<String> tlsCertificates, Optional<String> tlsPsk, Optional<String> tlsUsername) {
     static final int DEFAULT_PORT = 10809;
     static final List<String> SCHEMES = List.of("nbd", "nbds", "nbd+unix", "nbds+unix");
+    /** The query parameters read, as libnbd spells them. */
+    static final List<String> PARAMETERS = List.of("socket", "tls-certificates", "tls-psk-file");
 
     /** A scheme and "://": an address (host name, IP address, socket path) never starts like that. */
     private static final Pattern LOOKS_LIKE_URI = Pattern.compile("[A-Za-z][A-Za-z0-9+.-]*://.*", Pattern.DOTALL);
@@ -61,13 +67,6 @@ record NbdUri(String host, int port, String socket, String exportName, String tl
             throw new Invalid("has the scheme '" + scheme + "', which is not supported (only "
                     + String.join("://, ", SCHEMES) + "://)");
         }
-        // Read from the raw authority: java.net.URI has no user info for "alice@" without a host.
-        String authority = uri.getRawAuthority();
-        if (authority != null && authority.contains("@")) {
-            // libnbd takes it for the TLS PSK user name; PSK is not built.
-            throw new Invalid("has a user name ('" + authority.substring(0, authority.lastIndexOf('@') + 1)
-                    + "'), which is not supported");
-        }
         if (uri.getRawFragment() != null) {
             throw new Invalid("has a fragment ('#" + uri.getRawFragment() + "'), which is not supported");
         }
@@ -76,21 +75,52 @@ record NbdUri(String host, int port, String socket, String exportName, String tl
         String tls = scheme.startsWith("nbds") ? "require" : "off";
         Optional<String> certificates = query.containsKey("tls-certificates")
                 ? Optional.of(absolute("tls-certificates", query.get("tls-certificates"))) : Optional.empty();
+        Optional<String> psk = query.containsKey("tls-psk-file")
+                ? Optional.of(absolute("tls-psk-file", query.get("tls-psk-file"))) : Optional.empty();
+        if (certificates.isPresent() && psk.isPresent()) {
+            throw new Invalid("has tls-certificates= and tls-psk-file=: X.509 certificates or a pre-shared key, not"
+                    + " both");
+        }
+        // Read from the raw authority: java.net.URI has no user info for "alice@" without a host.
+        String authority = uri.getRawAuthority();
+        Optional<String> username = Optional.empty();
+        if (authority != null && authority.contains("@")) {
+            username = Optional.of(username(authority.substring(0, authority.lastIndexOf('@')), psk.isPresent()));
+            authority = authority.substring(authority.lastIndexOf('@') + 1);
+        }
         if (scheme.endsWith("+unix")) {
-            if (uri.getRawAuthority() != null) {
-                throw new Invalid("names a host ('" + uri.getRawAuthority() + "'), but a " + scheme
+            if (authority != null && !authority.isEmpty()) {
+                throw new Invalid("names a host ('" + authority + "'), but a " + scheme
                         + ":// URI takes none: write " + scheme + ":///EXPORT?socket=PATH");
             }
             String socket = query.get("socket");
             if (socket == null) {
                 throw new Invalid("needs the socket's path: " + scheme + ":///EXPORT?socket=PATH");
             }
-            return new NbdUri("", 0, absolute("socket", socket), exportName, tls, certificates);
+            return new NbdUri("", 0, absolute("socket", socket), exportName, tls, certificates, psk, username);
         }
         if (query.containsKey("socket")) {
             throw new Invalid("has socket=, which is for nbd+unix:// and nbds+unix:// only");
         }
-        return new NbdUri(host(uri), port(uri), "", exportName, tls, certificates);
+        return new NbdUri(host(uri), port(uri), "", exportName, tls, certificates, psk, username);
+    }
+
+    /** libnbd's TLS PSK user name: the identity to take from tls-psk-file=, so meaningless without it. */
+    private static String username(String rawUserInfo, boolean withPsk) throws Invalid {
+        if (rawUserInfo.contains(":")) {
+            // Not echoed: it may be a password. libnbd has no use for one either; the key is in the file.
+            throw new Invalid("has a password after the user name, which is not supported: the key is in"
+                    + " tls-psk-file=FILE");
+        }
+        String name = decode(rawUserInfo, "the user name");
+        if (name.isEmpty() || name.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+            throw new Invalid("has an empty user name, or one with control characters, before '@'");
+        }
+        if (!withPsk) {
+            throw new Invalid("has a user name ('" + rawUserInfo + "@'), which is the identity of a pre-shared key:"
+                    + " it needs tls-psk-file=FILE");
+        }
+        return name;
     }
 
     private static String host(URI uri) throws Invalid {
@@ -130,13 +160,9 @@ record NbdUri(String host, int port, String socket, String exportName, String tl
             int equals = pair.indexOf('=');
             String name = decode(equals < 0 ? pair : pair.substring(0, equals), "a query parameter's name");
             String value = equals < 0 ? "" : decode(pair.substring(equals + 1), name + "=");
-            if (name.equals("tls-psk-file")) {
-                throw new Invalid("has tls-psk-file=, which is not supported: TLS with a pre-shared key (PSK) is not"
-                        + " built; use tls-certificates=DIR");
-            }
-            if (!name.equals("socket") && !name.equals("tls-certificates")) {
-                throw new Invalid("has the query parameter '" + name + "', which is not supported (only socket= and"
-                        + " tls-certificates=)");
+            if (!PARAMETERS.contains(name)) {
+                throw new Invalid("has the query parameter '" + name + "', which is not supported (only socket=,"
+                        + " tls-certificates= and tls-psk-file=)");
             }
             if (value.isEmpty()) {
                 throw new Invalid("has " + name + "= without a path");

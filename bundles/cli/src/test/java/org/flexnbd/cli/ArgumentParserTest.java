@@ -113,7 +113,7 @@ public class ArgumentParserTest {
                 "--handshake", "--cache", "--debug", "--demo", "-l", "-p", "-C", "-P", "-b", "-v", "-q",
                 "--jmx-password-file", "--jmx-access-file", "--socket-mode", "--socket-group", "SIGHUP", "--tls",
                 "--tls-certificates", "--tls-verify-peer", "--tls-peer-names", "--allow", "--conn-tls", "--conn-tls-certificates",
-                "nbd://", "nbds+unix://"}) {
+                "--tls-psk", "--conn-tls-psk", "--conn-tls-username", "tls-psk-file=", "nbd://", "nbds+unix://"}) {
                 assertTrue(f + " in\n" + usage, usage.contains(f));
             }
         }
@@ -355,7 +355,7 @@ public class ArgumentParserTest {
     public void tlsForClientsNeedsCertificates() {
         for (String mode : new String[] {"on", "require"}) {
             String e = error(tcp("--tls", mode));
-            assertTrue(e, e.startsWith("--tls " + mode + " needs --tls-certificates"));
+            assertTrue(e, e.startsWith("--tls " + mode + " needs --tls-certificates") && e.contains("or --tls-psk"));
         }
         assertTrue(error(tcp("--tls", "on", "--tls-certificates", " ")).contains("--tls-certificates needs a folder"));
     }
@@ -384,6 +384,50 @@ public class ArgumentParserTest {
     }
 
     @Test
+    public void clientTlsWithAPreSharedKey() {
+        ProxySettings s = run(tcp("--tls", "require", "--tls-psk", "/etc/flexnbd/keys.psk"));
+        assertEquals(new Tls(Optional.of("require"), Optional.empty(), Optional.of("/etc/flexnbd/keys.psk"),
+                Optional.empty()), s.clientTls());
+        assertFalse(s.tlsVerifyPeer());
+        assertEquals(Tls.UNSAID, s.upstreamTls());
+        assertEquals(Optional.of(absolute("keys.psk")), run(tcp("--tls", "on", "--tls-psk", "keys.psk")).clientTls()
+                .psk());
+        assertEquals(Optional.of("/etc/k.psk"), run(tcp("--tls-psk=/etc/a/../k.psk")).clientTls().psk());
+        assertEquals("without --tls, config/'s tls decides", Optional.empty(), run(tcp("--tls-psk", "/k"))
+                .clientTls().mode());
+        assertTrue(error(tcp("--tls", "on", "--tls-psk", " ")).contains("--tls-psk needs a file"));
+        assertTrue(error(tcp("--tls", "on", "--tls-psk")).contains("--tls-psk needs a value"));
+        assertEquals(Optional.of("require"), run("--demo", "--tls", "require", "--tls-psk", "/k").clientTls().mode());
+    }
+
+    @Test
+    public void clientTlsTakesCertificatesOrAPreSharedKeyNotBoth() {
+        for (String mode : new String[] {"off", "on", "require"}) {
+            assertEquals("--tls-certificates and --tls-psk cannot be used together: X.509 certificates or a"
+                    + " pre-shared key, not both",
+                    error(tcp("--tls", mode, "--tls-certificates", "/c", "--tls-psk", "/k")));
+        }
+        assertTrue(error(tcp("--tls-psk", "/k", "--tls-certificates", "/c")).contains("not both"));
+    }
+
+    @Test
+    public void aPreSharedKeyNeedsTlsOn() {
+        assertEquals("--tls-psk needs --tls on or require, not off", error(tcp("--tls", "off", "--tls-psk", "/k")));
+        assertEquals("--tls-psk needs --tls on or require, not off", error(tcp("--tls-psk", "/k", "--tls", "off")));
+    }
+
+    @Test
+    public void aPreSharedKeyAuthenticatesClientsItself() {
+        assertEquals("--tls-verify-peer cannot be used with --tls-psk: with a pre-shared key the key itself"
+                + " authenticates the client", error(tcp("--tls", "require", "--tls-psk", "/k", "--tls-verify-peer")));
+        assertTrue(error(tcp("--tls-psk", "/k", "--tls-verify-peer")).startsWith("--tls-verify-peer cannot be used"));
+        assertTrue(error(tcp("--tls", "require", "--tls-psk", "/k", "--tls-verify-peer", "--tls-peer-names", "a"))
+                .startsWith("--tls-verify-peer cannot be used with --tls-psk"));
+        assertEquals("--tls-peer-names cannot be used with --tls-psk: with a pre-shared key the key itself"
+                + " authenticates the client", error(tcp("--tls", "on", "--tls-psk", "/k", "--tls-peer-names", "a")));
+    }
+
+    @Test
     public void allowTakesTheListAsGiven() {
         assertEquals(Optional.of("127.0.0.1,10.0.0.0/8,fd00::/8,uid:0,gid:6"),
                 run(tcp("--allow", "127.0.0.1,10.0.0.0/8,fd00::/8,uid:0,gid:6")).allow());
@@ -406,9 +450,40 @@ public class ArgumentParserTest {
     }
 
     @Test
+    public void upstreamTlsWithAPreSharedKey() {
+        ProxySettings s = run(tcp("--conn-tls", "require", "--conn-tls-psk", "keys.psk", "--conn-tls-username",
+                "alice"));
+        assertEquals(new Tls(Optional.of("require"), Optional.empty(), Optional.of(absolute("keys.psk")),
+                Optional.of("alice")), s.upstreamTls());
+        assertEquals(Tls.UNSAID, s.clientTls());
+        assertEquals("without a user name, config/'s (by default the file's first identity)",
+                new Tls(Optional.of("on"), Optional.empty(), Optional.of("/k"), Optional.empty()),
+                run(tcp("--conn-tls", "on", "--conn-tls-psk", "/k")).upstreamTls());
+        assertEquals("a user name alone: config/'s tlsPsk may hold the file (the range check refuses it otherwise)",
+                Optional.of("bob"), run(tcp("--conn-tls-username", "bob")).upstreamTls().username());
+        assertEquals(Optional.of("/k"), run("-l", "127.0.0.1", "-p", "1", "-C", "/run/up.sock", "--conn-tls",
+                "require", "--conn-tls-psk", "/k").upstreamTls().psk());
+        assertTrue(error(tcp("--conn-tls-psk", "")).contains("--conn-tls-psk needs a file"));
+        assertTrue(error(tcp("--conn-tls-psk", "/k", "--conn-tls-username", " "))
+                .contains("--conn-tls-username needs a name"));
+    }
+
+    @Test
+    public void upstreamTlsTakesCertificatesOrAPreSharedKeyNotBoth() {
+        assertEquals("--conn-tls-certificates and --conn-tls-psk cannot be used together: X.509 certificates or a"
+                + " pre-shared key, not both",
+                error(tcp("--conn-tls", "require", "--conn-tls-certificates", "/c", "--conn-tls-psk", "/k")));
+        assertEquals("--conn-tls-username is the identity of a pre-shared key: it goes with --conn-tls-psk, not"
+                + " --conn-tls-certificates",
+                error(tcp("--conn-tls", "require", "--conn-tls-certificates", "/c", "--conn-tls-username", "a")));
+    }
+
+    @Test
     public void demoRefusesUpstreamTls() {
         assertTrue(error("--demo", "--conn-tls", "require").contains("--conn-tls cannot be used with --demo"));
         assertTrue(error("--demo", "--conn-tls-certificates", "/c").contains("--conn-tls-certificates cannot"));
+        assertTrue(error("--demo", "--conn-tls-psk", "/k").contains("--conn-tls-psk cannot be used with --demo"));
+        assertTrue(error("--demo", "--conn-tls-username", "a").contains("--conn-tls-username cannot"));
         assertEquals(Optional.of("require"), run("--demo", "--tls", "require", "--tls-certificates", "/c")
                 .clientTls().mode());
     }
@@ -438,6 +513,23 @@ public class ArgumentParserTest {
     }
 
     @Test
+    public void anNbdUriWithAPreSharedKey() {
+        ProxySettings s = run(listen("-C", "nbds://alice@10.0.0.1:4778/disk?tls-psk-file=keys.psk"));
+        assertEquals(Optional.of(new Address("10.0.0.1", 4778)), s.upstream());
+        assertEquals(Optional.of("disk"), s.exportName());
+        assertEquals(new Tls(Optional.of("require"), Optional.empty(), Optional.of(absolute("keys.psk")),
+                Optional.of("alice")), s.upstreamTls());
+        assertEquals("no user name: the file's first identity, whatever config/ says",
+                new Tls(Optional.of("require"), Optional.empty(), Optional.of("/k"), Optional.of("")),
+                run(listen("-C", "nbds://h?tls-psk-file=/k")).upstreamTls());
+        s = run(listen("-C", "nbds+unix://alice@/e?socket=/run/up.sock&tls-psk-file=/k"));
+        assertEquals(Optional.of(Address.unix("/run/up.sock")), s.upstream());
+        assertEquals(new Tls(Optional.of("require"), Optional.empty(), Optional.of("/k"), Optional.of("alice")),
+                s.upstreamTls());
+        assertTrue(error(listen("-C", "nbds://h?tls-psk-file=/k&tls-certificates=/c")).contains("not both"));
+    }
+
+    @Test
     public void unixNbdUris() {
         ProxySettings s = run(listen("-C", "nbd+unix:///foo?socket=/tmp/nbd.sock"));
         assertEquals(Optional.of(Address.unix("/tmp/nbd.sock")), s.upstream());
@@ -453,7 +545,7 @@ public class ArgumentParserTest {
     public void aUriAndConflictingFlagsAreAUsageError() {
         for (String[] flag : new String[][] {{"-P", "4778"}, {"--conn-port", "4778"}, {"--conn-export", "disk"},
             {"--conn-export", ""}, {"--conn-tls", "require"}, {"--conn-tls", "off"},
-            {"--conn-tls-certificates", "/c"}}) {
+            {"--conn-tls-certificates", "/c"}, {"--conn-tls-psk", "/k"}, {"--conn-tls-username", "alice"}}) {
             for (String uri : new String[] {"nbd://h/disk", "nbds://h", "nbd+unix:///?socket=/s"}) {
                 String e = error(listen("-C", uri, flag[0], flag[1]));
                 assertTrue(e, e.startsWith("a URI and conflicting flags: -C/--conn-addr " + uri));
@@ -462,16 +554,18 @@ public class ArgumentParserTest {
         }
         String e = error(listen("-C", "nbd://h", "-P", "1", "--conn-tls", "on"));
         assertTrue(e, e.contains("-P/--conn-port, --conn-tls cannot be used with it"));
+        e = error(listen("-C", "nbds://alice@h?tls-psk-file=/k", "--conn-tls-psk", "/k", "--conn-tls-username",
+                "alice"));
+        assertTrue(e, e.contains("--conn-tls-psk, --conn-tls-username cannot be used with it"));
     }
 
     @Test
     public void aUriTheProxyCannotUseIsAUsageErrorSayingWhy() {
         assertTrue(error(listen("-C", "nbd+vsock:///")).contains("'nbd+vsock', which is not supported"));
         assertTrue(error(listen("-C", "nbd+ssh://host/e")).contains("'nbd+ssh', which is not supported"));
-        assertTrue(error(listen("-C", "nbds://alice@h/e")).contains("user name ('alice@')"));
-        String psk = error(listen("-C", "nbds://h/e?tls-psk-file=/k"));
-        assertTrue(psk, psk.startsWith("-C/--conn-addr nbds://h/e?tls-psk-file=/k has tls-psk-file=")
-                && psk.contains("PSK") && psk.contains("not built"));
+        String user = error(listen("-C", "nbds://alice@h/e"));
+        assertTrue(user, user.startsWith("-C/--conn-addr nbds://alice@h/e has a user name ('alice@')")
+                && user.contains("needs tls-psk-file=FILE"));
         assertTrue(error(listen("-C", "nbds://h/e?tls-verify-peer=false")).contains("'tls-verify-peer'"));
         assertTrue(error(listen("-C", "nbd+unix:///e")).contains("socket=PATH"));
         assertTrue(error(listen("-C", "nbd://h:0")).contains("port 0"));

@@ -93,6 +93,9 @@ public class ConfigDefaultsTest {
         assertEquals("everyone may connect", "", down.get("allow"));
         assertEquals("off", up.get("tls"));
         assertEquals("", up.get("tlsCertificates"));
+        assertEquals("", up.get("tlsPsk"));
+        assertEquals("the file's first identity", "", up.get("tlsUsername"));
+        assertEquals("", down.get("tlsPsk"));
         assertEquals(Map.of("jmxPort", 0, "jmxPasswordFile", "", "jmxAccessFile", "", "jmxMaxConnections", 16,
                 "jmxIdleSeconds", 60), d.read(Pids.MANAGEMENT));
         assertEquals(Map.of("size", 1L << 30), d.read(Pids.DEMO));

@@ -122,6 +122,65 @@ public class ConfigRangesTest {
     }
 
     @Test
+    public void tlsPskIsAnAbsolutePathOrEmptyOnBothEnds() {
+        for (String pid : new String[] {Pids.UPSTREAM, Pids.DOWNSTREAM}) {
+            accepted(pid, Map.of("tlsPsk", ""));
+            accepted(pid, Map.of("tlsPsk", "/etc/flexnbd/keys.psk"));
+            assertTrue(refused(pid, Map.of("tlsPsk", "keys.psk")).contains("tlsPsk=keys.psk must be an absolute path"));
+            assertTrue(refused(pid, Map.of("tlsPsk", "/a\u0000b")).contains("control"));
+        }
+        accepted(Pids.UPSTREAM, Map.of("tls", "require", "tlsPsk", "/k"));
+    }
+
+    @Test
+    public void aTlsListenerTakesAPreSharedKeyInsteadOfCertificates() {
+        for (String tls : new String[] {"on", "require"}) {
+            accepted(Pids.DOWNSTREAM, Map.of("tls", tls, "tlsPsk", "/etc/flexnbd/keys.psk"));
+            accepted(Pids.DOWNSTREAM, Map.of("tls", tls, "tlsPsk", "/k", "tlsCertificates", ""));
+            String e = refused(Pids.DOWNSTREAM, Map.of("tls", tls, "tlsPsk", ""));
+            assertTrue(e, e.contains("tls=" + tls + " needs tlsCertificates (--tls-certificates)")
+                    && e.contains("or tlsPsk (--tls-psk)"));
+        }
+        accepted(Pids.DOWNSTREAM, Map.of("tls", "off", "tlsPsk", "/k"));
+    }
+
+    @Test
+    public void certificatesOrAPreSharedKeyNotBoth() {
+        for (String tls : new String[] {"off", "on", "require"}) {
+            String down = refused(Pids.DOWNSTREAM, Map.of("tls", tls, "tlsCertificates", "/c", "tlsPsk", "/k"));
+            assertTrue(down, down.contains("tlsCertificates and tlsPsk (--tls-certificates, --tls-psk) are both set:"
+                    + " X.509 certificates or a pre-shared key, not both"));
+            String up = refused(Pids.UPSTREAM, Map.of("tls", tls, "tlsCertificates", "/c", "tlsPsk", "/k"));
+            assertTrue(up, up.contains("tlsCertificates and tlsPsk (--conn-tls-certificates, --conn-tls-psk) are"
+                    + " both set"));
+        }
+    }
+
+    @Test
+    public void aPreSharedKeyAuthenticatesClientsWithoutPeerVerification() {
+        String e = refused(Pids.DOWNSTREAM, Map.of("tls", "require", "tlsPsk", "/k", "tlsVerifyPeer", true));
+        assertTrue(e, e.contains("tlsVerifyPeer=true cannot go with tlsPsk (--tls-psk)"));
+        assertTrue(refused(Pids.DOWNSTREAM, Map.of("tls", "on", "tlsPsk", "/k", "tlsVerifyPeer", true,
+                "tlsPeerNames", "alice")).contains("tlsVerifyPeer=true cannot go with tlsPsk"));
+        accepted(Pids.DOWNSTREAM, Map.of("tls", "require", "tlsPsk", "/k", "tlsVerifyPeer", false));
+    }
+
+    @Test
+    public void tlsUsernameIsTextOnTheUpstreamAndNeedsAPreSharedKey() {
+        accepted(Pids.UPSTREAM, Map.of("tlsUsername", ""));
+        accepted(Pids.UPSTREAM, Map.of("tlsUsername", "alice", "tlsPsk", "/k"));
+        accepted(Pids.UPSTREAM, Map.of("tls", "require", "tlsUsername", "", "tlsCertificates", "/c"));
+        String e = refused(Pids.UPSTREAM, Map.of("tlsUsername", "alice"));
+        assertTrue(e, e.contains("tlsUsername needs tlsPsk (--conn-tls-psk)"));
+        assertTrue(refused(Pids.UPSTREAM, Map.of("tlsUsername", "alice", "tlsPsk", "")).contains("needs tlsPsk"));
+        assertTrue(refused(Pids.UPSTREAM, Map.of("tlsUsername", "a\u001bb", "tlsPsk", "/k")).contains("control"));
+        assertTrue(refused(Pids.UPSTREAM, Map.of("tlsUsername", "a".repeat(4097), "tlsPsk", "/k"))
+                .contains("at most 4096"));
+        assertTrue("an upstream key only", refused(Pids.DOWNSTREAM, Map.of("tlsUsername", "alice"))
+                .contains("is not a setting of org.flexnbd.downstream"));
+    }
+
+    @Test
     public void theAllowListIsAtMost4096Characters() {
         accepted(Pids.DOWNSTREAM, Map.of("allow", ""));
         accepted(Pids.DOWNSTREAM, Map.of("allow", "127.0.0.1,10.0.0.0/8,::1,fd00::/8,uid:1000,gid:6"));

@@ -32,7 +32,11 @@ public class NbdUriTest {
     }
 
     private static NbdUri tcp(String host, int port, String export, String tls) {
-        return new NbdUri(host, port, "", export, tls, Optional.empty());
+        return new NbdUri(host, port, "", export, tls, Optional.empty(), Optional.empty(), Optional.empty());
+    }
+
+    private static NbdUri unix(String socket, String export, String tls, Optional<String> certificates) {
+        return new NbdUri("", 0, socket, export, tls, certificates, Optional.empty(), Optional.empty());
     }
 
     @Test
@@ -85,15 +89,15 @@ public class NbdUriTest {
     @Test
     public void unixSockets() {
         NbdUri uri = parse("nbd+unix:///foo?socket=/tmp/nbd.sock");
-        assertEquals(new NbdUri("", 0, "/tmp/nbd.sock", "foo", "off", Optional.empty()), uri);
+        assertEquals(unix("/tmp/nbd.sock", "foo", "off", Optional.empty()), uri);
         assertEquals(Address.unix("/tmp/nbd.sock"), uri.address());
-        assertEquals(new NbdUri("", 0, "/run/s", "", "off", Optional.empty()), parse("nbd+unix:///?socket=/run/s"));
-        assertEquals(new NbdUri("", 0, "/run/s", "", "off", Optional.empty()), parse("nbd+unix://?socket=/run/s"));
-        assertEquals(new NbdUri("", 0, Path.of("rel.sock").toAbsolutePath().toString(), "", "off", Optional.empty()),
+        assertEquals(unix("/run/s", "", "off", Optional.empty()), parse("nbd+unix:///?socket=/run/s"));
+        assertEquals(unix("/run/s", "", "off", Optional.empty()), parse("nbd+unix://?socket=/run/s"));
+        assertEquals(unix(Path.of("rel.sock").toAbsolutePath().toString(), "", "off", Optional.empty()),
                 parse("nbd+unix:///?socket=rel.sock"));
-        assertEquals(new NbdUri("", 0, "/run/s", "e", "require", Optional.of("/certs")),
+        assertEquals(unix("/run/s", "e", "require", Optional.of("/certs")),
                 parse("nbds+unix:///e?socket=/run/s&tls-certificates=/certs"));
-        assertEquals(new NbdUri("", 0, "/run/s", "e", "require", Optional.of("/certs")),
+        assertEquals(unix("/run/s", "e", "require", Optional.of("/certs")),
                 parse("nbds+unix:///e?tls-certificates=/certs&socket=/run/s"));
     }
 
@@ -118,16 +122,53 @@ public class NbdUriTest {
     }
 
     @Test
-    public void aUserNameIsRefused() {
-        String e = refused("nbds+unix://alice@/?socket=/tmp/nbd.sock");
-        assertTrue(e, e.contains("alice@") && e.contains("not supported"));
-        assertTrue(refused("nbd://bob@h/e").contains("bob@"));
+    public void tlsPskFileBecomesAnAbsolutePath() {
+        assertEquals(new NbdUri("h", 10809, "", "e", "require", Optional.empty(), Optional.of("/etc/keys.psk"),
+                Optional.empty()), parse("nbds://h/e?tls-psk-file=/etc/keys.psk"));
+        assertEquals(Optional.of(Path.of("keys.psk").toAbsolutePath().toString()),
+                parse("nbds://h?tls-psk-file=keys.psk").tlsPsk());
+        assertEquals(Optional.of("/a b.psk"), parse("nbds://h?tls-psk-file=/a%20b.psk").tlsPsk());
+        assertEquals("accepted with nbd:// too, as libnbd does (unused without TLS)", Optional.of("/k"),
+                parse("nbd://h?tls-psk-file=/k").tlsPsk());
+        assertTrue(refused("nbds://h?tls-psk-file=").contains("tls-psk-file= without a path"));
+        assertTrue(refused("nbds://h?tls-psk-file=/a&tls-psk-file=/b").contains("tls-psk-file= twice"));
     }
 
     @Test
-    public void pskIsRefusedAsNotBuilt() {
-        String e = refused("nbds://h/e?tls-psk-file=/etc/keys.psk");
-        assertTrue(e, e.contains("tls-psk-file") && e.contains("PSK") && e.contains("not built"));
+    public void theUserNameIsThePreSharedKeysIdentity() {
+        NbdUri uri = parse("nbds://alice@h:4778/e?tls-psk-file=/k");
+        assertEquals(new NbdUri("h", 4778, "", "e", "require", Optional.empty(), Optional.of("/k"),
+                Optional.of("alice")), uri);
+        assertEquals(new Address("h", 4778), uri.address());
+        assertEquals(Optional.of("bob smith"), parse("nbds://bob%20smith@[::1]/?tls-psk-file=/k").tlsUsername());
+        assertEquals("::1", parse("nbds://bob@[::1]/?tls-psk-file=/k").host());
+        assertEquals(new NbdUri("", 0, "/tmp/nbd.sock", "", "require", Optional.empty(), Optional.of("/k"),
+                Optional.of("alice")), parse("nbds+unix://alice@/?socket=/tmp/nbd.sock&tls-psk-file=/k"));
+        assertEquals(Optional.empty(), parse("nbds://h?tls-psk-file=/k").tlsUsername());
+    }
+
+    @Test
+    public void aUserNameWithoutAPreSharedKeyIsRefused() {
+        String e = refused("nbds+unix://alice@/?socket=/tmp/nbd.sock");
+        assertTrue(e, e.contains("user name ('alice@')") && e.contains("needs tls-psk-file=FILE"));
+        assertTrue(refused("nbd://bob@h/e").contains("bob@"));
+        assertTrue(refused("nbds://bob@h/e?tls-certificates=/c").contains("needs tls-psk-file="));
+    }
+
+    @Test
+    public void aPasswordOrAnEmptyUserNameIsRefused() {
+        String e = refused("nbds://alice:secret@h/e?tls-psk-file=/k");
+        assertTrue(e, e.contains("password") && !e.contains("secret"));
+        assertTrue(refused("nbds://@h/e?tls-psk-file=/k").contains("empty user name"));
+        assertTrue(refused("nbds://a%0Ab@h/e?tls-psk-file=/k").contains("control characters"));
+        assertTrue("a UNIX scheme still takes no host", refused("nbds+unix://alice@h/?socket=/s&tls-psk-file=/k")
+                .contains("names a host ('h')"));
+    }
+
+    @Test
+    public void certificatesOrAPreSharedKeyNotBoth() {
+        String e = refused("nbds://h/e?tls-certificates=/c&tls-psk-file=/k");
+        assertTrue(e, e.contains("X.509 certificates or a pre-shared key, not both"));
     }
 
     @Test
@@ -138,6 +179,7 @@ public class NbdUriTest {
             assertTrue(e, e.contains("'" + name + "'") && e.contains("not supported"));
         }
         assertTrue(refused("nbd://h/e?tls-certificates=/c&unknown").contains("'unknown'"));
+        assertTrue(refused("nbds://h/e?x=1").contains("only socket=, tls-certificates= and tls-psk-file="));
     }
 
     @Test
