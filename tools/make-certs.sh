@@ -4,6 +4,7 @@
 #   ca-cert.pem                        the authority that signed the others
 #   server-cert.pem, server-key.pem    for a server on localhost / 127.0.0.1 / ::1
 #   client-cert.pem, client-key.pem    for a client named CLIENT-NAME (default: client)
+# The authority's own key is deleted once they are signed.
 # For tests and trials only: a real deployment has its own authority. Needs openssl. Keys are made mode 600.
 set -eu
 dir=${1:?usage: make-certs.sh DIR [CLIENT-NAME]}
@@ -23,5 +24,5 @@ sign() { # name subject extensions
 sign server "/CN=localhost" "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1
 extendedKeyUsage=serverAuth"
 sign client "/CN=$client" "extendedKeyUsage=clientAuth"
-rm -f ca-cert.srl
+rm -f ca-cert.srl ca-key.pem # nothing more is signed: the authority's key goes
 chmod 644 ca-cert.pem server-cert.pem client-cert.pem

@@ -27,11 +27,21 @@ public final class Main {
      * Read once, when the RMI registry is first used: so set here, before anything else, unless the operator has.
      */
     static final String REGISTRY_FILTER = "sun.rmi.registry.registryFilter";
+    private static final String RENEGOTIATION = "jdk.tls.rejectClientInitiatedRenegotiation";
 
     public static void main(String[] args) {
         if (System.getProperty(REGISTRY_FILTER) == null) {
             System.setProperty(REGISTRY_FILTER, "java.lang.String;!*");
         }
+        if (System.getProperty(RENEGOTIATION) == null) {
+            // TLS 1.2 clients may not renegotiate: nothing here needs it, and it is a path no test walks.
+            System.setProperty(RENEGOTIATION, "true");
+        }
+        // JDK 17 renews a TLS 1.3 key by itself once 2^37 bytes (by default) went under it, and that renewal ends in
+        // a stream of KeyUpdate messages GnuTLS peers (nbdkit, libnbd, qemu) drop the connection for, about every
+        // 128 GiB of one connection. Its peers renew their own keys; the proxy never starts a renewal.
+        java.security.Security.setProperty("jdk.tls.keyLimits",
+                "AES/GCM/NoPadding KeyUpdate 2^62, ChaCha20-Poly1305 KeyUpdate 2^62");
         Logging.install();
         Path home = Path.of(System.getProperty(EmbeddedFelix.HOME_PROPERTY, ".")).toAbsolutePath().normalize();
         System.exit(run(home, args));

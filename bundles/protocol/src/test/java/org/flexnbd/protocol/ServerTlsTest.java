@@ -125,6 +125,54 @@ public class ServerTlsTest {
         return r.type();
     }
 
+    /** Bytes a client sends in plain text after STARTTLS, before its reply, are not taken as the TLS handshake. */
+    @Test(timeout = 30_000)
+    public void bytesRightAfterStartTlsEndTheConnection() throws Exception {
+        CompletableFuture<ClientAgreement> server = serve(TlsMode.REQUIRE, false);
+        StartTlsChannel wire = connect();
+        WireInput in = new WireInput(wire, 4096);
+        WireOutput out = new WireOutput(wire, 4096);
+        in.readLong();
+        in.readLong();
+        in.readUnsignedShort();
+        out.writeInt(Nbd.FLAG_C_FIXED_NEWSTYLE);
+        OptionCodec.writeOption(out, Nbd.OPT_STARTTLS, ByteBuffer.allocate(0));
+        OptionCodec.writeOption(out, Nbd.OPT_GO, ByteBuffer.allocate(0)); // injected, in the same packet
+        out.flush();
+        assertFailed(server, "after STARTTLS before its reply");
+    }
+
+    /** The client side's guard: a server that follows its ACK with plain bytes is not given a TLS handshake. */
+    @Test(timeout = 30_000)
+    public void plainBytesAfterTheServersAckAreRefused() throws Exception {
+        CompletableFuture<Void> fake = CompletableFuture.runAsync(() -> {
+            try (SocketChannel s = listener.accept()) {
+                s.write(ByteBuffer.allocate(18).putLong(Nbd.NBDMAGIC).putLong(Nbd.IHAVEOPT)
+                        .putShort((short) Nbd.FLAG_FIXED_NEWSTYLE).flip());
+                ByteBuffer in = ByteBuffer.allocate(20);
+                while (in.hasRemaining() && s.read(in) >= 0) {
+                    continue; // the client flags and the STARTTLS option
+                }
+                s.write(ByteBuffer.allocate(20 + 8).putLong(Nbd.REPLY_MAGIC).putInt(Nbd.OPT_STARTTLS)
+                        .putInt(Nbd.REP_ACK).putInt(0).putLong(0x1122334455667788L).flip());
+                s.read(ByteBuffer.allocate(1)); // until the client closes
+            } catch (IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        StartTlsChannel wire = connect();
+        TlsCredentials trust = TlsCredentials.client(certs);
+        try {
+            ClientHandshake.negotiate(new WireInput(wire, 4096), new WireOutput(wire, 4096), "", List.of(),
+                    TlsMode.REQUIRE, () -> wire.start(p -> trust.connect(p, "127.0.0.1", 0)));
+            fail("a handshake began over bytes the server injected");
+        } catch (NbdException expected) {
+            assertTrue(expected.getMessage(), expected.getMessage().contains("after the server agreed to STARTTLS"));
+        }
+        client.close();
+        fake.get(10, TimeUnit.SECONDS);
+    }
+
     @Test(timeout = 30_000)
     public void exportNameWithoutRequiredTlsEndsTheConnection() throws Exception {
         CompletableFuture<ClientAgreement> server = serve(TlsMode.REQUIRE, false);
@@ -183,7 +231,7 @@ public class ServerTlsTest {
         } catch (IOException refusedToo) {
             // as with a missing certificate, TLS 1.3 may let the client finish first
         }
-        assertFailed(server, "");
+        assertFailed(server, "not among the names allowed");
     }
 
     private Path psk(String name, String lines) throws IOException {
@@ -222,7 +270,7 @@ public class ServerTlsTest {
         } catch (IOException expected) {
             // the server's alert
         }
-        assertFailed(server, "");
+        assertFailed(server, "unknown_psk_identity");
     }
 
     @Test
@@ -262,7 +310,7 @@ public class ServerTlsTest {
         } catch (IOException refusedToo) {
             // TLS 1.3 lets the client finish first; whether it sees the refusal is a matter of timing
         }
-        assertFailed(server, "");
+        assertFailed(server, "certificate");
     }
 
     private static void assertFailed(CompletableFuture<ClientAgreement> server, String why) throws Exception {

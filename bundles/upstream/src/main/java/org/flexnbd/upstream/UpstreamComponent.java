@@ -58,7 +58,7 @@ public final class UpstreamComponent implements Upstream {
         this.connectMillis = Duration.ofSeconds(config.connectTimeoutSeconds()).toMillis();
         this.exportName = config.exportName();
         UpstreamTls tls = UpstreamTls.of(config.tls(), config.tlsCertificates(), config.tlsPsk(),
-                config.tlsUsername());
+                config.tlsUsername(), endpoint.isUnix());
         if (tls.unreadable() != null) {
             LOG.severe(tls.unreadable().getMessage());
         }

@@ -21,7 +21,7 @@ record UpstreamTls(TlsMode mode, TlsCredentials credentials, IOException unreada
      * {@code psk}, when not empty, is a pre-shared key file (with {@code username}, the identity to use; empty for
      * its first); otherwise X.509 from {@code certificates}.
      */
-    static UpstreamTls of(String mode, String certificates, String psk, String username) {
+    static UpstreamTls of(String mode, String certificates, String psk, String username, boolean unixSocket) {
         TlsMode m;
         try {
             m = TlsMode.parse(mode);
@@ -33,6 +33,11 @@ record UpstreamTls(TlsMode mode, TlsCredentials credentials, IOException unreada
             }
             if (!psk.isEmpty()) {
                 return new UpstreamTls(m, TlsCredentials.clientPsk(Path.of(psk), username), null);
+            }
+            if (certificates.isEmpty() && unixSocket) {
+                // No host name to check: any certificate a public authority signed would pass.
+                throw new IOException("on a UNIX socket, name the authority that signs the server's certificate"
+                        + " (tlsCertificates, a folder with ca-cert.pem)");
             }
             Path dir = certificates.isEmpty() ? null : Path.of(certificates);
             return new UpstreamTls(m, TlsCredentials.client(dir), null);

@@ -34,6 +34,12 @@ public final class Peer implements AutoCloseable {
     }
 
     public static Peer start(Path dir, String name, List<String> command) throws IOException {
+        return start(dir, name, java.util.Map.of(), command);
+    }
+
+    /** The same with {@code env} added to (or over) the environment. */
+    public static Peer start(Path dir, String name, java.util.Map<String, String> env, List<String> command)
+            throws IOException {
         Files.createDirectories(dir);
         Path out = Files.createTempFile(dir, name, ".out");
         Path err = Files.createTempFile(dir, name, ".err");
@@ -44,6 +50,7 @@ public final class Peer implements AutoCloseable {
         // For the proxy's start script: pooled payload memory never released is reported (an E line, "LEAK:"),
         // which Proxy.close() turns into a failure.
         pb.environment().putIfAbsent("JAVA_OPTS", "-Dio.netty.leakDetection.level=paranoid");
+        pb.environment().putAll(env);
         return new Peer(name, pb.start(), out, err);
     }
 

@@ -28,11 +28,23 @@ final class Proxy implements AutoCloseable {
         return start(home.resolve("bin/flexnbd-proxy"), dir, port, flags);
     }
 
+    /** The same with these options for its JVM (JAVA_OPTS) besides the tests' own. */
+    static Proxy startWithJavaOpts(Path dir, int port, String javaOpts, String... flags)
+            throws IOException, InterruptedException {
+        return start(SCRIPT, dir, port, java.util.Map.of("JAVA_OPTS",
+                "-Dio.netty.leakDetection.level=paranoid " + javaOpts), flags);
+    }
+
     private static Proxy start(Path script, Path dir, int port, String... flags)
+            throws IOException, InterruptedException {
+        return start(script, dir, port, java.util.Map.of(), flags);
+    }
+
+    private static Proxy start(Path script, Path dir, int port, java.util.Map<String, String> env, String... flags)
             throws IOException, InterruptedException {
         List<String> cmd = Peer.list(script.toString(), "-l", "127.0.0.1", "-p", Integer.toString(port));
         cmd.addAll(List.of(flags));
-        Proxy p = new Proxy(Peer.start(dir, "proxy", cmd), port);
+        Proxy p = new Proxy(Peer.start(dir, "proxy", env, cmd), port);
         try {
             Peer.awaitPort(port, 20);
         } catch (AssertionError e) {

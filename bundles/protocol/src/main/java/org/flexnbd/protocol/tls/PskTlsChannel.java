@@ -194,6 +194,9 @@ final class PskTlsChannel implements SecureChannel {
 
     @Override
     public int read(ByteBuffer dst) throws IOException {
+        if (!dst.hasRemaining()) {
+            return 0;
+        }
         reading.lock();
         try {
             while (true) {
@@ -295,25 +298,9 @@ final class PskTlsChannel implements SecureChannel {
         return raw.isOpen();
     }
 
-    /** close_notify when no write is under way, then the connection under it. */
+    /** Closes the connection under it, without close_notify, for the reason {@link TlsChannel#close()} gives. */
     @Override
     public void close() throws IOException {
-        try {
-            if (raw.isOpen() && writing.tryLock()) {
-                try {
-                    synchronized (protocol) {
-                        protocol.close();
-                        queueOutput();
-                    }
-                    send();
-                } catch (IOException | RuntimeException best) {
-                    // the close itself matters, not the courtesy
-                } finally {
-                    writing.unlock();
-                }
-            }
-        } finally {
-            raw.close();
-        }
+        raw.close();
     }
 }

@@ -121,6 +121,9 @@ public final class TlsChannel implements SecureChannel {
 
     @Override
     public int read(ByteBuffer dst) throws IOException {
+        if (!dst.hasRemaining()) {
+            return 0;
+        }
         reading.lock();
         try {
             while (true) {
@@ -339,24 +342,11 @@ public final class TlsChannel implements SecureChannel {
     }
 
     /**
-     * Sends close_notify when no write is under way (a writer blocked on a peer that stopped reading must not hold
-     * up the close), then closes the connection under it.
+     * Closes the connection under it, without close_notify: writing it could block for ever on a peer that has
+     * stopped reading, and NBD ends its sessions itself (DISCONNECT), so a cut after the last reply loses nothing.
      */
     @Override
     public void close() throws IOException {
-        try {
-            if (raw.isOpen() && writing.tryLock()) {
-                try {
-                    engine.closeOutbound();
-                    wrapAndSend(NOTHING, 0, 1);
-                } catch (IOException | RuntimeException best) {
-                    // the close itself matters, not the courtesy
-                } finally {
-                    writing.unlock();
-                }
-            }
-        } finally {
-            raw.close();
-        }
+        raw.close();
     }
 }

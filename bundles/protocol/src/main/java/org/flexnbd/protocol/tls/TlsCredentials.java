@@ -36,8 +36,8 @@ public interface TlsCredentials {
     }
 
     /**
-     * The connecting side with X.509: the server is checked against {@code dir/ca-cert.pem}, or the system's trust
-     * store when there is none (or {@code dir} is null); {@code client-cert.pem} and {@code client-key.pem}, when
+     * The connecting side with X.509: the server is checked against {@code dir/ca-cert.pem} (which must be there),
+     * or the system's trust store when {@code dir} is null; {@code client-cert.pem} and {@code client-key.pem}, when
      * both are there, are shown to it.
      */
     static TlsCredentials client(Path dir) throws IOException {

@@ -76,6 +76,11 @@ final class X509Credentials implements TlsCredentials {
      */
     static X509Credentials client(Path dir) throws IOException {
         try {
+            if (dir != null && !Files.isRegularFile(dir.resolve("ca-cert.pem"))) {
+                // A typo in the folder's name must not quietly trust every authority the system knows.
+                throw new IOException(dir + " has no ca-cert.pem; leave the folder out to trust the system's"
+                        + " authorities");
+            }
             Path cert = dir == null ? null : dir.resolve("client-cert.pem");
             Path key = dir == null ? null : dir.resolve("client-key.pem");
             KeyManagerFactory keys = null;
