@@ -63,14 +63,14 @@ public class TlsIT {
         return d;
     }
 
+    /**
+     * nbdkit with TLS required and the proxy's client certificate checked (--tls-verify-peer): the proxy shows it
+     * from the folder of its -C URI, where make-certs.sh put client-cert.pem and client-key.pem.
+     */
     private Nbdkit tlsUpstream(int port, String... plugin) {
-        String[] args = new String[plugin.length + 4];
-        args[0] = "-t";
-        args[1] = "1";
-        args[2] = "--tls=require";
-        args[3] = "--tls-certificates=" + certs;
-        System.arraycopy(plugin, 0, args, 4, plugin.length);
-        return new Nbdkit(dir, port, args);
+        List<String> args = Peer.list("-t", "1", "--tls=require", "--tls-certificates=" + certs, "--tls-verify-peer");
+        args.addAll(List.of(plugin));
+        return new Nbdkit(dir, port, args.toArray(new String[0]));
     }
 
     private String[] bothSides(int upstreamPort, String... more) {
