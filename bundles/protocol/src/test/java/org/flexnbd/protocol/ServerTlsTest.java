@@ -92,15 +92,32 @@ public class ServerTlsTest {
         return new StartTlsChannel(client);
     }
 
-    @Test(timeout = 30_000)
-    public void requiredTlsRefusesOptionsBeforeStartTlsThenNegotiatesInsideIt() throws Exception {
-        CompletableFuture<ClientAgreement> server = serve(TlsMode.REQUIRE, false);
+    private record Greeted(StartTlsChannel wire, WireInput in, WireOutput out) { }
+
+    /** Connected, with the server's greeting read; the client flags are the caller's to send. */
+    private Greeted greeted() throws IOException {
         StartTlsChannel wire = connect();
         WireInput in = new WireInput(wire, 4096);
         WireOutput out = new WireOutput(wire, 4096);
         in.readLong();
         in.readLong();
         in.readUnsignedShort();
+        return new Greeted(wire, in, out);
+    }
+
+    /** The client side's whole handshake, TLS required, proving itself with {@code credentials}. */
+    private static UpstreamExport negotiate(StartTlsChannel wire, TlsCredentials credentials) throws IOException {
+        return ClientHandshake.negotiate(new WireInput(wire, 4096), new WireOutput(wire, 4096), "", List.of(),
+                TlsMode.REQUIRE, () -> wire.start(p -> credentials.connect(p, "127.0.0.1", 0)));
+    }
+
+    @Test(timeout = 30_000)
+    public void requiredTlsRefusesOptionsBeforeStartTlsThenNegotiatesInsideIt() throws Exception {
+        CompletableFuture<ClientAgreement> server = serve(TlsMode.REQUIRE, false);
+        Greeted g = greeted();
+        StartTlsChannel wire = g.wire();
+        WireInput in = g.in();
+        WireOutput out = g.out();
         out.writeInt(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES);
         for (int option : new int[] {Nbd.OPT_LIST, Nbd.OPT_STRUCTURED_REPLY, Nbd.OPT_INFO, Nbd.OPT_GO}) {
             assertEquals("option " + option, Nbd.REP_ERR_TLS_REQD, ask(in, out, option, ByteBuffer.allocate(0)));
@@ -129,12 +146,10 @@ public class ServerTlsTest {
     @Test(timeout = 30_000)
     public void bytesRightAfterStartTlsEndTheConnection() throws Exception {
         CompletableFuture<ClientAgreement> server = serve(TlsMode.REQUIRE, false);
-        StartTlsChannel wire = connect();
-        WireInput in = new WireInput(wire, 4096);
-        WireOutput out = new WireOutput(wire, 4096);
-        in.readLong();
-        in.readLong();
-        in.readUnsignedShort();
+        Greeted g = greeted();
+        StartTlsChannel wire = g.wire();
+        WireInput in = g.in();
+        WireOutput out = g.out();
         out.writeInt(Nbd.FLAG_C_FIXED_NEWSTYLE);
         OptionCodec.writeOption(out, Nbd.OPT_STARTTLS, ByteBuffer.allocate(0));
         OptionCodec.writeOption(out, Nbd.OPT_GO, ByteBuffer.allocate(0)); // injected, in the same packet
@@ -163,8 +178,7 @@ public class ServerTlsTest {
         StartTlsChannel wire = connect();
         TlsCredentials trust = TlsCredentials.client(certs);
         try {
-            ClientHandshake.negotiate(new WireInput(wire, 4096), new WireOutput(wire, 4096), "", List.of(),
-                    TlsMode.REQUIRE, () -> wire.start(p -> trust.connect(p, "127.0.0.1", 0)));
+            negotiate(wire, trust);
             fail("a handshake began over bytes the server injected");
         } catch (NbdException expected) {
             assertTrue(expected.getMessage(), expected.getMessage().contains("after the server agreed to STARTTLS"));
@@ -176,12 +190,10 @@ public class ServerTlsTest {
     @Test(timeout = 30_000)
     public void exportNameWithoutRequiredTlsEndsTheConnection() throws Exception {
         CompletableFuture<ClientAgreement> server = serve(TlsMode.REQUIRE, false);
-        StartTlsChannel wire = connect();
-        WireInput in = new WireInput(wire, 4096);
-        WireOutput out = new WireOutput(wire, 4096);
-        in.readLong();
-        in.readLong();
-        in.readUnsignedShort();
+        Greeted g = greeted();
+        StartTlsChannel wire = g.wire();
+        WireInput in = g.in();
+        WireOutput out = g.out();
         out.writeInt(Nbd.FLAG_C_FIXED_NEWSTYLE);
         OptionCodec.writeOption(out, Nbd.OPT_EXPORT_NAME, ByteBuffer.allocate(0));
         out.flush();
@@ -193,8 +205,7 @@ public class ServerTlsTest {
         CompletableFuture<ClientAgreement> server = serve(TlsMode.ON, false);
         StartTlsChannel wire = connect();
         TlsCredentials trust = TlsCredentials.client(certs);
-        UpstreamExport e = ClientHandshake.negotiate(new WireInput(wire, 4096), new WireOutput(wire, 4096), "",
-                List.of(), TlsMode.REQUIRE, () -> wire.start(p -> trust.connect(p, "127.0.0.1", 0)));
+        UpstreamExport e = negotiate(wire, trust);
         assertNotNull(wire.tls());
         assertTrue("structured replies agreed again inside TLS", e.structuredReplies());
         assertTrue(server.get(10, TimeUnit.SECONDS).structuredReplies());
@@ -205,8 +216,7 @@ public class ServerTlsTest {
         CompletableFuture<ClientAgreement> server = serve(TlsMode.REQUIRE, true);
         StartTlsChannel wire = connect();
         TlsCredentials mine = TlsCredentials.client(certs); // holds client-cert.pem and client-key.pem
-        ClientHandshake.negotiate(new WireInput(wire, 4096), new WireOutput(wire, 4096), "", List.of(),
-                TlsMode.REQUIRE, () -> wire.start(p -> mine.connect(p, "127.0.0.1", 0)));
+        negotiate(wire, mine);
         server.get(10, TimeUnit.SECONDS);
     }
 
@@ -215,8 +225,7 @@ public class ServerTlsTest {
         CompletableFuture<ClientAgreement> server = serve(TlsMode.REQUIRE, true, java.util.Set.of("x", "trusted-client"));
         StartTlsChannel wire = connect();
         TlsCredentials mine = TlsCredentials.client(certs);
-        ClientHandshake.negotiate(new WireInput(wire, 4096), new WireOutput(wire, 4096), "", List.of(),
-                TlsMode.REQUIRE, () -> wire.start(p -> mine.connect(p, "127.0.0.1", 0)));
+        negotiate(wire, mine);
         server.get(10, TimeUnit.SECONDS);
     }
 
@@ -226,8 +235,7 @@ public class ServerTlsTest {
         StartTlsChannel wire = connect();
         TlsCredentials mine = TlsCredentials.client(certs);
         try {
-            ClientHandshake.negotiate(new WireInput(wire, 4096), new WireOutput(wire, 4096), "", List.of(),
-                    TlsMode.REQUIRE, () -> wire.start(p -> mine.connect(p, "127.0.0.1", 0)));
+            negotiate(wire, mine);
         } catch (IOException refusedToo) {
             // as with a missing certificate, TLS 1.3 may let the client finish first
         }
@@ -249,8 +257,7 @@ public class ServerTlsTest {
         CompletableFuture<ClientAgreement> server = serve(TlsMode.REQUIRE, TlsCredentials.serverPsk(keys));
         StartTlsChannel wire = connect();
         TlsCredentials bob = TlsCredentials.clientPsk(keys, "bob");
-        UpstreamExport e = ClientHandshake.negotiate(new WireInput(wire, 4096), new WireOutput(wire, 4096), "",
-                List.of(), TlsMode.REQUIRE, () -> wire.start(p -> bob.connect(p, "127.0.0.1", 0)));
+        UpstreamExport e = negotiate(wire, bob);
         assertEquals(1 << 20, e.export().size());
         assertTrue(server.get(10, TimeUnit.SECONDS).structuredReplies());
         assertEquals("psk:bob", wire.tls().peerSubject());
@@ -264,8 +271,7 @@ public class ServerTlsTest {
         StartTlsChannel wire = connect();
         TlsCredentials mallory = TlsCredentials.clientPsk(other, "");
         try {
-            ClientHandshake.negotiate(new WireInput(wire, 4096), new WireOutput(wire, 4096), "", List.of(),
-                    TlsMode.REQUIRE, () -> wire.start(p -> mallory.connect(p, "127.0.0.1", 0)));
+            negotiate(wire, mallory);
             fail("an unknown identity was served");
         } catch (IOException expected) {
             // the server's alert
@@ -305,8 +311,7 @@ public class ServerTlsTest {
         StartTlsChannel wire = connect();
         TlsCredentials anonymous = TlsCredentials.client(onlyCa);
         try {
-            ClientHandshake.negotiate(new WireInput(wire, 4096), new WireOutput(wire, 4096), "", List.of(),
-                    TlsMode.REQUIRE, () -> wire.start(p -> anonymous.connect(p, "127.0.0.1", 0)));
+            negotiate(wire, anonymous);
         } catch (IOException refusedToo) {
             // TLS 1.3 lets the client finish first; whether it sees the refusal is a matter of timing
         }

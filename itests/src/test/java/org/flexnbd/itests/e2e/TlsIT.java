@@ -281,10 +281,7 @@ public class TlsIT {
     @Test
     public void copiesSurviveUpstreamKillsWithTlsOnBothSides() throws Exception {
         long size = 256L << 20;
-        Path disk = shm.resolve("upstream.img");
-        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
-            f.setLength(size);
-        }
+        Path disk = emptyDisk(size);
         Path src = E2E.randomFile(shm, "src.img", size);
         Path back = shm.resolve("back.img");
         int upPort = Peer.freePort();
@@ -309,6 +306,15 @@ public class TlsIT {
         }
     }
 
+    /** The file an nbdkit file plugin serves, throttled so that kills land mid-copy (the rate filter counts bits). */
+    private Path emptyDisk(long size) throws java.io.IOException {
+        Path disk = shm.resolve("upstream.img");
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(size);
+        }
+        return disk;
+    }
+
     private Nbdkit killAndRestart(Nbdkit up, int port, String[] plugin, Peer copy, int kills) throws Exception {
         for (int i = 0; i < kills; i++) {
             Thread.sleep(1500);
@@ -327,10 +333,7 @@ public class TlsIT {
     @Test
     public void aDowngradeAcrossAReconnectNeverGetsPlainText() throws Exception {
         long size = 128L << 20;
-        Path disk = shm.resolve("upstream.img");
-        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
-            f.setLength(size);
-        }
+        Path disk = emptyDisk(size);
         Path src = E2E.randomFile(shm, "src.img", size);
         int upPort = Peer.freePort();
         String[] plugin = {"--filter=rate", "file", disk.toString(), "rate=256M"};

@@ -233,16 +233,6 @@ final class PskTlsChannel implements SecureChannel {
     }
 
     @Override
-    public int write(ByteBuffer src) throws IOException {
-        return (int) write(new ByteBuffer[] {src}, 0, 1);
-    }
-
-    @Override
-    public long write(ByteBuffer[] srcs) throws IOException {
-        return write(srcs, 0, srcs.length);
-    }
-
-    @Override
     public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
         writing.lock();
         try {

@@ -1,5 +1,7 @@
 package org.flexnbd.protocol.tls;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
 import java.nio.channels.GatheringByteChannel;
 
@@ -11,4 +13,15 @@ public interface SecureChannel extends ByteChannel, GatheringByteChannel {
 
     /** The protocol and cipher suite agreed, for the log and management. */
     String describe();
+
+    /** Every write is the gathering one: a header and its payload go out in the same records. */
+    @Override
+    default int write(ByteBuffer src) throws IOException {
+        return (int) write(new ByteBuffer[] {src}, 0, 1);
+    }
+
+    @Override
+    default long write(ByteBuffer[] srcs) throws IOException {
+        return write(srcs, 0, srcs.length);
+    }
 }

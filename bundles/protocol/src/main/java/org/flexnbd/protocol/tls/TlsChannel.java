@@ -265,16 +265,6 @@ public final class TlsChannel implements SecureChannel {
     }
 
     @Override
-    public int write(ByteBuffer src) throws IOException {
-        return (int) write(new ByteBuffer[] {src}, 0, 1);
-    }
-
-    @Override
-    public long write(ByteBuffer[] srcs) throws IOException {
-        return write(srcs, 0, srcs.length);
-    }
-
-    @Override
     public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
         writing.lock();
         try {
