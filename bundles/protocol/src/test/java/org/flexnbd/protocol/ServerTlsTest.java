@@ -146,10 +146,7 @@ public class ServerTlsTest {
     @Test(timeout = 30_000)
     public void bytesRightAfterStartTlsEndTheConnection() throws Exception {
         CompletableFuture<ClientAgreement> server = serve(TlsMode.REQUIRE, false);
-        Greeted g = greeted();
-        StartTlsChannel wire = g.wire();
-        WireInput in = g.in();
-        WireOutput out = g.out();
+        WireOutput out = greeted().out();
         out.writeInt(Nbd.FLAG_C_FIXED_NEWSTYLE);
         OptionCodec.writeOption(out, Nbd.OPT_STARTTLS, ByteBuffer.allocate(0));
         OptionCodec.writeOption(out, Nbd.OPT_GO, ByteBuffer.allocate(0)); // injected, in the same packet
@@ -190,10 +187,7 @@ public class ServerTlsTest {
     @Test(timeout = 30_000)
     public void exportNameWithoutRequiredTlsEndsTheConnection() throws Exception {
         CompletableFuture<ClientAgreement> server = serve(TlsMode.REQUIRE, false);
-        Greeted g = greeted();
-        StartTlsChannel wire = g.wire();
-        WireInput in = g.in();
-        WireOutput out = g.out();
+        WireOutput out = greeted().out();
         out.writeInt(Nbd.FLAG_C_FIXED_NEWSTYLE);
         OptionCodec.writeOption(out, Nbd.OPT_EXPORT_NAME, ByteBuffer.allocate(0));
         out.flush();
