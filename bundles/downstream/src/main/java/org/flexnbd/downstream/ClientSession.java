@@ -504,11 +504,7 @@ final class ClientSession implements Runnable {
         if (s != null) {
             s.close();
         }
-        try {
-            wire.close(); // with TLS, close_notify first when no write is under way
-        } catch (IOException ignored) {
-            // the client is gone either way
-        }
+        closeSocket(); // with TLS too: no close_notify (TlsChannel#close says why)
         host.ended(this);
     }
 

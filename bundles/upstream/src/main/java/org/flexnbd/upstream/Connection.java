@@ -27,7 +27,7 @@ final class Connection {
     }
 
     final ProgressChannel channel;
-    /** What closes the connection: with TLS on, it says close_notify first when it can. */
+    /** The connection as the wire reads and writes it: TLS once the server agreed to STARTTLS. */
     private final StartTlsChannel wire;
     final WireInput in;
     final WireOutput out;
@@ -72,7 +72,7 @@ final class Connection {
             quiet = asked != null ? disconnectQuietly : quietly;
         }
         try {
-            wire.close();
+            channel.close();
         } catch (IOException ignored) {
             // closing is all we wanted
         }

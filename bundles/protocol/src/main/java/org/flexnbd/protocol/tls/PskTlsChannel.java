@@ -40,6 +40,8 @@ final class PskTlsChannel implements SecureChannel {
     private final byte[] plain = new byte[RECORD];
     /** Ciphertext the protocol produced and nobody has written yet; guarded by {@code protocol}. */
     private ByteBuffer queued = ByteBuffer.allocate(4 * RECORD + 512);
+    /** The buffer {@code queued} is swapped with when it is written out; guarded by {@code writing}. */
+    private ByteBuffer spare = ByteBuffer.allocate(4 * RECORD + 512);
     private boolean inputEnded;
 
     /** Where the handshake's outcome can be read back from: BC keeps the context in the peer object. */
@@ -171,13 +173,14 @@ final class PskTlsChannel implements SecureChannel {
                     if (queued.position() == 0) {
                         return;
                     }
-                    queued.flip();
-                    out = ByteBuffer.allocate(queued.remaining()).put(queued).flip();
-                    queued.clear();
+                    out = queued;
+                    queued = spare;
                 }
+                out.flip();
                 while (out.hasRemaining()) {
                     raw.write(out);
                 }
+                spare = out.clear();
             }
         } finally {
             writing.unlock();
@@ -221,7 +224,7 @@ final class PskTlsChannel implements SecureChannel {
                 // Something to answer (an alert, a refused renegotiation): the writer sends it if it is busy.
                 if (writing.tryLock()) {
                     try {
-                        send();
+                        send(); // reentrant: the lock is already ours
                     } finally {
                         writing.unlock();
                     }
@@ -242,12 +245,14 @@ final class PskTlsChannel implements SecureChannel {
                 while (src.hasRemaining()) {
                     int n = Math.min(RECORD, src.remaining());
                     src.get(plain, 0, n);
+                    boolean full;
                     synchronized (protocol) {
                         protocol.writeApplicationData(plain, 0, n);
                         queueOutput();
+                        full = queued.position() >= 4 * RECORD;
                     }
                     total += n;
-                    if (queuedBytes() >= 4 * RECORD) {
+                    if (full) {
                         send();
                     }
                 }
@@ -256,12 +261,6 @@ final class PskTlsChannel implements SecureChannel {
             return total;
         } finally {
             writing.unlock();
-        }
-    }
-
-    private int queuedBytes() {
-        synchronized (protocol) {
-            return queued.position();
         }
     }
 

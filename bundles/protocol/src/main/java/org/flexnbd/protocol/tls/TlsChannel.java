@@ -30,6 +30,12 @@ public final class TlsChannel implements SecureChannel {
     private final SSLEngine engine;
     private final ReentrantLock reading = new ReentrantLock();
     private final ReentrantLock writing = new ReentrantLock();
+    /**
+     * The engine's largest record, ciphertext and plaintext: asked once, since asking takes the engine's lock and
+     * the sizes a fresh engine gives are its largest.
+     */
+    private final int packetSize;
+    private final int applicationSize;
     /** Ciphertext read and not yet unwrapped, kept ready for reading (flipped). */
     private ByteBuffer netIn;
     /** Plaintext unwrapped and not yet taken, kept ready for reading (flipped). */
@@ -41,10 +47,12 @@ public final class TlsChannel implements SecureChannel {
         this.raw = raw;
         this.engine = engine;
         SSLSession s = engine.getSession();
+        this.packetSize = s.getPacketBufferSize();
+        this.applicationSize = s.getApplicationBufferSize();
         // Room for a few records each way: fewer system calls, and still small enough for hundreds of clients.
-        this.netIn = ByteBuffer.allocateDirect(RECORDS * s.getPacketBufferSize()).flip();
-        this.appIn = ByteBuffer.allocate(s.getApplicationBufferSize()).flip();
-        this.netOut = ByteBuffer.allocateDirect(RECORDS * s.getPacketBufferSize());
+        this.netIn = ByteBuffer.allocateDirect(RECORDS * packetSize).flip();
+        this.appIn = ByteBuffer.allocate(applicationSize).flip();
+        this.netOut = ByteBuffer.allocateDirect(RECORDS * packetSize);
     }
 
     /**
@@ -134,7 +142,7 @@ public final class TlsChannel implements SecureChannel {
                     return -1;
                 }
                 // A large enough destination takes plaintext straight from the engine, without a copy.
-                boolean direct = dst.remaining() >= engine.getSession().getApplicationBufferSize();
+                boolean direct = dst.remaining() >= applicationSize;
                 int n = direct ? unwrapSome(dst) : unwrapBuffered();
                 if (n == OVERFLOW) {
                     n = unwrapBuffered();
@@ -164,7 +172,7 @@ public final class TlsChannel implements SecureChannel {
             if (n != OVERFLOW) {
                 return n;
             }
-            appIn = grow(appIn, engine.getSession().getApplicationBufferSize());
+            appIn = grow(appIn, applicationSize);
         }
     }
 
@@ -232,7 +240,7 @@ public final class TlsChannel implements SecureChannel {
         try {
             if (!netIn.hasRemaining()) {
                 netIn.flip();
-                netIn = grow(netIn, engine.getSession().getPacketBufferSize());
+                netIn = grow(netIn, packetSize);
                 netIn.compact();
             }
             return raw.read(netIn) >= 0;
@@ -292,7 +300,6 @@ public final class TlsChannel implements SecureChannel {
      */
     private void wrapAndSend(ByteBuffer[] srcs, int offset, int length) throws IOException {
         netOut.clear();
-        int packet = engine.getSession().getPacketBufferSize();
         boolean more = true;
         while (more) {
             SSLEngineResult r = engine.wrap(srcs, offset, length, netOut);
@@ -301,20 +308,21 @@ public final class TlsChannel implements SecureChannel {
                     if (r.getHandshakeStatus() == SSLEngineResult.HandshakeStatus.NEED_TASK) {
                         runTasks();
                     }
-                    more = r.bytesConsumed() > 0 && netOut.remaining() >= packet && remaining(srcs, offset, length) > 0;
+                    more = r.bytesConsumed() > 0 && netOut.remaining() >= packetSize
+                            && remaining(srcs, offset, length) > 0;
                     break;
                 case BUFFER_OVERFLOW:
                     if (netOut.position() > 0) {
                         more = false; // send what is wrapped; the caller comes back for the rest
                     } else {
-                        netOut = ByteBuffer.allocateDirect(netOut.capacity() + packet);
+                        netOut = ByteBuffer.allocateDirect(netOut.capacity() + packetSize);
                     }
                     break;
                 case CLOSED:
                     if (r.bytesProduced() == 0 && netOut.position() == 0) {
                         throw new ClosedChannelException();
                     }
-                    more = false; // our own close_notify, or an alert after a failure: sent below
+                    more = false; // an alert after a failure: sent below
                     break;
                 default:
                     throw new SSLException("unexpected wrap status " + r.getStatus());
