@@ -18,15 +18,18 @@ import io.netty.util.internal.PlatformDependent;
  */
 public final class PayloadPool {
     /**
-     * The largest buffer a thread cache keeps: 256 KiB, nbdcopy's requests and most of qemu's; larger ones go back
-     * to their arena (with 1 MiB and 64 a size, four clients writing at full speed peaked at 252 MiB resident: the
-     * caches count against the memory bound). Netty reads it once, from a system property, when the allocator
-     * class is first loaded; nothing else in the process loads it earlier.
+     * The largest buffer a thread cache keeps: 1 MiB, fio's and qemu's large requests. When it was 256 KiB, 1 MiB
+     * buffers went back to their arena, and a stream of them (16 in flight, each freed in the order taken) emptied a 4
+     * MiB chunk every fourth request, which the arena gave back and took anew, zeroed: 5 to 7% of the CPU of 1 MiB
+     * writes, and more with the write journal keeping 16 more of them alive (docs/BENCHMARKS.md, the journal's cost).
+     * Netty reads it once, from a system property, when the allocator class is first loaded; nothing else in the
+     * process loads it earlier.
      */
     private static final String MAX_CACHED = "io.netty.allocator.maxCachedBufferCapacity";
     /**
-     * Buffers of one size a thread cache keeps: 16, a quarter of what nbdcopy keeps in flight, enough that its
-     * chunks seldom empty and are freed; more cost memory, as above.
+     * Buffers of one size a thread cache keeps: 16, a quarter of what nbdcopy keeps in flight, enough that its chunks
+     * seldom empty and are freed. More cost memory: with 64 a size, four clients writing 1 MiB requests at full speed
+     * peaked at 252 MiB resident.
      */
     private static final int CACHED_PER_SIZE = 16;
 
@@ -58,7 +61,7 @@ public final class PayloadPool {
     }
 
     private static ByteBufAllocator create() {
-        System.getProperties().putIfAbsent(MAX_CACHED, Integer.toString(256 * 1024));
+        System.getProperties().putIfAbsent(MAX_CACHED, Integer.toString(1024 * 1024));
         return new PooledByteBufAllocator(true, 0, PooledByteBufAllocator.defaultNumDirectArena(),
                 PooledByteBufAllocator.defaultPageSize(), PooledByteBufAllocator.defaultMaxOrder(),
                 PooledByteBufAllocator.defaultSmallCacheSize(), CACHED_PER_SIZE, true, 0);

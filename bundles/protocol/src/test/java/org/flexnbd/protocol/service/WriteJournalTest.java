@@ -162,6 +162,18 @@ public class WriteJournalTest {
     }
 
     @Test
+    public void aFlushThatEndsNoFullJournalWakesNoConnection() {
+        for (int i = 0; i < 8; i++) {
+            ack(clientA, write(i, i * 4096L, 4096));
+        }
+        assertTrue("half full", journal.wantsFlush());
+        int before = changes.get();
+        journal.flushed(clientA, journal.mark(), true);
+        assertEquals(0, journal.requests());
+        assertEquals("nothing was held back: nobody to tell", before, changes.get());
+    }
+
+    @Test
     public void anUpstreamRefusingTheProxysFlushSwitchesItOffRatherThanHoldingEveryClient() {
         for (int i = 0; i < 16; i++) {
             ack(clientA, write(i, i * 4096L, 4096));
