@@ -4,7 +4,8 @@
 # its config/org.flexnbd.upstream.cfg), and, for reference, "direct" (fio straight to nbdkit). Each path has an
 # nbdkit memory upstream of its own (1 GiB, advertising FLUSH), filled once before anything is measured, so that
 # all start equal. Every path runs each workload once per round, in an order that rotates; the report gives
-# medians of MiB/s and IOPS, and journal / nojournal per workload (the goal: the journal costs at most 5%).
+# medians of MiB/s and IOPS, and journal / nojournal per workload, as a ratio of medians and as the median of the
+# ratios within each round (the goal: the journal costs at most 5% by both).
 #
 #   bench/journal.sh [--quick] [--rounds N] [--seconds N] [--no-direct] [--out DIR]
 #
@@ -207,9 +208,10 @@ for w in workloads:
         print(f"| {LABEL.get(w, w)} | {p} | {fmt(med(w, p, 0))} | {fmt(med(w, p, 1))} | "
               f"{fmt(min(x[0] for x in v))}–{fmt(max(x[0] for x in v))} | {per} |")
 print()
-print("journal / nojournal: the ratio of the medians, and the same ratio within each round (min–max); the journal's")
-print("cost is 1 − ratio, the goal at most 5%.\n")
-head = ["workload", "journal / nojournal MiB/s", "IOPS", "per round", "cost", "within 5%"]
+print("journal / nojournal: the ratio of the medians, and the same ratio within each round (its median, then min–max:")
+print("on a shared machine whole rounds run slow for both paths, and the paired ratio sees through that); the")
+print("journal's cost is 1 − the lower of the two medians, the goal at most 5%.\n")
+head = ["workload", "journal / nojournal MiB/s", "IOPS", "per round: median (min–max)", "cost", "within 5%"]
 if "direct" in paths:
     head += ["journal / direct", "nojournal / direct"]
 print("| " + " | ".join(head) + " |")
@@ -220,8 +222,11 @@ for w in workloads:
     ratio = med(w, "journal", 0) / med(w, "nojournal", 0)
     j, n = runs[(w, "journal")], runs[(w, "nojournal")]
     per_round = [j[r][0] / n[r][0] for r in j if r in n]
+    paired = statistics.median(per_round)
+    worse = min(ratio, paired)
     cells = [LABEL.get(w, w), f"{ratio:.3f}", f"{med(w, 'journal', 1) / med(w, 'nojournal', 1):.3f}",
-             f"{min(per_round):.3f}–{max(per_round):.3f}", f"{(1 - ratio) * 100:.1f}%", "yes" if ratio >= 0.95 else "**no**"]
+             f"{paired:.3f} ({min(per_round):.3f}–{max(per_round):.3f})", f"{(1 - worse) * 100:.1f}%",
+             "yes" if worse >= 0.95 else "**no**"]
     if "direct" in paths and (w, "direct") in runs:
         cells += [f"{med(w, 'journal', 0) / med(w, 'direct', 0):.3f}", f"{med(w, 'nojournal', 0) / med(w, 'direct', 0):.3f}"]
     print("| " + " | ".join(cells) + " |")
