@@ -19,6 +19,7 @@ import java.util.logging.Logger;
 
 import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.PayloadPool;
+import org.flexnbd.protocol.Watchdog;
 import org.flexnbd.protocol.service.Downstream;
 import org.flexnbd.protocol.service.Upstream;
 import org.osgi.service.component.annotations.Activate;
@@ -47,7 +48,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private final int maxClients;
     private final long drainMillis;
     private final ClientLimits limits;
-    private Thread watchdog;
+    private Watchdog watchdog;
     private final int readAheadBytes;
     private final PayloadBudget budget;
     private final Semaphore places;
@@ -114,9 +115,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             Thread acceptor = new Thread(this::accept, "downstream-accept");
             acceptor.setDaemon(true);
             acceptor.start();
-            watchdog = new Thread(this::watchClients, "client-watchdog");
-            watchdog.setDaemon(true);
-            watchdog.start();
+            watchdog = Watchdog.start("client-watchdog", limits.watchStepMillis(), this::watchClients);
             LOG.info("listening on " + address);
         }
     }
@@ -174,26 +173,14 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     }
 
     /**
-     * Closes the clients that have stopped taking their replies, or overrun their handshake or a WRITE's payload.
-     * Its failure policy: whatever goes wrong in one round is logged (E) and the next round comes as usual, so the
-     * limits hold as long as the listener runs.
+     * The watchdog's round: closes the clients that have stopped taking their replies, or overrun their handshake or
+     * a WRITE's payload. Its failure policy is {@link Watchdog}'s: a failed round is logged (E) and the next comes as
+     * usual, so the limits hold as long as the listener runs.
      */
     private void watchClients() {
-        long step = limits.watchStepMillis();
-        while (!stopping) {
-            try {
-                Thread.sleep(step);
-            } catch (InterruptedException e) {
-                return;
-            }
-            try {
-                long now = System.nanoTime();
-                for (ClientSession s : sessions) {
-                    s.dropIfStalled(now, limits.clientNanos());
-                }
-            } catch (Throwable e) { // an Error too: without this thread no limit would hold
-                LOG.log(Level.SEVERE, "client watchdog: a round failed; going on", e);
-            }
+        long now = System.nanoTime();
+        for (ClientSession s : sessions) {
+            s.dropIfStalled(now, limits.clientNanos());
         }
     }
 
@@ -363,7 +350,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     void deactivate() {
         stopping = true;
         if (watchdog != null) {
-            watchdog.interrupt();
+            watchdog.stop();
         }
         if (server != null) {
             try {

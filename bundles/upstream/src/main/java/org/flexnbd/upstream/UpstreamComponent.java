@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 import org.flexnbd.protocol.UpstreamExport;
+import org.flexnbd.protocol.Watchdog;
 import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
@@ -35,6 +36,7 @@ public final class UpstreamComponent implements Upstream {
     private final String exportName;
     private volatile Connector connector;
     private final ScheduledExecutorService timer;
+    private final Watchdog watchdog;
     private final ReferenceExport reference = new ReferenceExport();
     private final Stats stats = new Stats();
     private final long maxDelayMillis;
@@ -51,7 +53,7 @@ public final class UpstreamComponent implements Upstream {
     public UpstreamComponent(UpstreamConfig config) {
         Endpoint endpoint = new Endpoint(config.address(), config.port(), config.bind());
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "upstream-watchdog");
+            Thread t = new Thread(r, "upstream-connect-timer");
             t.setDaemon(true);
             return t;
         });
@@ -66,7 +68,7 @@ public final class UpstreamComponent implements Upstream {
         this.maxDelayMillis = config.reconnectMaxDelayMillis();
         this.journal = new WriteJournal(config.journalBytes(), this::wakeLinks);
         long timeoutNanos = TimeUnit.SECONDS.toNanos(config.timeoutSeconds());
-        timer.scheduleWithFixedDelay(() -> checkProgress(timeoutNanos), 1, 1, TimeUnit.SECONDS);
+        this.watchdog = Watchdog.start("upstream-watchdog", 1000, () -> checkProgress(timeoutNanos));
     }
 
     @Override
@@ -221,21 +223,17 @@ public final class UpstreamComponent implements Upstream {
     }
 
     /**
-     * The watchdog's round. Its failure policy: a failed round is logged (E) and the next comes a second later (an
-     * exception escaping a scheduled task would cancel every later round, silently).
+     * The watchdog's round: gives up the connections that owe an answer for longer than the timeout. Its failure
+     * policy is {@link Watchdog}'s: a failed round is logged (E) and the next comes a second later.
      */
     private void checkProgress(long timeoutNanos) {
-        try {
-            List<UpstreamLink> all;
-            synchronized (this) {
-                all = List.copyOf(links);
-            }
-            long now = System.nanoTime();
-            for (UpstreamLink l : all) {
-                l.checkProgress(now, timeoutNanos);
-            }
-        } catch (Throwable e) {
-            LOG.log(java.util.logging.Level.SEVERE, "upstream watchdog: a round failed; going on", e);
+        List<UpstreamLink> all;
+        synchronized (this) {
+            all = List.copyOf(links);
+        }
+        long now = System.nanoTime();
+        for (UpstreamLink l : all) {
+            l.checkProgress(now, timeoutNanos);
         }
     }
 
@@ -259,6 +257,7 @@ public final class UpstreamComponent implements Upstream {
             l.close();
         }
         journal.close();
+        watchdog.stop();
         timer.shutdownNow();
     }
 }
