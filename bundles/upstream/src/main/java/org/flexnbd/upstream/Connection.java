@@ -1,8 +1,6 @@
 package org.flexnbd.upstream;
 
 import java.io.IOException;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
@@ -10,6 +8,7 @@ import org.flexnbd.protocol.WireOutput;
 import org.flexnbd.protocol.tls.StartTlsChannel;
 import org.flexnbd.protocol.tls.SecureChannel;
 import org.flexnbd.protocol.service.RequestLedger;
+import org.flexnbd.protocol.service.WriteJournal;
 
 /**
  * One negotiated upstream connection. It fails once: the first reason given is kept, the socket is closed, and the
@@ -40,12 +39,8 @@ final class Connection {
     private volatile boolean refusing;
     private volatile Binding binding;
     private final long openedNanos = System.nanoTime();
-    /** The write journal's epoch when this connection started: a loss in it replaces every connection of it. */
-    private volatile long epoch;
-    /** The journal's mark when each client FLUSH in flight here was written, by cookie. */
-    final Map<Long, Long> flushMarks = new ConcurrentHashMap<>();
-    /** The journal's mark of the proxy's own FLUSH in flight here, or -1. */
-    private volatile long ownFlushMark = -1;
+    /** Its part in the write journal, from when the link takes it into use. */
+    private volatile ConnectionJournal journal;
 
     Connection(ProgressChannel channel, StartTlsChannel wire, WireInput in, WireOutput out, UpstreamExport export) {
         this.channel = channel;
@@ -120,28 +115,13 @@ final class Connection {
         return refusing;
     }
 
-    void startEpoch(long e) {
-        epoch = e;
+    /** Taken into use by a link, before anything is written: from now on it takes part in {@code j}. */
+    void join(WriteJournal j, String upstream) {
+        journal = new ConnectionJournal(j, this, export.export().transmissionFlags(), upstream);
     }
 
-    long epoch() {
-        return epoch;
-    }
-
-    long ownFlushMark() {
-        return ownFlushMark;
-    }
-
-    void ownFlush(long mark) {
-        ownFlushMark = mark;
-    }
-
-    boolean sendsFlush() {
-        return (export.export().transmissionFlags() & org.flexnbd.protocol.Nbd.FLAG_SEND_FLUSH) != 0;
-    }
-
-    boolean multiConn() {
-        return (export.export().transmissionFlags() & org.flexnbd.protocol.Nbd.FLAG_CAN_MULTI_CONN) != 0;
+    ConnectionJournal journal() {
+        return journal;
     }
 
     void delivered() {

@@ -41,9 +41,6 @@ final class UpstreamLink {
      * read in a profile, 2 MiB still showed it; 512 KiB did not).
      */
     static final long BACKLOG = 512L << 10;
-    /** The cookie of the proxy's own FLUSH, when the journal is full: one no client is likely to use at that moment. */
-    static final long OWN_FLUSH = 0x666c65786e626421L; // "flexnbd!"
-    private static final Request OWN_FLUSH_REQUEST = Request.of(Nbd.CMD_FLUSH, 0, OWN_FLUSH, 0, 0);
 
     private final String name;
     private final Supplier<Connector> connectors;
@@ -283,7 +280,7 @@ final class UpstreamLink {
                 // even if the connection this link lost went quietly.
                 onLoss.accept(journal.epoch());
             }
-            c.startEpoch(journal.epoch());
+            c.join(journal, connectors.get().endpoint().toString());
             if (!replayJournal(c)) {
                 if (isClosed()) {
                     return;
@@ -321,7 +318,7 @@ final class UpstreamLink {
             if (lost && !isClosed()) {
                 stats.failed(c.failure());
                 LOG.warning("upstream " + connectors.get().endpoint() + " lost (" + c.failure() + "); reconnecting");
-                onLoss.accept(c.epoch());
+                onLoss.accept(c.journal().epoch());
             }
         }
     }
@@ -366,7 +363,7 @@ final class UpstreamLink {
     void dropEpoch(long e) {
         synchronized (lock) {
             Connection c = connection;
-            if (c != null && c.epoch() <= e) {
+            if (c != null && c.journal().epoch() <= e) {
                 c.fail("another upstream connection was lost; the journal is replayed first", false);
             }
         }
@@ -520,16 +517,8 @@ final class UpstreamLink {
         return journal.holding();
     }
 
-    /**
-     * The journal is half full and this connection has no FLUSH of the proxy's own out. Not after ESHUTDOWN, nor while a
-     * client's request of the same cookie awaits its reply here (the two replies could not be told apart).
-     */
-    private boolean ownFlushDue(Connection c) {
-        if (!journal.wantsFlush() || c.ownFlushMark() >= 0 || c.isRefusing() || journal.holding()) {
-            return false;
-        }
-        Binding b = c.binding();
-        return b == null || b.ledger().lookup(b.token(), OWN_FLUSH) == null;
+    private static boolean ownFlushDue(Connection c) {
+        return c.journal().ownFlushDue(c.isRefusing(), c.binding());
     }
 
     /** Under the lock. */
@@ -560,14 +549,12 @@ final class UpstreamLink {
                 return true;
             }
             try {
-                if (next.cookie() == OWN_FLUSH && c.ownFlushMark() >= 0) {
+                if (c.journal().clashesWithOwnFlush(next)) {
                     // Its reply could not be told from the proxy's own FLUSH's: a fresh connection sends it.
                     c.fail("a client's cookie met the proxy's own FLUSH; replacing the connection", false);
                     return true;
                 }
-                if (next.type() == Nbd.CMD_FLUSH && journal.isOn() && c.sendsFlush()) {
-                    c.flushMarks.put(next.cookie(), journal.mark()); // what it covers once it succeeds
-                }
+                c.journal().writing(next);
                 RequestCodec.write(c.out, next);
             } finally {
                 next.release(); // the ledger's reference for this write
@@ -581,8 +568,7 @@ final class UpstreamLink {
      */
     private void drainOwnFlush(Connection c) throws IOException {
         if (ownFlushDue(c)) {
-            c.ownFlush(journal.mark());
-            RequestCodec.write(c.out, OWN_FLUSH_REQUEST);
+            RequestCodec.write(c.out, c.journal().beginOwnFlush());
             c.out.flush();
         }
     }
@@ -612,11 +598,11 @@ final class UpstreamLink {
                 if (complete == null) {
                     continue;
                 }
-                if (request == OWN_FLUSH_REQUEST) {
-                    ownFlushAnswered(c, complete);
+                if (c.journal().isOwnFlush(request)) {
+                    c.journal().ownFlushAnswered(complete);
                     continue;
                 }
-                if (!journal(c, b, request, complete)) {
+                if (!c.journal().answered(b, request, complete)) {
                     // Acknowledged on a connection whose epoch ended: the journal is being replayed, and this write
                     // must come after it, so it is not an answer yet; the next connection sends it again.
                     complete.release();
@@ -661,55 +647,12 @@ final class UpstreamLink {
      * anything else, such as a second reply to a request, which the codec and the rules refuse.
      */
     private static Request awaited(Connection c, long cookie) {
-        if (cookie == OWN_FLUSH && c.ownFlushMark() >= 0) {
-            return OWN_FLUSH_REQUEST;
+        Request own = c.journal().awaitedOwnFlush(cookie);
+        if (own != null) {
+            return own;
         }
         Binding b = c.binding();
         return b == null ? null : b.ledger().lookup(b.token(), cookie);
-    }
-
-    /**
-     * Before the client can see a reply: an acknowledged write goes into the journal, a successful FLUSH takes out
-     * what it covers. Only for an upstream that may cache writes (it advertises FLUSH).
-     */
-    private boolean journal(Connection c, Binding b, Request request, Reply reply) {
-        if (!journal.isOn() || request == null || b == null || !c.sendsFlush() || reply.error() != 0) {
-            return true;
-        }
-        if (request.type() == Nbd.CMD_FLUSH) {
-            Long mark = c.flushMarks.remove(request.cookie());
-            if (mark != null) {
-                journal.flushed(c, mark, c.multiConn());
-            }
-            return true;
-        }
-        if (!WriteJournal.journals(request)) {
-            return true;
-        }
-        Request held = b.ledger().retainSent(b.token(), request.cookie());
-        if (held == null) {
-            return true; // its client has gone: nobody is told it is done
-        }
-        try {
-            return journal.acknowledged(c, c.epoch(), held);
-        } finally {
-            held.release();
-        }
-    }
-
-    private void ownFlushAnswered(Connection c, Reply reply) {
-        long mark = c.ownFlushMark();
-        int error = reply.error();
-        reply.release();
-        c.ownFlush(-1);
-        if (error != 0) {
-            // Seen from nbdkit 1.32 speaking oldstyle: it advertises FLUSH and refuses it (EINVAL).
-            LOG.severe("upstream " + connectors.get().endpoint() + " refused the proxy's own FLUSH with error " + error
-                    + ": acknowledged writes cannot be made durable, so the write journal is switched off");
-            journal.giveUp();
-            return;
-        }
-        journal.flushed(c, mark, c.multiConn());
     }
 
     /**

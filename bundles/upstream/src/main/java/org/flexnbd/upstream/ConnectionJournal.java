@@ -1,0 +1,145 @@
+package org.flexnbd.upstream;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.Reply;
+import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.service.WriteJournal;
+import org.flexnbd.upstream.Connection.Binding;
+
+/**
+ * The write journal as one upstream connection takes part in it; no I/O. It knows the journal epoch the connection
+ * started in, which FLUSH in flight on it covers what, and the proxy's own FLUSH when one is out; it decides what
+ * an upstream's acknowledgement or a FLUSH's success means for the journal, before the client is told.
+ * <p>
+ * Only an upstream that advertises FLUSH may keep acknowledged writes in a volatile cache: on a connection to one
+ * that does not, nothing is journalled.
+ */
+final class ConnectionJournal {
+    private static final Logger LOG = Logger.getLogger(ConnectionJournal.class.getName());
+    /** The cookie of the proxy's own FLUSH: one no client is likely to use at that moment. */
+    static final long OWN_FLUSH = 0x666c65786e626421L; // "flexnbd!"
+    private static final Request OWN_FLUSH_REQUEST = Request.of(Nbd.CMD_FLUSH, 0, OWN_FLUSH, 0, 0);
+
+    private final WriteJournal journal;
+    /** What the journal knows this connection by: a FLUSH without CAN_MULTI_CONN covers its own writes only. */
+    private final Object origin;
+    private final boolean sendsFlush;
+    private final boolean multiConn;
+    private final String upstream;
+    private final long epoch;
+    /** The journal's mark when each client FLUSH in flight here was written, by cookie. */
+    private final Map<Long, Long> flushMarks = new ConcurrentHashMap<>();
+    /** The journal's mark of the proxy's own FLUSH in flight here, or -1. */
+    private volatile long ownFlushMark = -1;
+
+    /**
+     * @param transmissionFlags the export's, as negotiated on this connection
+     * @param upstream the upstream's name, for the log
+     */
+    ConnectionJournal(WriteJournal journal, Object origin, int transmissionFlags, String upstream) {
+        this.journal = journal;
+        this.origin = origin;
+        this.sendsFlush = (transmissionFlags & Nbd.FLAG_SEND_FLUSH) != 0;
+        this.multiConn = (transmissionFlags & Nbd.FLAG_CAN_MULTI_CONN) != 0;
+        this.upstream = upstream;
+        this.epoch = journal.epoch();
+    }
+
+    /** The journal's epoch when the connection started: a loss in it replaces every connection of it. */
+    long epoch() {
+        return epoch;
+    }
+
+    /**
+     * The journal is half full and this connection has no FLUSH of the proxy's own out. Not after ESHUTDOWN
+     * ({@code refusing}), nor while a client's request of the same cookie awaits its reply here (the two replies
+     * could not be told apart).
+     */
+    boolean ownFlushDue(boolean refusing, Binding b) {
+        if (!journal.wantsFlush() || ownFlushMark >= 0 || refusing || journal.holding()) {
+            return false;
+        }
+        return b == null || b.ledger().lookup(b.token(), OWN_FLUSH) == null;
+    }
+
+    /** The proxy's own FLUSH is about to be written: returns it, covering what the journal holds now. */
+    Request beginOwnFlush() {
+        ownFlushMark = journal.mark();
+        return OWN_FLUSH_REQUEST;
+    }
+
+    /** A client's request with the proxy's FLUSH's cookie while that FLUSH is out: its reply would be ambiguous. */
+    boolean clashesWithOwnFlush(Request next) {
+        return next.cookie() == OWN_FLUSH && ownFlushMark >= 0;
+    }
+
+    /** {@code r} is about to be written: a client's FLUSH covers, once it succeeds, what the journal holds now. */
+    void writing(Request r) {
+        if (r.type() == Nbd.CMD_FLUSH && journal.isOn() && sendsFlush) {
+            flushMarks.put(r.cookie(), journal.mark());
+        }
+    }
+
+    /** The proxy's own FLUSH if a reply with {@code cookie} may answer it, else null. */
+    Request awaitedOwnFlush(long cookie) {
+        return cookie == OWN_FLUSH && ownFlushMark >= 0 ? OWN_FLUSH_REQUEST : null;
+    }
+
+    boolean isOwnFlush(Request r) {
+        return r == OWN_FLUSH_REQUEST;
+    }
+
+    /**
+     * The upstream answered a client's {@code request} with {@code reply}, before the client can see it: an
+     * acknowledged write goes into the journal, a successful FLUSH takes out what it covers. False when the
+     * acknowledgement came too late to be put in order (an upstream loss ended this connection's epoch): it must not
+     * reach the client, and the connection must be given up, so that the write is sent again after the replay.
+     */
+    boolean answered(Binding b, Request request, Reply reply) {
+        if (!journal.isOn() || request == null || b == null || !sendsFlush || reply.error() != 0) {
+            return true;
+        }
+        if (request.type() == Nbd.CMD_FLUSH) {
+            Long mark = flushMarks.remove(request.cookie());
+            if (mark != null) {
+                journal.flushed(origin, mark, multiConn);
+            }
+            return true;
+        }
+        if (!WriteJournal.journals(request)) {
+            return true;
+        }
+        Request held = b.ledger().retainSent(b.token(), request.cookie());
+        if (held == null) {
+            return true; // its client has gone: nobody is told it is done
+        }
+        try {
+            return journal.acknowledged(origin, epoch, held);
+        } finally {
+            held.release();
+        }
+    }
+
+    /**
+     * The upstream answered the proxy's own FLUSH. A refusal (an error, not a lost connection) means the journal could
+     * never be emptied: it is switched off.
+     */
+    void ownFlushAnswered(Reply reply) {
+        long mark = ownFlushMark;
+        int error = reply.error();
+        reply.release();
+        ownFlushMark = -1;
+        if (error != 0) {
+            // Seen from nbdkit 1.32 speaking oldstyle: it advertises FLUSH and refuses it (EINVAL).
+            LOG.severe("upstream " + upstream + " refused the proxy's own FLUSH with error " + error
+                    + ": acknowledged writes cannot be made durable, so the write journal is switched off");
+            journal.giveUp();
+            return;
+        }
+        journal.flushed(origin, mark, multiConn);
+    }
+}

@@ -1,0 +1,218 @@
+package org.flexnbd.upstream;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertSame;
+import static org.junit.Assert.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.PayloadPool;
+import org.flexnbd.protocol.Reply;
+import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.service.RequestLedger;
+import org.flexnbd.protocol.service.WriteJournal;
+import org.flexnbd.upstream.Connection.Binding;
+import org.junit.After;
+import org.junit.Test;
+
+import io.netty.buffer.ByteBuf;
+
+/**
+ * One connection's part in the write journal, with a real journal and a real ledger, no sockets: what an
+ * acknowledgement and a FLUSH's success do before the client sees them. Payloads are in pooled memory, so every
+ * reference kept is counted.
+ */
+public class ConnectionJournalTest {
+    private static final int FLUSHES = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH;
+    private final WriteJournal journal = new WriteJournal(64 * 1024, () -> { });
+    private final RequestLedger ledger = new RequestLedger(bytes -> { });
+    private final long g = ledger.begin();
+    private final Binding binding = new Binding(ledger, g);
+    private final List<ByteBuf> memory = new ArrayList<>();
+
+    @After
+    public void everyReferenceWentBack() {
+        journal.close();
+        ledger.clientLeft();
+        for (ByteBuf b : memory) {
+            assertEquals("a payload still held: " + b, 0, b.refCnt());
+        }
+    }
+
+    @Test
+    public void anAcknowledgedWriteIsJournalledAndAFlushWrittenAfterItTakesItOutOnSuccess() throws Exception {
+        ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
+        Request w = sent(c, write(1, 0, 4096));
+        assertTrue(c.answered(binding, w, ok(1)));
+        deliver(1);
+        assertEquals(1, journal.requests());
+
+        Request flush = sent(c, Request.of(Nbd.CMD_FLUSH, 0, 2, 0, 0));
+        assertTrue(c.answered(binding, flush, ok(2)));
+        deliver(2);
+        assertEquals("the FLUSH covered the write", 0, journal.requests());
+    }
+
+    @Test
+    public void aFlushWrittenBeforeAWriteWasAcknowledgedDoesNotCoverIt() throws Exception {
+        ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
+        Request w = sent(c, write(1, 0, 4096));
+        Request flush = sent(c, Request.of(Nbd.CMD_FLUSH, 0, 2, 0, 0)); // out before the write's reply came
+        assertTrue(c.answered(binding, w, ok(1)));
+        deliver(1);
+        assertTrue(c.answered(binding, flush, ok(2)));
+        deliver(2);
+        assertEquals("the upstream may have flushed before it took the write", 1, journal.requests());
+    }
+
+    @Test
+    public void aFailedWriteOrFlushChangesNothing() throws Exception {
+        ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
+        Request kept = sent(c, write(1, 0, 4096));
+        assertTrue(c.answered(binding, kept, ok(1)));
+        deliver(1);
+        Request failed = sent(c, write(2, 4096, 4096));
+        assertTrue(c.answered(binding, failed, Reply.simple(2, Nbd.EIO, ByteBuffer.allocate(0))));
+        deliver(2);
+        Request flush = sent(c, Request.of(Nbd.CMD_FLUSH, 0, 3, 0, 0));
+        assertTrue(c.answered(binding, flush, Reply.simple(3, Nbd.EIO, ByteBuffer.allocate(0))));
+        deliver(3);
+        assertEquals("only the acknowledged write, still there", 1, journal.requests());
+    }
+
+    @Test
+    public void anUpstreamWithoutFlushIsDurableOnAcknowledgement() throws Exception {
+        ConnectionJournal c = new ConnectionJournal(journal, "conn-1", Nbd.FLAG_HAS_FLAGS, "test");
+        Request w = sent(c, write(1, 0, 4096));
+        assertTrue(c.answered(binding, w, ok(1)));
+        deliver(1);
+        assertEquals(0, journal.requests());
+    }
+
+    @Test
+    public void anAcknowledgementReadAfterALossIsRefusedSoTheWriteIsSentAgainAfterTheReplay() throws Exception {
+        ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
+        Request w = sent(c, write(1, 0, 4096));
+        assertTrue(journal.lost(c.epoch())); // another connection of this epoch was lost
+        Reply late = ok(1);
+        assertFalse(c.answered(binding, w, late));
+        late.release();
+        assertEquals(0, journal.requests());
+        ConnectionJournal next = new ConnectionJournal(journal, "conn-2", FLUSHES, "test");
+        assertEquals("the next connection starts in the new epoch", c.epoch() + 1, next.epoch());
+    }
+
+    @Test
+    public void withoutMultiConnAFlushCoversOnlyItsOwnConnectionsWrites() throws Exception {
+        ConnectionJournal mine = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
+        Request other = write(9, 8192, 512);
+        assertTrue(journal.acknowledged("conn-2", journal.epoch(), other)); // the journal takes its own reference
+        other.release();
+        Request w = sent(mine, write(1, 0, 4096));
+        assertTrue(mine.answered(binding, w, ok(1)));
+        deliver(1);
+        Request flush = sent(mine, Request.of(Nbd.CMD_FLUSH, 0, 2, 0, 0));
+        assertTrue(mine.answered(binding, flush, ok(2)));
+        deliver(2);
+        assertEquals("conn-2's write, the oldest, stops the trim", 2, journal.requests());
+
+        ConnectionJournal multi = new ConnectionJournal(journal, "conn-3", FLUSHES | Nbd.FLAG_CAN_MULTI_CONN, "test");
+        Request flush2 = sent(multi, Request.of(Nbd.CMD_FLUSH, 0, 3, 0, 0));
+        assertTrue(multi.answered(binding, flush2, ok(3)));
+        deliver(3);
+        assertEquals("with CAN_MULTI_CONN one FLUSH covers every connection's", 0, journal.requests());
+    }
+
+    @Test
+    public void theProxysOwnFlushAtHalfFullEmptiesTheJournalAndIsToldApartFromAClientsRequest() throws Exception {
+        ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
+        for (long cookie = 1; cookie <= 8; cookie++) {
+            Request w = sent(c, write(cookie, cookie * 4096, 4096));
+            assertTrue(c.answered(binding, w, ok(cookie)));
+            deliver(cookie);
+        }
+        assertTrue("half full", c.ownFlushDue(false, binding));
+        assertFalse("not after ESHUTDOWN", c.ownFlushDue(true, binding));
+        assertNull("no reply is awaited for it yet", c.awaitedOwnFlush(ConnectionJournal.OWN_FLUSH));
+        Request own = c.beginOwnFlush();
+        assertEquals(Nbd.CMD_FLUSH, own.type());
+        assertFalse("one at a time", c.ownFlushDue(false, binding));
+        assertSame(own, c.awaitedOwnFlush(ConnectionJournal.OWN_FLUSH));
+        assertTrue(c.isOwnFlush(own));
+        assertTrue("a client's request with its cookie would be ambiguous",
+                c.clashesWithOwnFlush(Request.of(Nbd.CMD_READ, 0, ConnectionJournal.OWN_FLUSH, 0, 512)));
+        c.ownFlushAnswered(ok(ConnectionJournal.OWN_FLUSH));
+        assertEquals(0, journal.requests());
+        assertNull(c.awaitedOwnFlush(ConnectionJournal.OWN_FLUSH));
+        assertTrue(journal.isOn());
+    }
+
+    @Test
+    public void anUpstreamRefusingTheProxysOwnFlushSwitchesTheJournalOff() throws Exception {
+        ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
+        for (long cookie = 1; cookie <= 8; cookie++) {
+            Request w = sent(c, write(cookie, cookie * 4096, 4096));
+            assertTrue(c.answered(binding, w, ok(cookie)));
+            deliver(cookie);
+        }
+        assertNotNull(c.beginOwnFlush());
+        c.ownFlushAnswered(Reply.simple(ConnectionJournal.OWN_FLUSH, Nbd.EINVAL, ByteBuffer.allocate(0)));
+        assertFalse(journal.isOn());
+        assertEquals(0, journal.requests());
+        assertFalse(c.ownFlushDue(false, binding));
+    }
+
+    @Test
+    public void aClientsOwnRequestWithTheCookieHoldsTheProxysFlushBack() throws Exception {
+        ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
+        for (long cookie = 1; cookie <= 8; cookie++) {
+            Request w = sent(c, write(cookie, cookie * 4096, 4096));
+            assertTrue(c.answered(binding, w, ok(cookie)));
+            deliver(cookie);
+        }
+        Request clash = sent(c, Request.of(Nbd.CMD_READ, 0, ConnectionJournal.OWN_FLUSH, 0, 512));
+        assertFalse("its reply could not be told from the FLUSH's", c.ownFlushDue(false, binding));
+        assertTrue(ledger.answered(g, ok(clash.cookie())));
+        deliver(clash.cookie());
+        assertTrue(c.ownFlushDue(false, binding));
+    }
+
+    /** Admits {@code r}, takes it from the ledger as the writer does and tells {@code c} it is written. */
+    private Request sent(ConnectionJournal c, Request r) throws Exception {
+        ledger.admit(r, r, r.payloadLength());
+        Request onWire = ledger.nextToSend(g);
+        assertSame(r, onWire);
+        c.writing(onWire);
+        onWire.release(); // the writer's reference, given back once written
+        return onWire;
+    }
+
+    /** The reply reaches the ledger and the client takes it, as after {@link ConnectionJournal#answered}. */
+    private void deliver(long cookie) {
+        RequestLedger.Delivery d = ledger.takeAnswered();
+        if (d == null) {
+            assertTrue(ledger.answered(g, ok(cookie)));
+            d = ledger.takeAnswered();
+        }
+        assertEquals(cookie, d.reply().cookie());
+        d.reply().release();
+        ledger.written(d);
+    }
+
+    private static Reply ok(long cookie) {
+        return Reply.simple(cookie, 0, ByteBuffer.allocate(0));
+    }
+
+    private Request write(long cookie, long offset, int bytes) {
+        ByteBuf b = PayloadPool.shared().directBuffer(bytes);
+        b.writerIndex(bytes);
+        memory.add(b);
+        return new Request(0, Nbd.CMD_WRITE, cookie, offset, bytes, b.nioBuffer(), b);
+    }
+}
