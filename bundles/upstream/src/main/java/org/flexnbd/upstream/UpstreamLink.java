@@ -9,13 +9,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import org.flexnbd.protocol.Nbd;
-import org.flexnbd.protocol.NbdException;
 import org.flexnbd.protocol.PayloadPool;
-import org.flexnbd.protocol.ProtocolViolation;
-import org.flexnbd.protocol.Reply;
-import org.flexnbd.protocol.ReplyCodec;
-import org.flexnbd.protocol.ReplyMessage;
-import org.flexnbd.protocol.ReplyValidator;
 import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.RequestCodec;
 import org.flexnbd.protocol.UpstreamExport;
@@ -26,7 +20,8 @@ import org.flexnbd.upstream.Connection.Binding;
 /**
  * One upstream connection slot, kept alive for ever, working for one client's {@link RequestLedger} at a time. It is
  * only I/O: what to send, and what a reply means, is the ledger's to say. Its own thread connects and writes what
- * the ledger queues; a reader thread per connection hands the ledger complete replies. A submitting client's
+ * the ledger queues; a {@link ReplyReader} per connection, on a thread of its own, hands the ledger complete
+ * replies. One connection's part in the write journal is its {@link ConnectionJournal}. A submitting client's
  * thread writes on the common path itself (no hand-over to the writer thread), when the socket is free.
  * <p>
  * No socket I/O happens under the link's lock: closing a connection under it only marks it failed and closes the
@@ -34,13 +29,6 @@ import org.flexnbd.upstream.Connection.Binding;
  */
 final class UpstreamLink {
     private static final Logger LOG = Logger.getLogger(UpstreamLink.class.getName());
-    /**
-     * Reply bytes a client may have waiting to be written before its connection's reader stops reading: beyond it,
-     * replies wait in the upstream's socket, not in pooled memory. Held there, 64 nbdcopy replies of 256 KiB
-     * outgrew the reader thread's buffer cache, and the pool allocated and zeroed fresh chunks (10% of the CPU of a
-     * read in a profile, 2 MiB still showed it; 512 KiB did not).
-     */
-    static final long BACKLOG = 512L << 10;
 
     private final String name;
     private final Supplier<Connector> connectors;
@@ -218,7 +206,7 @@ final class UpstreamLink {
         synchronized (lock) {
             Connection c = connection;
             Binding b = c == null ? null : c.binding();
-            if (b == null || b.ledger().awaitedOn(b.token()) == 0 || b.ledger().isBacklogged(BACKLOG)) {
+            if (b == null || b.ledger().awaitedOn(b.token()) == 0 || b.ledger().isBacklogged(ReplyReader.BACKLOG)) {
                 return;
             }
             long idle = nowNanos - c.channel.lastProgressNanos();
@@ -303,7 +291,8 @@ final class UpstreamLink {
             reconnector.connected();
             Thread reader = new Thread(() -> {
                 try {
-                    read(c);
+                    new ReplyReader(c, reference.contextIdMap(c.export), this::wake,
+                            connectors.get().endpoint().toString()).run();
                 } finally {
                     PayloadPool.releaseThreadCache(); // a thread per connection: its cache must not outlive it
                 }
@@ -585,88 +574,6 @@ final class UpstreamLink {
         }
         c.fail(why, quietly);
         wake();
-    }
-
-    private void read(Connection c) {
-        ReplyAssembler assembler = new ReplyAssembler(ReplyValidator.of(c.export), reference.contextIdMap(c.export));
-        try {
-            while (!c.isFailed()) {
-                ReplyMessage m = ReplyCodec.read(c.in, cookie -> awaited(c, cookie), Nbd.MAX_PAYLOAD);
-                Binding b = c.binding();
-                Request request = awaited(c, m.cookie());
-                Reply complete = assembler.add(m, request);
-                if (complete == null) {
-                    continue;
-                }
-                if (c.journal().isOwnFlush(request)) {
-                    c.journal().ownFlushAnswered(complete);
-                    continue;
-                }
-                if (!c.journal().answered(b, request, complete)) {
-                    // Acknowledged on a connection whose epoch ended: the journal is being replayed, and this write
-                    // must come after it, so it is not an answer yet; the next connection sends it again.
-                    complete.release();
-                    c.fail("an acknowledgement arrived after an upstream loss; the write is sent again after the"
-                            + " journal", false);
-                    break;
-                }
-                if (b == null) {
-                    complete.release(); // its client has gone
-                } else if (complete.error() == Nbd.ESHUTDOWN) {
-                    complete.release();
-                    refused(c, b, complete.cookie());
-                } else if (b.ledger().answered(b.token(), complete)) {
-                    c.delivered();
-                    while (!c.isFailed() && !b.ledger().awaitRoom(b.token(), BACKLOG, 100)) {
-                        c.channel.touch(); // a slow client is not the upstream's fault
-                    }
-                }
-                if (c.isRefusing()) {
-                    wake(); // the writer may disconnect now
-                }
-            }
-        } catch (ProtocolViolation | NbdException e) {
-            // The server broke the protocol: it is a failed connection, and what it left unanswered is sent again.
-            c.fail("protocol violation: " + e.getMessage(), false);
-        } catch (IOException e) {
-            c.fail(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), false);
-        } catch (InterruptedException e) {
-            c.fail("stopping", true);
-        } catch (RuntimeException | Error e) {
-            // Whatever ends the reader must fail the connection: the writer, and the client, wait on it.
-            LOG.log(Level.SEVERE, "reader failed", e);
-            c.fail("reader failed: " + e, false);
-        } finally {
-            assembler.discard();
-            wake();
-        }
-    }
-
-    /**
-     * The request a reply on {@code c} may answer: one sent on that connection and not answered there yet. Null for
-     * anything else, such as a second reply to a request, which the codec and the rules refuse.
-     */
-    private static Request awaited(Connection c, long cookie) {
-        Request own = c.journal().awaitedOwnFlush(cookie);
-        if (own != null) {
-            return own;
-        }
-        Binding b = c.binding();
-        return b == null ? null : b.ledger().lookup(b.token(), cookie);
-    }
-
-    /**
-     * The server is going away (ESHUTDOWN): the ledger queues the request for the next connection, and nothing more
-     * is sent on this one; the writer disconnects once everything else sent on it is answered (a soft disconnect,
-     * as the spec asks), or the watchdog gives the connection up if those answers never come.
-     */
-    private void refused(Connection c, Binding b, long cookie) {
-        if (!c.isRefusing()) {
-            LOG.warning("upstream " + connectors.get().endpoint() + " is shutting down (ESHUTDOWN): waiting"
-                    + " for the answers to what it accepted, then reconnecting");
-        }
-        b.ledger().refused(b.token(), cookie);
-        c.refuse();
     }
 
     /** The export the sessions see: the one of the first connection. */
