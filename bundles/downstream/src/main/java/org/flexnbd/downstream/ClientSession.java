@@ -2,7 +2,6 @@ package org.flexnbd.downstream;
 
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -13,7 +12,6 @@ import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.NbdException;
 import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.Reply;
-import org.flexnbd.protocol.ReplyCodec;
 import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.RequestCodec;
 import org.flexnbd.protocol.ServerHandshake;
@@ -25,14 +23,13 @@ import org.flexnbd.protocol.tls.StartTlsChannel;
 import org.flexnbd.protocol.tls.SecureChannel;
 import org.flexnbd.protocol.tls.TlsMode;
 import org.flexnbd.protocol.service.RequestLedger;
-import org.flexnbd.protocol.service.RequestLedger.Delivery;
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
 
 /**
  * One client, from hello to goodbye: the I/O around its {@link RequestLedger}. Its thread reads requests and admits
- * them to the ledger; a writer thread of its own writes the replies the ledger has, so a slow client never holds up
- * an upstream connection's reader. The ledger outlives any one upstream session: when the Upstream service itself
+ * them to the ledger; its {@link ReplyWriter}, on a thread of its own, writes the replies the ledger has, so a slow
+ * client never holds up an upstream connection's reader. The ledger outlives any one upstream session: when the Upstream service itself
  * is replaced (a hot update of its bundle), the new session takes the ledger over and sends again whatever was in
  * flight.
  */
@@ -44,8 +41,6 @@ final class ClientSession implements Runnable {
      */
     static final int BUFFER = 16 * 1024;
     private static final long DRAIN_MILLIS = 60_000;
-    /** Replies written before a flush at the latest: their budget comes back only then. */
-    private static final int FLUSH_EVERY = 16;
 
     private final SocketChannel socket;
     /** The socket, or TLS over it once the client has asked for STARTTLS. */
@@ -58,7 +53,6 @@ final class ClientSession implements Runnable {
     private final ReadClock readClock = new ReadClock();
     private final PayloadBudget.Share share;
     private final RequestLedger ledger;
-    private final Object writeLock = new Object();
     private final ReadAhead readAhead;
     private final RateLimitedWarnings warnings;
 
@@ -68,6 +62,8 @@ final class ClientSession implements Runnable {
     private Upstream currentService;
     private UpstreamExport upstreamExport;
     private volatile ReplyTranslation translation;
+    /** From the end of the handshake on. */
+    private volatile ReplyWriter replies;
     private volatile boolean negotiated;
     private boolean closing;
     /** Set when the proxy stops: the client's input is shut, and what is in flight may finish until then. */
@@ -128,7 +124,8 @@ final class ClientSession implements Runnable {
             negotiated = true;
             LOG.info("client " + peer + " connected (" + (agreement.oldstyle() ? "oldstyle" : "newstyle")
                     + (agreement.structuredReplies() ? ", structured replies" : "") + tlsNote() + ")");
-            Thread writer = new Thread(this::writeReplies, Thread.currentThread().getName() + "-writer");
+            replies = new ReplyWriter(peer, ledger, out, translation, readAhead, host::relayed, this::gone);
+            Thread writer = new Thread(replies, Thread.currentThread().getName() + "-writer");
             writer.setDaemon(true);
             writer.start();
             serve(export.export().maxBlock(), export.export().size());
@@ -321,46 +318,6 @@ final class ClientSession implements Runnable {
     }
 
     /**
-     * The writer thread: writes the replies the ledger has, flushing when none is left at hand, and only then tells
-     * the ledger they are written (which gives their budget back and lets a DISCONNECT go).
-     */
-    private void writeReplies() {
-        List<Delivery> unflushed = new ArrayList<>();
-        try {
-            Delivery d;
-            while ((d = ledger.awaitAnswered()) != null) {
-                try {
-                    Reply reply = translated(d);
-                    host.relayed(d.asked().payloadLength() + reply.payloadBytes()); // before the client can look
-                    synchronized (writeLock) {
-                        ReplyCodec.write(out, reply);
-                    }
-                } finally {
-                    d.reply().release(); // what was sent from it has been written out, or never will be
-                    readAhead.answered(d.asked());
-                }
-                unflushed.add(d);
-                if (!ledger.hasAnswered() || unflushed.size() >= FLUSH_EVERY) {
-                    synchronized (writeLock) {
-                        out.flush();
-                    }
-                    unflushed.forEach(ledger::written);
-                    unflushed.clear();
-                }
-            }
-        } catch (IOException e) {
-            gone(); // a client that stopped reading and was closed, or that left
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (RuntimeException | Error e) {
-            LOG.log(Level.SEVERE, "client " + peer + ": reply writer failed; closing the client", e);
-            gone();
-        } finally {
-            PayloadPool.releaseThreadCache();
-        }
-    }
-
-    /**
      * No reply can reach the client any more: everything it holds goes back now, since its reader may be waiting
      * for budget that only written replies would free; it then finds the client gone and ends the session.
      */
@@ -369,22 +326,9 @@ final class ClientSession implements Runnable {
         ledger.clientLeft();
     }
 
-    private Reply translated(Delivery d) {
-        try {
-            return translation.toClient(d.asked(), d.sent(), d.reply(), readAhead, d.generation());
-        } catch (RuntimeException malformed) {
-            // The request is answered in the ledger: it must still get an answer on the wire.
-            LOG.log(Level.WARNING, "client " + peer + ": unusable upstream reply to " + d.asked(), malformed);
-            return translation.error(d.asked().cookie(), Nbd.EIO);
-        }
-    }
-
     /** A reply the proxy makes itself, on the client's thread. */
     private void send(Reply reply) throws IOException {
-        synchronized (writeLock) {
-            ReplyCodec.write(out, reply);
-            out.flush();
-        }
+        replies.send(reply);
     }
 
     /** Called when an Upstream service is (re)bound: move to it, which sends again every request in flight. */
