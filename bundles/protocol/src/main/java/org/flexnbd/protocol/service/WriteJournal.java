@@ -144,10 +144,13 @@ public final class WriteJournal {
                 drop();
             }
             notifyAll();
-            released = wasFull && !isFull();
+            // Still half full: the connection whose own FLUSH this was may (must) send the next one, and its writer
+            // waits to be told. Without that wake, writes acknowledged after the FLUSH was sent kept the journal full,
+            // nobody flushed again, and every client's writes were held for good (4 clients, bench memory section).
+            released = (wasFull && !isFull()) || wantsFlush();
         }
-        // Only the end of "full" changes what a connection may do: waking every link on each FLUSH cost a context
-        // switch per FLUSH, several per cent of the CPU with a FLUSH every few 4 KiB writes.
+        // Otherwise only the end of "full" changes what a connection may do: waking every link on each FLUSH cost a
+        // context switch per FLUSH, several per cent of the CPU with a FLUSH every few 4 KiB writes.
         if (released) {
             changed.run();
         }

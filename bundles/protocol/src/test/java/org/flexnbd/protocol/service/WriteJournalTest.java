@@ -174,6 +174,22 @@ public class WriteJournalTest {
     }
 
     @Test
+    public void aFlushThatLeavesTheJournalFullOrHalfFullWakesTheConnectionsToFlushAgain() {
+        for (int i = 0; i < 8; i++) {
+            ack(clientA, write(i, i * 4096L, 4096));
+        }
+        long mark = journal.mark(); // the proxy's own FLUSH goes out at half full
+        for (int i = 8; i < 24; i++) { // writes in flight meanwhile are acknowledged: full, and beyond
+            ack(clientA, write(i, i * 4096L, 4096));
+        }
+        assertTrue(journal.isFull());
+        int before = changes.get();
+        journal.flushed(clientA, mark, true);
+        assertTrue("what came after the FLUSH still fills it", journal.isFull());
+        assertEquals("the connection whose FLUSH ended must be told to send the next", before + 1, changes.get());
+    }
+
+    @Test
     public void anUpstreamRefusingTheProxysFlushSwitchesItOffRatherThanHoldingEveryClient() {
         for (int i = 0; i < 16; i++) {
             ack(clientA, write(i, i * 4096L, 4096));
