@@ -10,6 +10,7 @@ import static org.junit.Assert.assertTrue;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.PayloadPool;
@@ -30,7 +31,8 @@ import io.netty.buffer.ByteBuf;
  */
 public class ConnectionJournalTest {
     private static final int FLUSHES = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH;
-    private final WriteJournal journal = new WriteJournal(64 * 1024, () -> { });
+    private final AtomicInteger wakes = new AtomicInteger();
+    private final WriteJournal journal = new WriteJournal(64 * 1024, wakes::incrementAndGet);
     private final RequestLedger ledger = new RequestLedger(bytes -> { });
     private final long g = ledger.begin();
     private final Binding binding = new Binding(ledger, g);
@@ -151,6 +153,27 @@ public class ConnectionJournalTest {
         assertEquals(0, journal.requests());
         assertNull(c.awaitedOwnFlush(ConnectionJournal.OWN_FLUSH));
         assertTrue(journal.isOn());
+    }
+
+    @Test
+    public void writesAcknowledgedWhileTheProxysFlushWasOutMakeTheNextOneDueAndTheLinksAreWoken() throws Exception {
+        ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
+        for (long cookie = 1; cookie <= 8; cookie++) {
+            Request w = sent(c, write(cookie, cookie * 4096, 4096));
+            assertTrue(c.answered(binding, w, ok(cookie)));
+            deliver(cookie);
+        }
+        c.beginOwnFlush();
+        for (long cookie = 9; cookie <= 24; cookie++) { // in flight meanwhile: the journal fills up
+            Request w = sent(c, write(cookie, cookie * 4096, 4096));
+            assertTrue(c.answered(binding, w, ok(cookie)));
+            deliver(cookie);
+        }
+        assertTrue(journal.isFull());
+        int before = wakes.get();
+        c.ownFlushAnswered(ok(ConnectionJournal.OWN_FLUSH));
+        assertTrue("still half full: the next FLUSH is due at once", c.ownFlushDue(false, binding));
+        assertTrue("and the link's writer, waiting for its FLUSH to end, is woken to send it", wakes.get() > before);
     }
 
     @Test
