@@ -50,14 +50,10 @@ public class ConnectionJournalTest {
     @Test
     public void anAcknowledgedWriteIsJournalledAndAFlushWrittenAfterItTakesItOutOnSuccess() throws Exception {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
-        Request w = sent(c, write(1, 0, 4096));
-        assertTrue(c.answered(binding, w, ok(1)));
-        deliver(1);
+        roundTrip(c, write(1, 0, 4096));
         assertEquals(1, journal.requests());
 
-        Request flush = sent(c, Request.of(Nbd.CMD_FLUSH, 0, 2, 0, 0));
-        assertTrue(c.answered(binding, flush, ok(2)));
-        deliver(2);
+        roundTrip(c, Request.of(Nbd.CMD_FLUSH, 0, 2, 0, 0));
         assertEquals("the FLUSH covered the write", 0, journal.requests());
     }
 
@@ -76,9 +72,7 @@ public class ConnectionJournalTest {
     @Test
     public void aFailedWriteOrFlushChangesNothing() throws Exception {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
-        Request kept = sent(c, write(1, 0, 4096));
-        assertTrue(c.answered(binding, kept, ok(1)));
-        deliver(1);
+        roundTrip(c, write(1, 0, 4096));
         Request failed = sent(c, write(2, 4096, 4096));
         assertTrue(c.answered(binding, failed, Reply.simple(2, Nbd.EIO, ByteBuffer.allocate(0))));
         deliver(2);
@@ -91,9 +85,7 @@ public class ConnectionJournalTest {
     @Test
     public void anUpstreamWithoutFlushIsDurableOnAcknowledgement() throws Exception {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", Nbd.FLAG_HAS_FLAGS, "test");
-        Request w = sent(c, write(1, 0, 4096));
-        assertTrue(c.answered(binding, w, ok(1)));
-        deliver(1);
+        roundTrip(c, write(1, 0, 4096));
         assertEquals(0, journal.requests());
     }
 
@@ -116,29 +108,19 @@ public class ConnectionJournalTest {
         Request other = write(9, 8192, 512);
         assertTrue(journal.acknowledged("conn-2", journal.epoch(), other)); // the journal takes its own reference
         other.release();
-        Request w = sent(mine, write(1, 0, 4096));
-        assertTrue(mine.answered(binding, w, ok(1)));
-        deliver(1);
-        Request flush = sent(mine, Request.of(Nbd.CMD_FLUSH, 0, 2, 0, 0));
-        assertTrue(mine.answered(binding, flush, ok(2)));
-        deliver(2);
+        roundTrip(mine, write(1, 0, 4096));
+        roundTrip(mine, Request.of(Nbd.CMD_FLUSH, 0, 2, 0, 0));
         assertEquals("conn-2's write, the oldest, stops the trim", 2, journal.requests());
 
         ConnectionJournal multi = new ConnectionJournal(journal, "conn-3", FLUSHES | Nbd.FLAG_CAN_MULTI_CONN, "test");
-        Request flush2 = sent(multi, Request.of(Nbd.CMD_FLUSH, 0, 3, 0, 0));
-        assertTrue(multi.answered(binding, flush2, ok(3)));
-        deliver(3);
+        roundTrip(multi, Request.of(Nbd.CMD_FLUSH, 0, 3, 0, 0));
         assertEquals("with CAN_MULTI_CONN one FLUSH covers every connection's", 0, journal.requests());
     }
 
     @Test
     public void theProxysOwnFlushAtHalfFullEmptiesTheJournalAndIsToldApartFromAClientsRequest() throws Exception {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
-        for (long cookie = 1; cookie <= 8; cookie++) {
-            Request w = sent(c, write(cookie, cookie * 4096, 4096));
-            assertTrue(c.answered(binding, w, ok(cookie)));
-            deliver(cookie);
-        }
+        acknowledgeWrites(c, 1, 8);
         assertTrue("half full", c.ownFlushDue(false, binding));
         assertFalse("not after ESHUTDOWN", c.ownFlushDue(true, binding));
         assertNull("no reply is awaited for it yet", c.awaitedOwnFlush(ConnectionJournal.OWN_FLUSH));
@@ -158,17 +140,9 @@ public class ConnectionJournalTest {
     @Test
     public void writesAcknowledgedWhileTheProxysFlushWasOutMakeTheNextOneDueAndTheLinksAreWoken() throws Exception {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
-        for (long cookie = 1; cookie <= 8; cookie++) {
-            Request w = sent(c, write(cookie, cookie * 4096, 4096));
-            assertTrue(c.answered(binding, w, ok(cookie)));
-            deliver(cookie);
-        }
+        acknowledgeWrites(c, 1, 8);
         c.beginOwnFlush();
-        for (long cookie = 9; cookie <= 24; cookie++) { // in flight meanwhile: the journal fills up
-            Request w = sent(c, write(cookie, cookie * 4096, 4096));
-            assertTrue(c.answered(binding, w, ok(cookie)));
-            deliver(cookie);
-        }
+        acknowledgeWrites(c, 9, 24); // in flight meanwhile: the journal fills up
         assertTrue(journal.isFull());
         int before = wakes.get();
         c.ownFlushAnswered(ok(ConnectionJournal.OWN_FLUSH));
@@ -179,11 +153,7 @@ public class ConnectionJournalTest {
     @Test
     public void anUpstreamRefusingTheProxysOwnFlushSwitchesTheJournalOff() throws Exception {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
-        for (long cookie = 1; cookie <= 8; cookie++) {
-            Request w = sent(c, write(cookie, cookie * 4096, 4096));
-            assertTrue(c.answered(binding, w, ok(cookie)));
-            deliver(cookie);
-        }
+        acknowledgeWrites(c, 1, 8);
         assertNotNull(c.beginOwnFlush());
         c.ownFlushAnswered(Reply.simple(ConnectionJournal.OWN_FLUSH, Nbd.EINVAL, ByteBuffer.allocate(0)));
         assertFalse(journal.isOn());
@@ -194,16 +164,26 @@ public class ConnectionJournalTest {
     @Test
     public void aClientsOwnRequestWithTheCookieHoldsTheProxysFlushBack() throws Exception {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
-        for (long cookie = 1; cookie <= 8; cookie++) {
-            Request w = sent(c, write(cookie, cookie * 4096, 4096));
-            assertTrue(c.answered(binding, w, ok(cookie)));
-            deliver(cookie);
-        }
+        acknowledgeWrites(c, 1, 8);
         Request clash = sent(c, Request.of(Nbd.CMD_READ, 0, ConnectionJournal.OWN_FLUSH, 0, 512));
         assertFalse("its reply could not be told from the FLUSH's", c.ownFlushDue(false, binding));
         assertTrue(ledger.answered(g, ok(clash.cookie())));
         deliver(clash.cookie());
         assertTrue(c.ownFlushDue(false, binding));
+    }
+
+    /** Writes of 4 KiB with cookies {@code first} to {@code last}, each sent, acknowledged and taken by the client. */
+    private void acknowledgeWrites(ConnectionJournal c, long first, long last) throws Exception {
+        for (long cookie = first; cookie <= last; cookie++) {
+            roundTrip(c, write(cookie, cookie * 4096, 4096));
+        }
+    }
+
+    /** {@code r} sent on {@code c}, answered with success, and the reply taken by the client. */
+    private void roundTrip(ConnectionJournal c, Request r) throws Exception {
+        Request onWire = sent(c, r);
+        assertTrue(c.answered(binding, onWire, ok(onWire.cookie())));
+        deliver(onWire.cookie());
     }
 
     /** Admits {@code r}, takes it from the ledger as the writer does and tells {@code c} it is written. */
