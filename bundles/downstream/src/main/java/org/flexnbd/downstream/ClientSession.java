@@ -29,9 +29,9 @@ import org.flexnbd.protocol.service.UpstreamSession;
 /**
  * One client, from hello to goodbye: the I/O around its {@link RequestLedger}. Its thread reads requests and admits
  * them to the ledger; its {@link ReplyWriter}, on a thread of its own, writes the replies the ledger has, so a slow
- * client never holds up an upstream connection's reader. The ledger outlives any one upstream session: when the Upstream service itself
- * is replaced (a hot update of its bundle), the new session takes the ledger over and sends again whatever was in
- * flight.
+ * client never holds up an upstream connection's reader. The ledger outlives any one upstream session: when the
+ * Upstream service itself is replaced (a hot update of its bundle), the new session takes the ledger over and sends
+ * again whatever was in flight.
  */
 final class ClientSession implements Runnable {
     private static final Logger LOG = Logger.getLogger(ClientSession.class.getName());

@@ -32,6 +32,7 @@ final class ReplyReader implements Runnable {
     static final long BACKLOG = 512L << 10;
 
     private final Connection c;
+    private final ConnectionJournal journal;
     private final Map<Integer, Integer> contextIds;
     private final Runnable wakeWriter;
     private final String upstream;
@@ -43,6 +44,7 @@ final class ReplyReader implements Runnable {
      */
     ReplyReader(Connection c, Map<Integer, Integer> contextIds, Runnable wakeWriter, String upstream) {
         this.c = c;
+        this.journal = c.journal(); // joined before anything was written on it
         this.contextIds = contextIds;
         this.wakeWriter = wakeWriter;
         this.upstream = upstream;
@@ -51,7 +53,6 @@ final class ReplyReader implements Runnable {
     @Override
     public void run() {
         ReplyAssembler assembler = new ReplyAssembler(ReplyValidator.of(c.export), contextIds);
-        ConnectionJournal journal = c.journal();
         try {
             while (!c.isFailed()) {
                 ReplyMessage m = ReplyCodec.read(c.in, this::awaited, Nbd.MAX_PAYLOAD);
@@ -110,7 +111,7 @@ final class ReplyReader implements Runnable {
      * else, such as a second reply to a request, which the codec and the rules refuse.
      */
     private Request awaited(long cookie) {
-        Request own = c.journal().awaitedOwnFlush(cookie);
+        Request own = journal.awaitedOwnFlush(cookie);
         if (own != null) {
             return own;
         }

@@ -268,7 +268,8 @@ final class UpstreamLink {
                 // even if the connection this link lost went quietly.
                 onLoss.accept(journal.epoch());
             }
-            c.join(journal, connectors.get().endpoint().toString());
+            String upstream = connectors.get().endpoint().toString();
+            c.join(journal, upstream);
             if (!replayJournal(c)) {
                 if (isClosed()) {
                     return;
@@ -291,8 +292,7 @@ final class UpstreamLink {
             reconnector.connected();
             Thread reader = new Thread(() -> {
                 try {
-                    new ReplyReader(c, reference.contextIdMap(c.export), this::wake,
-                            connectors.get().endpoint().toString()).run();
+                    new ReplyReader(c, reference.contextIdMap(c.export), this::wake, upstream).run();
                 } finally {
                     PayloadPool.releaseThreadCache(); // a thread per connection: its cache must not outlive it
                 }

@@ -17,6 +17,9 @@ import java.util.concurrent.TimeUnit;
  * must be the system one), and {@link #close()} kills it by PID and waits a bounded time.
  */
 public final class Peer implements AutoCloseable {
+    /** Every proxy a test starts reports pooled payload memory it never released (see start). */
+    static final String LEAK_DETECTION = "-Dio.netty.leakDetection.level=paranoid";
+
     private final Process process;
     private final Path stdout;
     private final Path stderr;
@@ -49,7 +52,7 @@ public final class Peer implements AutoCloseable {
         pb.environment().remove("FLEXNBD_UPSTREAM_TIMEOUT");
         // For the proxy's start script: pooled payload memory never released is reported (an E line, "LEAK:"),
         // which Proxy.close() turns into a failure.
-        pb.environment().putIfAbsent("JAVA_OPTS", "-Dio.netty.leakDetection.level=paranoid");
+        pb.environment().putIfAbsent("JAVA_OPTS", LEAK_DETECTION);
         pb.environment().putAll(env);
         return new Peer(name, pb.start(), out, err);
     }

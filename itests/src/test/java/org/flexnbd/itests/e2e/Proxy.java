@@ -32,7 +32,7 @@ final class Proxy implements AutoCloseable {
     static Proxy startWithJavaOpts(Path dir, int port, String javaOpts, String... flags)
             throws IOException, InterruptedException {
         return start(SCRIPT, dir, port, java.util.Map.of("JAVA_OPTS",
-                "-Dio.netty.leakDetection.level=paranoid " + javaOpts), flags);
+                Peer.LEAK_DETECTION + " " + javaOpts), flags);
     }
 
     private static Proxy start(Path script, Path dir, int port, String... flags)

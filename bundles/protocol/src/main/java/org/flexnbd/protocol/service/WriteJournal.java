@@ -132,7 +132,7 @@ public final class WriteJournal {
      * so it stops at the first write of another.
      */
     public void flushed(Object origin, long mark, boolean multiConn) {
-        boolean released;
+        boolean wake;
         synchronized (this) {
             boolean wasFull = isFull();
             Record r;
@@ -147,11 +147,11 @@ public final class WriteJournal {
             // Still half full: the connection whose own FLUSH this was may (must) send the next one, and its writer
             // waits to be told. Without that wake, writes acknowledged after the FLUSH was sent kept the journal full,
             // nobody flushed again, and every client's writes were held for good (4 clients, bench memory section).
-            released = (wasFull && !isFull()) || wantsFlush();
+            wake = (wasFull && !isFull()) || wantsFlush();
         }
         // Otherwise only the end of "full" changes what a connection may do: waking every link on each FLUSH cost a
         // context switch per FLUSH, several per cent of the CPU with a FLUSH every few 4 KiB writes.
-        if (released) {
+        if (wake) {
             changed.run();
         }
     }
