@@ -49,7 +49,8 @@ final class ScriptedUpstream implements AutoCloseable {
     private final Fault fault;
     private final int holdUntil;
     private final AtomicBoolean faultSpent = new AtomicBoolean();
-    private final List<Request> received = new CopyOnWriteArrayList<>();
+    /** Each request with the number of the connection it came on (1 for the first): threads serve connections. */
+    private final List<Seen> received = new CopyOnWriteArrayList<>();
     private final AtomicInteger connections = new AtomicInteger();
     private final List<SocketChannel> open = new CopyOnWriteArrayList<>();
     private int outstanding;
@@ -70,7 +71,18 @@ final class ScriptedUpstream implements AutoCloseable {
     }
 
     List<Request> received() {
-        return List.copyOf(received);
+        return received.stream().map(Seen::request).toList();
+    }
+
+    /**
+     * What came on one connection, in its wire order. Across connections {@link #received()} follows the order the
+     * serving threads took the requests in, which need not be the order the proxy sent them in.
+     */
+    List<Request> receivedOn(int connection) {
+        return received.stream().filter(s -> s.connection() == connection).map(Seen::request).toList();
+    }
+
+    private record Seen(int connection, Request request) {
     }
 
     int connections() {
@@ -86,8 +98,8 @@ final class ScriptedUpstream implements AutoCloseable {
             while (true) {
                 SocketChannel c = server.accept();
                 open.add(c);
-                connections.incrementAndGet();
-                Thread t = new Thread(() -> serve(c), "scripted-upstream-conn");
+                int number = connections.incrementAndGet();
+                Thread t = new Thread(() -> serve(c, number), "scripted-upstream-conn");
                 t.setDaemon(true);
                 t.start();
             }
@@ -96,7 +108,7 @@ final class ScriptedUpstream implements AutoCloseable {
         }
     }
 
-    private void serve(SocketChannel c) {
+    private void serve(SocketChannel c, int number) {
         try (c) {
             WireInput in = new WireInput(c, 1 << 16);
             WireOutput out = new WireOutput(c, 1 << 16);
@@ -118,7 +130,7 @@ final class ScriptedUpstream implements AutoCloseable {
                     return;
                 }
                 if (r != null) {
-                    received.add(r);
+                    received.add(new Seen(number, r));
                     if (r.type() == Nbd.CMD_DISC) {
                         return;
                     }

@@ -128,16 +128,13 @@ public class UnansweredRequestsIT {
         List<Request> seen = upstream.received();
         assertEquals("the READ was answered before the disconnect, not sent again: " + seen, 1,
                 seen.stream().filter(r -> r.cookie() == 8).count());
-        int disc = -1;
-        for (int i = 0; i < seen.size(); i++) {
-            if (seen.get(i).type() == Nbd.CMD_DISC) {
-                disc = i;
-                break;
-            }
-        }
-        assertTrue("a DISCONNECT ended the first connection: " + seen, disc > 0);
-        assertEquals("between the refused WRITE and its second copy: " + seen, Nbd.CMD_WRITE,
-                seen.get(disc + 1).type());
+        List<Request> firstConnection = upstream.receivedOn(1);
+        List<Request> secondConnection = upstream.receivedOn(2);
+        assertEquals("a DISCONNECT ended the first connection: " + seen, Nbd.CMD_DISC,
+                firstConnection.get(firstConnection.size() - 1).type());
+        assertEquals("the refused WRITE came first on the next connection: " + seen, 7,
+                secondConnection.get(0).cookie());
+        assertEquals(Nbd.CMD_WRITE, secondConnection.get(0).type());
         assertTrue(proxy.stderr(), proxy.stderr().contains("ESHUTDOWN"));
     }
 
