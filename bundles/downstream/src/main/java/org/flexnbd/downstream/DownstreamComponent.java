@@ -9,8 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -62,16 +60,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private final ClientAdmission admission;
     private volatile Upstream upstream;
     private volatile boolean stopping;
-    /**
-     * Moves the sessions when the Upstream service comes or goes, in the order SCR reported it: opening a session
-     * on the new service may wait for its connection, and resubmitting writes to its socket, neither of which
-     * belongs on SCR's thread, which binds other components meanwhile.
-     */
-    private final ExecutorService switcher = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "upstream-switch");
-        t.setDaemon(true);
-        return t;
-    });
+    private final UpstreamSwitch<ClientSession> upstreamSwitch = new UpstreamSwitch<>(sessions, ClientSession::peer);
 
     @Activate
     public DownstreamComponent(DownstreamConfig config) {
@@ -143,33 +132,14 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             policyOption = ReferencePolicyOption.GREEDY)
     void bindUpstream(Upstream u) {
         upstream = u;
-        forEachSession("move to the new upstream service", s -> s.upstreamArrived(u));
+        upstreamSwitch.moveAll("move to the new upstream service", s -> s.upstreamArrived(u));
     }
 
     void unbindUpstream(Upstream u) {
         if (upstream == u) {
             upstream = null;
         }
-        forEachSession("leave the upstream service that went away", s -> s.upstreamGone(u));
-    }
-
-    /**
-     * On the switcher: a failure is logged (E) and ends that one session's move only. SCR unbinds the upstream after
-     * deactivate has drained every session and stopped the switcher: nothing is left to move then.
-     */
-    private void forEachSession(String what, java.util.function.Consumer<ClientSession> move) {
-        if (switcher.isShutdown()) {
-            return;
-        }
-        switcher.execute(() -> {
-            for (ClientSession s : sessions) {
-                try {
-                    move.accept(s);
-                } catch (RuntimeException | Error e) {
-                    LOG.log(Level.SEVERE, "client " + s.peer() + ": cannot " + what, e);
-                }
-            }
-        });
+        upstreamSwitch.moveAll("leave the upstream service that went away", s -> s.upstreamGone(u));
     }
 
     /**
@@ -364,7 +334,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             admission.close();
         }
         drain();
-        switcher.shutdownNow();
+        upstreamSwitch.stop();
     }
 
     /**
