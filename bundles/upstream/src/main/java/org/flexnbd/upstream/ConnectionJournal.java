@@ -126,20 +126,26 @@ final class ConnectionJournal {
 
     /**
      * The upstream answered the proxy's own FLUSH. A refusal (an error, not a lost connection) means the journal could
-     * never be emptied: it is switched off.
+     * never be emptied: it is switched off. Returns false when the answer is ESHUTDOWN: a server going away refuses
+     * everything, so that is no refusal of FLUSH; the journal keeps its writes, and the connection must be given up
+     * so that they are written again on the next one.
      */
-    void ownFlushAnswered(Reply reply) {
+    boolean ownFlushAnswered(Reply reply) {
         long mark = ownFlushMark;
         int error = reply.error();
         reply.release();
         ownFlushMark = -1;
+        if (error == Nbd.ESHUTDOWN) {
+            return false;
+        }
         if (error != 0) {
             // Seen from nbdkit 1.32 speaking oldstyle: it advertises FLUSH and refuses it (EINVAL).
             LOG.severe("upstream " + upstream + " refused the proxy's own FLUSH with error " + error
                     + ": acknowledged writes cannot be made durable, so the write journal is switched off");
             journal.giveUp();
-            return;
+            return true;
         }
         journal.flushed(origin, mark, multiConn);
+        return true;
     }
 }

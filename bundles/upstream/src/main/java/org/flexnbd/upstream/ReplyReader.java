@@ -63,7 +63,13 @@ final class ReplyReader implements Runnable {
                     continue;
                 }
                 if (journal.isOwnFlush(request)) {
-                    journal.ownFlushAnswered(complete);
+                    if (!journal.ownFlushAnswered(complete)) {
+                        // A server going away (nbdkit on SIGTERM) answers everything with ESHUTDOWN: until the
+                        // journal is on a server that made it durable, it is written again after the reconnect.
+                        c.fail("upstream is shutting down (ESHUTDOWN) before making the journal durable; it is"
+                                + " written again on the next connection", false);
+                        break;
+                    }
                     continue;
                 }
                 if (!journal.answered(b, request, complete)) {

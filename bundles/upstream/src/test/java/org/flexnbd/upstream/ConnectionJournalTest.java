@@ -155,10 +155,31 @@ public class ConnectionJournalTest {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
         acknowledgeWrites(c, 1, 8);
         assertNotNull(c.beginOwnFlush());
-        c.ownFlushAnswered(Reply.simple(ConnectionJournal.OWN_FLUSH, Nbd.EINVAL, ByteBuffer.allocate(0)));
+        assertTrue(c.ownFlushAnswered(Reply.simple(ConnectionJournal.OWN_FLUSH, Nbd.EINVAL, ByteBuffer.allocate(0))));
         assertFalse(journal.isOn());
         assertEquals(0, journal.requests());
         assertFalse(c.ownFlushDue(false, binding));
+    }
+
+    /**
+     * nbdkit on SIGTERM answers everything with ESHUTDOWN, the proxy's FLUSH included. That once switched the journal
+     * off for good, as if the server could not flush: a restarted upstream then lost acknowledged writes silently.
+     */
+    @Test
+    public void eshutdownToTheProxysOwnFlushKeepsTheJournalAndGivesTheConnectionUp() throws Exception {
+        ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
+        acknowledgeWrites(c, 1, 8);
+        assertNotNull(c.beginOwnFlush());
+        assertFalse("the connection is given up",
+                c.ownFlushAnswered(Reply.simple(ConnectionJournal.OWN_FLUSH, Nbd.ESHUTDOWN, ByteBuffer.allocate(0))));
+        assertTrue("the journal stays on", journal.isOn());
+        assertEquals("and keeps every write, to be written again after the reconnect", 8, journal.requests());
+        assertNull("no FLUSH of the proxy's is awaited any more", c.awaitedOwnFlush(ConnectionJournal.OWN_FLUSH));
+        assertTrue("the loss starts a replay", journal.lost(c.epoch()));
+        List<Request> replay = journal.beginReplay("conn-2");
+        assertEquals(8, replay.size());
+        replay.forEach(Request::release);
+        journal.replayEnded("conn-2", true);
     }
 
     @Test

@@ -132,6 +132,19 @@ public class ReplyReaderTest {
         assertEquals(0, journal.requests());
     }
 
+    /** nbdkit on SIGTERM: ESHUTDOWN to the proxy's own FLUSH is an upstream going away, not one that cannot flush. */
+    @Test
+    public void eshutdownToTheProxysOwnFlushFailsTheConnectionAndTheJournalStaysOn() throws Exception {
+        c.journal().beginOwnFlush();
+        reader.start();
+        reply(ConnectionJournal.OWN_FLUSH, Nbd.ESHUTDOWN, ByteBuffer.allocate(0));
+        reader.join(5000);
+        assertFalse("the reader ended", reader.isAlive());
+        assertTrue(c.failure(), c.failure().contains("ESHUTDOWN"));
+        assertFalse("a loss, so the journal is written again on the next connection", c.isQuiet());
+        assertTrue(journal.isOn());
+    }
+
     @Test
     public void theServerClosingEndsTheReaderAndFailsTheConnection() throws Exception {
         send(Request.of(Nbd.CMD_READ, 0, 1, 0, 512));
