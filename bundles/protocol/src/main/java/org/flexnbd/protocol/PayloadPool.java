@@ -29,9 +29,10 @@ public final class PayloadPool {
     /**
      * Buffers of one size a thread cache keeps: 32. With 16, the write journal's release of every payload a FLUSH
      * covers (16 and more 1 MiB buffers at once) overflowed the cache, so they went back to the arena, which emptied
-     * chunks and later zeroed new ones: the journal cost 14% of 1 MiB write throughput in one run, 5% with 32
-     * (docs/BENCHMARKS.md). More cost memory: with 64 a size, four clients writing 1 MiB requests at full speed
-     * peaked at 252 MiB resident; with 32, 228 MiB.
+     * chunks and later zeroed new ones: the journal cost 14% of 1 MiB write throughput in one interleaved run, 6%
+     * with 32 in the same run, and 2.9 and 3.5% in two runs of bench/journal.sh (docs/BENCHMARKS.md). More cost
+     * memory: with 64 a size, four clients writing 1 MiB requests at full speed peaked at 252 MiB resident; with 32,
+     * 228 MiB.
      */
     private static final int CACHED_PER_SIZE = 32;
 
