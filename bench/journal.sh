@@ -75,9 +75,7 @@ mkdir -p "$out" "$logs"
 dist=$(cd "$(dirname "$proxy_bin")/.." && pwd)
 proxy_built="tree at $(git -C "$dist" log -1 --format='%h %s' 2>/dev/null || echo '(no git)'), distribution built $(date -u -r "$dist/lib" +%Y-%m-%dT%H:%MZ)"
 for p in journal nojournal; do
-    cp -r "$dist" "$work/$p"
-    # The class-data archive fits the folder it was made in: each copy gets its own, as an installation would.
-    [ -x "$work/$p/lib/train-class-data.sh" ] && "$work/$p/lib/train-class-data.sh" "$work/$p" >&2
+    copy_distribution "$dist" "$p"
 done
 cfg=config/org.flexnbd.upstream.cfg
 journal_bytes=$(sed -n 's/^journalBytes=//p' "$work/journal/$cfg")

@@ -37,9 +37,8 @@ bytes=$(numfmt --from=iec "$size")
 
 work=$(mktemp -d /dev/shm/flexnbd-pipe.XXXXXX)
 trap cleanup EXIT
-cp -r "$(dirname "$proxy_bin")/.." "$work/dist"
-proxy_bin=$work/dist/bin/flexnbd-proxy
-[ -x "$work/dist/lib/train-class-data.sh" ] && "$work/dist/lib/train-class-data.sh" "$work/dist" >&2
+copy_distribution "$(dirname "$proxy_bin")/.." dist
+proxy_bin=$copied_proxy
 logs=$out/logs
 mkdir -p "$out" "$logs"
 
@@ -51,10 +50,9 @@ start_relay relay-old "${upstream_port[old]}"
 start_proxy proxy-old "${upstream_port[old]}" --handshake oldstyle --max-clients "$conns"
 paths=(relay proxy relay-old proxy-old)
 if [ -n "${FLEXNBD_BASE:-}" ]; then
-    cp -r "$FLEXNBD_BASE" "$work/base"
-    [ -x "$work/base/lib/train-class-data.sh" ] && "$work/base/lib/train-class-data.sh" "$work/base" >&2
+    copy_distribution "$FLEXNBD_BASE" base
     port=$(free_port)
-    launch base "$port" "$work/base/bin/flexnbd-proxy" -l 127.0.0.1 -p "$port" -C 127.0.0.1 -P "${upstream_port[up]}" \
+    launch base "$port" "$copied_proxy" -l 127.0.0.1 -p "$port" -C 127.0.0.1 -P "${upstream_port[up]}" \
         --max-clients "$conns"
     await_port "$port" base
     paths+=(base)

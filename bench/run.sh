@@ -66,11 +66,8 @@ fi
 
 work=$(mktemp -d /dev/shm/flexnbd-bench.XXXXXX)
 trap cleanup EXIT
-# Run a copy of the distribution: a rebuild in the tree during the run must not change what is measured.
-cp -r "$(dirname "$proxy_bin")/.." "$work/dist"
-proxy_bin=$work/dist/bin/flexnbd-proxy
-# The class-data archive fits the folder it was made in: the copy gets its own, as an installation would.
-[ -x "$work/dist/lib/train-class-data.sh" ] && "$work/dist/lib/train-class-data.sh" "$work/dist" >&2
+copy_distribution "$(dirname "$proxy_bin")/.." dist
+proxy_bin=$copied_proxy
 proxy_built="tree at $(git -C "$here/.." log -1 --format='%h %s' 2>/dev/null || echo '(no git)'), distribution built $(date -u -r "$work/dist/lib" +%Y-%m-%dT%H:%MZ)"
 logs=$out/logs
 mkdir -p "$out" "$plots" "$logs"

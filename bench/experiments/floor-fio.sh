@@ -28,9 +28,8 @@ done
 [ -x "$proxy_bin" ] || die "build first: mvn -B -q install -DskipTests"
 work=$(mktemp -d /dev/shm/flexnbd-floor.XXXXXX)
 trap cleanup EXIT
-cp -r "$(dirname "$proxy_bin")/.." "$work/dist"
-proxy_bin=$work/dist/bin/flexnbd-proxy
-[ -x "$work/dist/lib/train-class-data.sh" ] && "$work/dist/lib/train-class-data.sh" "$work/dist" >&2
+copy_distribution "$(dirname "$proxy_bin")/.." dist
+proxy_bin=$copied_proxy
 logs=$out/logs
 mkdir -p "$out" "$logs"
 
