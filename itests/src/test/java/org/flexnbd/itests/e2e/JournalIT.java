@@ -1,6 +1,7 @@
 package org.flexnbd.itests.e2e;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertTrue;
 
@@ -20,6 +21,8 @@ import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.Request;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Rule;
@@ -289,6 +292,50 @@ public class JournalIT {
         assertTrue("no summary from the client: " + out, m.find());
         return new CrashOutcome(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
                 Integer.parseInt(m.group(3)), newData, hex(sha().digest(region(disk))), out, proxyLog);
+    }
+
+    /**
+     * A server going away answers ESHUTDOWN to everything, the proxy's own FLUSH included (nbdkit does, once it has
+     * been sent SIGTERM). That is not an upstream unable to flush: the journal keeps its writes, the connection is
+     * given up as a loss, and the next connection writes them again, in order, before anything else. (The proxy once
+     * took it for a refusal and switched the journal off for good, so that a later crash could lose acknowledged
+     * writes unseen.) A scripted upstream, since the moment must be exact: it answers the first FLUSH with ESHUTDOWN
+     * and everything else at once.
+     */
+    @Test
+    public void eshutdownAnsweringTheProxysOwnFlushKeepsTheJournalForTheNextConnection() throws Exception {
+        Path dir = tmp.getRoot().toPath();
+        Path home = appliance(dir, 1L << 20); // the proxy's own FLUSH goes out once half of it, 512 KiB, is held
+        int writes = 8; // 8 blocks of 64 KiB and their headers: just over half
+        try (ScriptedUpstream up = new ScriptedUpstream(ScriptedUpstream.Fault.ESHUTDOWN_ON_FLUSH, 0);
+                Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port()), "-v");
+                ScriptedClient c = new ScriptedClient(proxy.port)) {
+            for (int i = 0; i < writes; i++) {
+                assertEquals(0, c.call(ScriptedClient.write(10 + i, (long) i * BLOCK, (byte) (i + 1), BLOCK)).error());
+            }
+            long deadline = System.currentTimeMillis() + 20_000;
+            while (!REPLAYED.matcher(proxy.stderr()).find() && System.currentTimeMillis() < deadline) {
+                Thread.sleep(20);
+            }
+            String log = proxy.stderr();
+            Matcher m = REPLAYED.matcher(log);
+            assertTrue("no replay after ESHUTDOWN answered the proxy's own FLUSH\nproxy: " + log, m.find());
+            assertEquals(log, writes, Integer.parseInt(m.group(1)));
+            assertFalse(log, log.contains("switched off"));
+            assertTrue("the first connection saw no FLUSH: " + up.receivedOn(1),
+                    up.receivedOn(1).stream().anyMatch(r -> r.type() == Nbd.CMD_FLUSH));
+            List<Request> second = up.receivedOn(2);
+            assertTrue("the second connection began with fewer than " + writes + " requests: " + second,
+                    second.size() >= writes);
+            for (int i = 0; i < writes; i++) {
+                Request r = second.get(i);
+                assertEquals("request " + i + " on the second connection: " + second, Nbd.CMD_WRITE, r.type());
+                assertEquals("request " + i + " on the second connection: " + second, (long) i * BLOCK, r.offset());
+            }
+            // The journal is still on: the client's FLUSH is answered, and the journal empties.
+            assertEquals(0, c.call(Request.of(Nbd.CMD_FLUSH, 0, 99, 0, 0)).error());
+        }
     }
 
     /** A copy of the distribution; with {@code journalBytes} set in its upstream configuration unless null. */

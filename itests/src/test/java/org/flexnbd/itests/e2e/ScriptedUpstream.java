@@ -38,7 +38,7 @@ import org.flexnbd.protocol.WireOutput;
 final class ScriptedUpstream implements AutoCloseable {
     enum Fault {
         NONE, CLOSE_ON_READ, CLOSE_ON_WRITE, STALL_ON_READ, STALL_ON_WRITE, EIO_ON_READ, ESHUTDOWN_ON_WRITE,
-        STRAY_DATA_ON_READ
+        ESHUTDOWN_ON_FLUSH, STRAY_DATA_ON_READ
     }
 
     static final int SIZE = 16 * 1024 * 1024;
@@ -138,7 +138,7 @@ final class ScriptedUpstream implements AutoCloseable {
                         if (!c.isOpen()) {
                             return;
                         }
-                        if (fault == Fault.ESHUTDOWN_ON_WRITE) {
+                        if (fault == Fault.ESHUTDOWN_ON_WRITE || fault == Fault.ESHUTDOWN_ON_FLUSH) {
                             answerAll(held, out, structured); // going away, it still finishes what it had accepted
                         }
                         continue;
@@ -192,7 +192,8 @@ final class ScriptedUpstream implements AutoCloseable {
         boolean stall = (fault == Fault.STALL_ON_READ && read) || (fault == Fault.STALL_ON_WRITE && write);
         boolean stray = fault == Fault.STRAY_DATA_ON_READ && read && structured;
         int error = fault == Fault.EIO_ON_READ && read ? Nbd.EIO
-                : fault == Fault.ESHUTDOWN_ON_WRITE && write ? Nbd.ESHUTDOWN : 0;
+                : (fault == Fault.ESHUTDOWN_ON_WRITE && write)
+                        || (fault == Fault.ESHUTDOWN_ON_FLUSH && r.type() == Nbd.CMD_FLUSH) ? Nbd.ESHUTDOWN : 0;
         if (!(close || stall || stray || error != 0) || !faultSpent.compareAndSet(false, true)) {
             return false;
         }
