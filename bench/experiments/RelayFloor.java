@@ -126,16 +126,22 @@ public final class RelayFloor {
             SelectionKey upstreamKey = upstream.register(selector, SelectionKey.OP_READ);
             boolean open = true;
             boolean gone = false; // the client's socket failed: replies still due are read and dropped
-            while (open || !pending.isEmpty() || (!gone && !toClient.isEmpty())) {
+            while (open || !pending.isEmpty() || replyWaitingForPayload != null
+                    || (!gone && !toClient.isEmpty())) {
                 selector.select();
+                // Only a key in the selected set has fresh ready bits, and it stays there until removed.
+                var ready = selector.selectedKeys();
+                boolean clientReadable = ready.contains(clientKey) && clientKey.isReadable();
+                boolean upstreamReadable = ready.contains(upstreamKey) && upstreamKey.isReadable();
+                ready.clear();
                 try {
-                    if (open && clientKey.isReadable()) {
+                    if (open && clientReadable) {
                         open = clientSide(() -> readRequests(client));
                         if (!open) {
                             clientKey.interestOps(clientKey.interestOps() & ~SelectionKey.OP_READ);
                         }
                     }
-                    if (upstreamKey.isReadable()) {
+                    if (upstreamReadable) {
                         readReplies();
                     }
                     writeSome(upstream, toUpstream, upstreamKey, false);
