@@ -28,7 +28,8 @@ final class ReplyReader implements Runnable {
      * in the upstream's socket, not in pooled memory (their budget is charged either way). 2 MiB, measured in
      * interleaved runs against 512 KiB: nbdcopy reads (256 KiB replies, 64 in flight) 1.20 times the throughput for
      * 0.82 to 0.87 of the CPU, since with 512 KiB the reader stopped after every second reply and the writer had to
-     * wake it; fio's 1 MiB reads at QD16 unchanged (0.98), where 4 MiB cost them 15% and 16 MiB 20%. When the
+     * wake it. fio's 1 MiB reads at QD16 lost up to a few per cent (0.98 in one run, 0.93 in another in which 4 KiB
+     * reads, which the bound cannot touch, came out at 0.97), where 4 MiB cost them 15% and 16 MiB 20%. When the
      * pool's thread caches kept 16 buffers up to 256 KiB, 2 MiB made the pool zero fresh chunks; with 32 up to 1 MiB
      * it no longer does.
      */

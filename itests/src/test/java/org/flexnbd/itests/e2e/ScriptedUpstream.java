@@ -31,9 +31,9 @@ import org.flexnbd.protocol.WireOutput;
  * An NBD server whose misbehaviour a test chooses: it serves a small memory export with simple replies, and once,
  * on the first READ or WRITE, it can close the connection or stop answering. It records every request it receives
  * and the most it ever had unanswered at once; it can hold replies back until enough requests are in. It can
- * also answer the first READ with EIO, or the first WRITE with ESHUTDOWN (as a server going away does, answering
- * at once the requests it holds), or, offering structured replies, answer the first READ with a data chunk that lies
- * outside the request (and every other READ with one data chunk, as a server should).
+ * also answer the first READ with EIO, or the first WRITE or FLUSH with ESHUTDOWN (as a server going away does,
+ * answering at once the requests it holds), or, offering structured replies, answer the first READ with a data
+ * chunk that lies outside the request (and every other READ with one data chunk, as a server should).
  */
 final class ScriptedUpstream implements AutoCloseable {
     enum Fault {
