@@ -75,7 +75,7 @@ mkdir -p "$out" "$logs"
 dist=$(cd "$(dirname "$proxy_bin")/.." && pwd)
 proxy_built="tree at $(git -C "$dist" log -1 --format='%h %s' 2>/dev/null || echo '(no git)'), distribution built $(date -u -r "$dist/lib" +%Y-%m-%dT%H:%MZ)"
 for p in journal nojournal; do
-    copy_distribution "$dist" "$p"
+    copy_distribution "$dist" "$p" >/dev/null
 done
 cfg=config/org.flexnbd.upstream.cfg
 journal_bytes=$(sed -n 's/^journalBytes=//p' "$work/journal/$cfg")

@@ -29,11 +29,11 @@ stop_pid() {
 
 # Copies the distribution folder DIST to $work/NAME, so that a rebuild in the tree during the run does not change
 # what is measured, and gives the copy a class-data archive of its own (an archive fits only the folder it was made
-# in, as an installation's would). Sets copied_proxy to the copy's start script.
+# in, as an installation's would). Prints the copy's start script.
 copy_distribution() { # DIST NAME
     cp -r "$1" "$work/$2"
     if [ -x "$work/$2/lib/train-class-data.sh" ]; then "$work/$2/lib/train-class-data.sh" "$work/$2" >&2; fi
-    copied_proxy=$work/$2/bin/flexnbd-proxy
+    echo "$work/$2/bin/flexnbd-proxy"
 }
 
 free_port() {

@@ -37,8 +37,7 @@ bytes=$(numfmt --from=iec "$size")
 
 work=$(mktemp -d /dev/shm/flexnbd-pipe.XXXXXX)
 trap cleanup EXIT
-copy_distribution "$(dirname "$proxy_bin")/.." dist
-proxy_bin=$copied_proxy
+proxy_bin=$(copy_distribution "$(dirname "$proxy_bin")/.." dist)
 logs=$out/logs
 mkdir -p "$out" "$logs"
 
@@ -50,9 +49,9 @@ start_relay relay-old "${upstream_port[old]}"
 start_proxy proxy-old "${upstream_port[old]}" --handshake oldstyle --max-clients "$conns"
 paths=(relay proxy relay-old proxy-old)
 if [ -n "${FLEXNBD_BASE:-}" ]; then
-    copy_distribution "$FLEXNBD_BASE" base
+    base_bin=$(copy_distribution "$FLEXNBD_BASE" base)
     port=$(free_port)
-    launch base "$port" "$copied_proxy" -l 127.0.0.1 -p "$port" -C 127.0.0.1 -P "${upstream_port[up]}" \
+    launch base "$port" "$base_bin" -l 127.0.0.1 -p "$port" -C 127.0.0.1 -P "${upstream_port[up]}" \
         --max-clients "$conns"
     await_port "$port" base
     paths+=(base)

@@ -66,8 +66,7 @@ fi
 
 work=$(mktemp -d /dev/shm/flexnbd-bench.XXXXXX)
 trap cleanup EXIT
-copy_distribution "$(dirname "$proxy_bin")/.." dist
-proxy_bin=$copied_proxy
+proxy_bin=$(copy_distribution "$(dirname "$proxy_bin")/.." dist)
 proxy_built="tree at $(git -C "$here/.." log -1 --format='%h %s' 2>/dev/null || echo '(no git)'), distribution built $(date -u -r "$work/dist/lib" +%Y-%m-%dT%H:%MZ)"
 logs=$out/logs
 mkdir -p "$out" "$plots" "$logs"

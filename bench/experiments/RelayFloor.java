@@ -6,8 +6,10 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * A measurement aid for issue 10, not part of the proxy: how cheap could the proxy's data path be, on one event-loop
@@ -38,17 +40,13 @@ public final class RelayFloor {
     /** Payloads this small are copied through the wire buffer; larger ones are read straight into their memory. */
     private static final int THROUGH_WIRE = 32 * 1024;
 
-    private final Map<Integer, ArrayDeque<ByteBuffer>> pool = new HashMap<>();
+    private final Pool pool = new Pool(new HashMap<>(), ArrayDeque::new);
     private final Map<Long, Request> pending = new HashMap<>();
     private final ArrayDeque<ByteBuffer> toUpstream = new ArrayDeque<>();
     private final ArrayDeque<ByteBuffer> toClient = new ArrayDeque<>();
-    private final ByteBuffer clientIn = ByteBuffer.allocateDirect(WIRE).flip();
-    private final ByteBuffer upstreamIn = ByteBuffer.allocateDirect(WIRE).flip();
     private final ByteBuffer[] gather = new ByteBuffer[64];
     private final SocketChannel upstream;
-    /** A read this round returned less than it asked for: the socket is empty until the selector says otherwise. */
-    private boolean clientDrained;
-    private boolean upstreamDrained;
+    private final Inbound upstreamIn;
     private Request requestWaitingForPayload;
     private Request replyWaitingForPayload;
     private ByteBuffer replyPayload;
@@ -70,6 +68,59 @@ public final class RelayFloor {
 
     private RelayFloor(SocketChannel upstream) {
         this.upstream = upstream;
+        this.upstreamIn = new Inbound(upstream);
+    }
+
+    /** One side's input in the loop: its socket, its wire buffer, and whether the socket was found empty this turn. */
+    private static final class Inbound {
+        static final int WAIT = 0, READY = 1, END = -1;
+        final SocketChannel channel;
+        final ByteBuffer wire = ByteBuffer.allocateDirect(WIRE).flip();
+        /** A read this turn returned less than it asked for: the socket is empty until the selector says otherwise. */
+        boolean drained;
+
+        Inbound(SocketChannel channel) {
+            this.channel = channel;
+        }
+
+        /** At least {@code n} bytes in the wire buffer: READY; WAIT when the socket is empty; END when it closed. */
+        int header(int n) throws IOException {
+            while (wire.remaining() < n) {
+                if (drained) {
+                    return WAIT;
+                }
+                int want = wire.capacity() - wire.remaining();
+                int got = fill(channel, wire);
+                if (got < 0) {
+                    return END;
+                }
+                drained = got < want;
+            }
+            return READY;
+        }
+
+        /**
+         * Fills {@code p}, from the wire buffer first, then straight from the socket if what is missing is large, or
+         * through the wire buffer if it is small: READY, WAIT or END as for {@link #header}.
+         */
+        int payload(ByteBuffer p) throws IOException {
+            while (true) {
+                take(wire, p);
+                if (!p.hasRemaining()) {
+                    return READY;
+                }
+                if (drained) {
+                    return WAIT;
+                }
+                boolean direct = p.remaining() > THROUGH_WIRE;
+                int want = direct ? p.remaining() : wire.capacity() - wire.remaining();
+                int got = direct ? channel.read(p) : fill(channel, wire);
+                if (got < 0) {
+                    return END;
+                }
+                drained = got < want;
+            }
+        }
     }
 
     public static void main(String[] args) throws IOException {
@@ -105,7 +156,7 @@ public final class RelayFloor {
             while (true) {
                 try (SocketChannel client = listener.accept()) {
                     client.socket().setTcpNoDelay(true);
-                    client.write(greeting.duplicate().flip().position(0).limit(152));
+                    client.write(greeting.duplicate().flip());
                     if (threaded != null) {
                         threaded.serve(client);
                     } else {
@@ -119,6 +170,7 @@ public final class RelayFloor {
     }
 
     private void serve(SocketChannel client) throws IOException {
+        Inbound clientIn = new Inbound(client);
         client.configureBlocking(false);
         upstream.configureBlocking(false);
         try (Selector selector = Selector.open()) {
@@ -136,7 +188,7 @@ public final class RelayFloor {
                 ready.clear();
                 try {
                     if (open && clientReadable) {
-                        open = clientSide(() -> readRequests(client));
+                        open = clientSide(() -> readRequests(clientIn));
                         if (!open) {
                             clientKey.interestOps(clientKey.interestOps() & ~SelectionKey.OP_READ);
                         }
@@ -158,12 +210,12 @@ public final class RelayFloor {
                     clientKey.interestOps(0);
                 }
                 if (gone) {
-                    toClient.forEach(this::release);
+                    toClient.forEach(pool::release);
                     toClient.clear();
                 }
             }
             if (requestWaitingForPayload != null) {
-                release(requestWaitingForPayload.payload);
+                pool.release(requestWaitingForPayload.payload);
                 requestWaitingForPayload = null;
             }
             clientKey.cancel();
@@ -171,7 +223,6 @@ public final class RelayFloor {
             selector.selectNow();
         }
         upstream.configureBlocking(true);
-        clientIn.clear().flip();
     }
 
     /** A failure of the client's socket, told apart from the upstream's. */
@@ -196,51 +247,32 @@ public final class RelayFloor {
     }
 
     /** Parses what has arrived; false once the client has sent DISC or closed. */
-    private boolean readRequests(SocketChannel client) throws IOException {
-        clientDrained = false;
+    private boolean readRequests(Inbound in) throws IOException {
+        in.drained = false;
         while (true) {
             if (requestWaitingForPayload != null) {
-                ByteBuffer p = requestWaitingForPayload.payload;
-                take(clientIn, p);
-                if (p.hasRemaining()) {
-                    if (clientDrained) {
-                        return true;
-                    }
-                    boolean direct = p.remaining() > THROUGH_WIRE;
-                    int want = direct ? p.remaining() : clientIn.capacity() - clientIn.remaining();
-                    int n = direct ? client.read(p) : fill(client, clientIn);
-                    if (n < 0) {
-                        return false;
-                    }
-                    clientDrained = n < want;
-                    continue;
+                int got = in.payload(requestWaitingForPayload.payload);
+                if (got != Inbound.READY) {
+                    return got == Inbound.WAIT;
                 }
                 send(requestWaitingForPayload);
                 requestWaitingForPayload = null;
             }
-            if (clientIn.remaining() < 28) {
-                if (clientDrained) {
-                    return true;
-                }
-                int want = clientIn.capacity() - clientIn.remaining();
-                int n = fill(client, clientIn);
-                if (n < 0) {
-                    return false;
-                }
-                clientDrained = n < want;
-                continue;
+            int got = in.header(28);
+            if (got != Inbound.READY) {
+                return got == Inbound.WAIT;
             }
-            if (clientIn.getInt(clientIn.position()) != REQUEST_MAGIC) {
+            if (in.wire.getInt(in.wire.position()) != REQUEST_MAGIC) {
                 throw new IOException("bad request magic");
             }
             ByteBuffer header = ByteBuffer.allocate(28);
-            take(clientIn, header);
+            take(in.wire, header);
             Request r = new Request(header.flip());
             if (r.type == DISC) {
                 return false;
             }
             if (r.type == WRITE) {
-                r.payload = memory(r.length);
+                r.payload = pool.memory(r.length);
                 requestWaitingForPayload = r;
             } else {
                 send(r);
@@ -257,53 +289,41 @@ public final class RelayFloor {
     }
 
     private void readReplies() throws IOException {
-        upstreamDrained = false;
+        upstreamIn.drained = false;
         while (true) {
             if (replyWaitingForPayload != null) {
-                take(upstreamIn, replyPayload);
-                if (replyPayload.hasRemaining()) {
-                    if (upstreamDrained) {
-                        return;
-                    }
-                    boolean direct = replyPayload.remaining() > THROUGH_WIRE;
-                    int want = direct ? replyPayload.remaining() : upstreamIn.capacity() - upstreamIn.remaining();
-                    int n = direct ? upstream.read(replyPayload) : fill(upstream, upstreamIn);
-                    if (n < 0) {
-                        throw new IOException("upstream closed");
-                    }
-                    upstreamDrained = n < want;
-                    continue;
+                int got = upstreamIn.payload(replyPayload);
+                if (got == Inbound.END) {
+                    throw new IOException("upstream closed");
+                }
+                if (got == Inbound.WAIT) {
+                    return;
                 }
                 toClient.add(replyPayload.flip());
                 replyWaitingForPayload = null;
             }
-            if (upstreamIn.remaining() < 16) {
-                if (upstreamDrained) {
-                    return;
-                }
-                int want = upstreamIn.capacity() - upstreamIn.remaining();
-                int n = fill(upstream, upstreamIn);
-                if (n < 0) {
-                    throw new IOException("upstream closed");
-                }
-                upstreamDrained = n < want;
-                continue;
+            int got = upstreamIn.header(16);
+            if (got == Inbound.END) {
+                throw new IOException("upstream closed");
             }
-            if (upstreamIn.getInt(upstreamIn.position()) != REPLY_MAGIC) {
+            if (got == Inbound.WAIT) {
+                return;
+            }
+            if (upstreamIn.wire.getInt(upstreamIn.wire.position()) != REPLY_MAGIC) {
                 throw new IOException("bad reply magic");
             }
             ByteBuffer header = ByteBuffer.allocate(16);
-            take(upstreamIn, header);
+            take(upstreamIn.wire, header);
             Request r = pending.remove(header.getLong(8));
             if (r == null) {
                 throw new IOException("reply to nothing sent");
             }
             toClient.add(header.flip());
             if (r.payload != null) {
-                release(r.payload);
+                pool.release(r.payload);
             }
             if (r.type == READ && header.getInt(4) == 0) {
-                replyPayload = memory(r.length);
+                replyPayload = pool.memory(r.length);
                 replyWaitingForPayload = r;
             }
         }
@@ -326,7 +346,7 @@ public final class RelayFloor {
             while (!queue.isEmpty() && !queue.peekFirst().hasRemaining()) {
                 ByteBuffer done = queue.pollFirst();
                 if (release) {
-                    release(done);
+                    pool.release(done);
                 }
             }
         }
@@ -355,20 +375,34 @@ public final class RelayFloor {
         }
     }
 
-    private ByteBuffer memory(int length) {
-        if (length < 8192) {
-            return ByteBuffer.allocate(length);
-        }
-        ArrayDeque<ByteBuffer> free = pool.get(length);
-        ByteBuffer b = free == null ? null : free.pollLast();
-        return b != null ? b.clear() : ByteBuffer.allocateDirect(length);
-    }
+    /**
+     * Payload memory: under 8 KiB on the heap, larger from free lists by size, the most recently freed first, at most
+     * 128 kept a size. The loop's is its thread's alone; the two threads share theirs.
+     */
+    private static final class Pool {
+        private final Map<Integer, Deque<ByteBuffer>> free;
+        private final Supplier<Deque<ByteBuffer>> newList;
 
-    private void release(ByteBuffer b) {
-        if (b.isDirect()) {
-            ArrayDeque<ByteBuffer> free = pool.computeIfAbsent(b.capacity(), k -> new ArrayDeque<>());
-            if (free.size() < 128) {
-                free.addLast(b);
+        Pool(Map<Integer, Deque<ByteBuffer>> free, Supplier<Deque<ByteBuffer>> newList) {
+            this.free = free;
+            this.newList = newList;
+        }
+
+        ByteBuffer memory(int length) {
+            if (length < 8192) {
+                return ByteBuffer.allocate(length);
+            }
+            Deque<ByteBuffer> list = free.get(length);
+            ByteBuffer b = list == null ? null : list.pollLast();
+            return b != null ? b.clear() : ByteBuffer.allocateDirect(length);
+        }
+
+        void release(ByteBuffer b) {
+            if (b.isDirect()) {
+                Deque<ByteBuffer> list = free.computeIfAbsent(b.capacity(), k -> newList.get());
+                if (list.size() < 128) {
+                    list.addLast(b);
+                }
             }
         }
     }
@@ -381,8 +415,8 @@ public final class RelayFloor {
     private static final class Threaded {
         private final SocketChannel upstream;
         private final Map<Long, Request> pending = new java.util.concurrent.ConcurrentHashMap<>();
-        private final Map<Integer, java.util.concurrent.ConcurrentLinkedDeque<ByteBuffer>> pool =
-                new java.util.concurrent.ConcurrentHashMap<>();
+        private final Pool pool = new Pool(new java.util.concurrent.ConcurrentHashMap<>(),
+                java.util.concurrent.ConcurrentLinkedDeque::new);
         private final java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
         private final java.util.concurrent.atomic.AtomicLong answered = new java.util.concurrent.atomic.AtomicLong();
         private volatile SocketChannel client;
@@ -431,7 +465,7 @@ public final class RelayFloor {
                     return;
                 }
                 if (r.type == WRITE) {
-                    r.payload = memory(r.length);
+                    r.payload = pool.memory(r.length);
                     take(in, r.payload);
                     if (r.payload.hasRemaining()) {
                         flush(out, upstream, false);
@@ -465,10 +499,10 @@ public final class RelayFloor {
                 unannounced++;
                 out.add(header);
                 if (r.payload != null) {
-                    release(r.payload);
+                    pool.release(r.payload);
                 }
                 if (r.type == READ && header.getInt(4) == 0) {
-                    ByteBuffer payload = memory(r.length);
+                    ByteBuffer payload = pool.memory(r.length);
                     take(in, payload);
                     if (payload.hasRemaining()) {
                         flush(out, client, true);
@@ -511,7 +545,7 @@ public final class RelayFloor {
                 try {
                     write(out, to, true);
                 } catch (IOException e) {
-                    out.forEach(this::release);
+                    out.forEach(pool::release);
                     out.clear();
                 }
                 return;
@@ -526,7 +560,7 @@ public final class RelayFloor {
                 to.write(all, from, Math.min(64, all.length - from));
                 while (from < all.length && !all[from].hasRemaining()) {
                     if (release) {
-                        release(all[from]);
+                        pool.release(all[from]);
                     }
                     from++;
                 }
@@ -534,22 +568,5 @@ public final class RelayFloor {
             out.clear();
         }
 
-        private ByteBuffer memory(int length) {
-            if (length < 8192) {
-                return ByteBuffer.allocate(length);
-            }
-            var free = pool.get(length);
-            ByteBuffer b = free == null ? null : free.pollLast();
-            return b != null ? b.clear() : ByteBuffer.allocateDirect(length);
-        }
-
-        private void release(ByteBuffer b) {
-            if (b.isDirect()) {
-                var free = pool.computeIfAbsent(b.capacity(), k -> new java.util.concurrent.ConcurrentLinkedDeque<>());
-                if (free.size() < 128) {
-                    free.addLast(b);
-                }
-            }
-        }
     }
 }

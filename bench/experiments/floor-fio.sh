@@ -28,8 +28,7 @@ done
 [ -x "$proxy_bin" ] || die "build first: mvn -B -q install -DskipTests"
 work=$(mktemp -d /dev/shm/flexnbd-floor.XXXXXX)
 trap cleanup EXIT
-copy_distribution "$(dirname "$proxy_bin")/.." dist
-proxy_bin=$copied_proxy
+proxy_bin=$(copy_distribution "$(dirname "$proxy_bin")/.." dist)
 logs=$out/logs
 mkdir -p "$out" "$logs"
 
