@@ -73,11 +73,8 @@ public class BadConfigEditIT {
     }
 
     private static void awaitLine(Proxy proxy, String level, String text) throws Exception {
-        long deadline = System.currentTimeMillis() + 20_000;
-        while (!has(proxy.stderr(), level, text) && System.currentTimeMillis() < deadline) {
-            Thread.sleep(100);
-        }
-        assertTrue(proxy.stderr(), has(proxy.stderr(), level, text));
+        String log = proxy.awaitStderr(l -> has(l, level, text), 20);
+        assertTrue(log, has(log, level, text));
     }
 
     private static boolean has(String log, String level, String text) {

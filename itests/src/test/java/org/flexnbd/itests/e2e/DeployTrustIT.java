@@ -69,19 +69,13 @@ public class DeployTrustIT {
     }
 
     private static void await(Proxy proxy, String text, int times) throws Exception {
-        long deadline = System.currentTimeMillis() + 20_000;
-        while (count(proxy.stderr(), text) < times && System.currentTimeMillis() < deadline) {
-            Thread.sleep(100);
-        }
-        assertEquals(proxy.stderr(), times, count(proxy.stderr(), text));
+        String log = proxy.awaitStderr(l -> count(l, text) >= times, 20);
+        assertEquals(log, times, count(log, text));
     }
 
     private static void awaitError(Proxy proxy, String text) throws Exception {
-        long deadline = System.currentTimeMillis() + 20_000;
-        while (!hasError(proxy.stderr(), text) && System.currentTimeMillis() < deadline) {
-            Thread.sleep(100);
-        }
-        assertTrue(proxy.stderr(), hasError(proxy.stderr(), text));
+        String log = proxy.awaitStderr(l -> hasError(l, text), 20);
+        assertTrue(log, hasError(log, text));
     }
 
     private static boolean hasError(String log, String text) {

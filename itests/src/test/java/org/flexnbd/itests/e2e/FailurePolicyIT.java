@@ -65,12 +65,7 @@ public class FailurePolicyIT {
                         throw new UncheckedIOException(e);
                     }
                 });
-                long deadline = System.currentTimeMillis() + 10_000;
-                while (!proxy.stderr().contains("cannot accept or start a client")
-                        && System.currentTimeMillis() < deadline) {
-                    Thread.sleep(50);
-                }
-                assertTrue(proxy.stderr(), proxy.stderr().contains("cannot accept or start a client"));
+                awaitLog(proxy, "cannot accept or start a client");
             } finally {
                 Peer.run(dir, "prlimit", 10, "prlimit", "--pid", pid, "--nofile=" + soft + ":");
             }
@@ -120,10 +115,7 @@ public class FailurePolicyIT {
     }
 
     private static void awaitLog(Proxy proxy, String text) throws Exception {
-        long deadline = System.currentTimeMillis() + 10_000;
-        while (!proxy.stderr().contains(text) && System.currentTimeMillis() < deadline) {
-            Thread.sleep(50);
-        }
-        assertTrue(proxy.stderr(), proxy.stderr().contains(text));
+        String log = proxy.awaitStderr(l -> l.contains(text), 10);
+        assertTrue(log, log.contains(text));
     }
 }

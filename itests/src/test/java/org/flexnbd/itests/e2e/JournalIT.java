@@ -314,11 +314,7 @@ public class JournalIT {
             for (int i = 0; i < writes; i++) {
                 assertEquals(0, c.call(ScriptedClient.write(10 + i, (long) i * BLOCK, (byte) (i + 1), BLOCK)).error());
             }
-            long deadline = System.currentTimeMillis() + 20_000;
-            while (!REPLAYED.matcher(proxy.stderr()).find() && System.currentTimeMillis() < deadline) {
-                Thread.sleep(20);
-            }
-            String log = proxy.stderr();
+            String log = proxy.awaitStderr(l -> REPLAYED.matcher(l).find(), 20);
             Matcher m = REPLAYED.matcher(log);
             assertTrue("no replay after ESHUTDOWN answered the proxy's own FLUSH\nproxy: " + log, m.find());
             assertEquals(log, writes, Integer.parseInt(m.group(1)));

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.Predicate;
 
 /** The appliance as operators run it: the distribution's start script, as a process. */
 final class Proxy implements AutoCloseable {
@@ -81,6 +82,20 @@ final class Proxy implements AutoCloseable {
 
     String uri() {
         return "nbd://127.0.0.1:" + port;
+    }
+
+    /**
+     * Waits, at most {@code seconds}, until what the proxy has written to stderr satisfies {@code found}; returns it as
+     * it was then, or at the deadline, for the caller to assert on.
+     */
+    String awaitStderr(Predicate<String> found, int seconds) throws IOException, InterruptedException {
+        long deadline = System.currentTimeMillis() + seconds * 1000L;
+        String log = stderr();
+        while (!found.test(log) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+            log = stderr();
+        }
+        return log;
     }
 
     String stderr() throws IOException {
