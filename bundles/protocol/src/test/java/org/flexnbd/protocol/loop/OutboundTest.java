@@ -1,0 +1,110 @@
+package org.flexnbd.protocol.loop;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.Pipe;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import org.flexnbd.protocol.PayloadPool;
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Test;
+
+import io.netty.buffer.ByteBuf;
+
+/** Through a real pipe, whose sink takes 64 KiB at most before it is full. */
+public class OutboundTest {
+    private Pipe pipe;
+
+    @Before
+    public void open() throws IOException {
+        pipe = Pipe.open();
+        pipe.sink().configureBlocking(false);
+        pipe.source().configureBlocking(false);
+    }
+
+    @After
+    public void close() throws IOException {
+        pipe.sink().close();
+        pipe.source().close();
+    }
+
+    @Test
+    public void writesEverythingInOrderAndReleasesEachPayloadOnceWritten() throws IOException {
+        Random random = new Random(7);
+        Outbound out = new Outbound();
+        ByteArrayOutputStream expected = new ByteArrayOutputStream();
+        List<ByteBuf> payloads = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            byte[] header = new byte[16 + random.nextInt(16)];
+            random.nextBytes(header);
+            out.add(ByteBuffer.wrap(header));
+            expected.write(header);
+            byte[] data = new byte[random.nextInt(3) == 0 ? 256 * 1024 : random.nextInt(5000)];
+            random.nextBytes(data);
+            ByteBuf pooled = PayloadPool.shared().directBuffer(Math.max(1, data.length)).writeBytes(data);
+            payloads.add(pooled);
+            out.add(pooled.nioBuffer(), pooled);
+            expected.write(data);
+        }
+        assertEquals(expected.size(), out.pending());
+
+        ByteArrayOutputStream received = new ByteArrayOutputStream();
+        ByteBuffer chunk = ByteBuffer.allocate(100_000);
+        int fullTimes = 0;
+        for (int rounds = 0; rounds < 100_000 && !out.isEmpty(); rounds++) {
+            if (!out.writeTo(pipe.sink())) {
+                fullTimes++;
+            }
+            chunk.clear();
+            pipe.source().read(chunk);
+            received.write(chunk.array(), 0, chunk.position());
+        }
+        while (received.size() < expected.size()) {
+            chunk.clear();
+            int n = pipe.source().read(chunk);
+            assertTrue("the pipe ran dry early", n > 0);
+            received.write(chunk.array(), 0, n);
+        }
+        assertTrue("the sink was full at least once, so partial writes were exercised", fullTimes > 0);
+        assertArrayEquals(expected.toByteArray(), received.toByteArray());
+        assertEquals(0, out.pending());
+        for (ByteBuf b : payloads) {
+            assertEquals(0, b.refCnt());
+        }
+    }
+
+    @Test
+    public void aPayloadHalfWrittenIsHeldUntilItsLastByteAndDiscardGivesEverythingBack() throws IOException {
+        Outbound out = new Outbound();
+        ByteBuf big = PayloadPool.shared().directBuffer(1 << 20).writeZero(1 << 20);
+        ByteBuf after = PayloadPool.shared().directBuffer(10).writeZero(10);
+        out.add(big.nioBuffer(), big);
+        out.add(after.nioBuffer(), after);
+        assertFalse("a pipe does not take 1 MiB at once", out.writeTo(pipe.sink()));
+        assertEquals(1, big.refCnt());
+        assertTrue(out.pending() > 10);
+        out.discard();
+        assertEquals(0, big.refCnt());
+        assertEquals(0, after.refCnt());
+        assertEquals(0, out.pending());
+        assertTrue(out.isEmpty());
+    }
+
+    @Test
+    public void anEmptyPayloadIsReleasedAtOnce() {
+        Outbound out = new Outbound();
+        ByteBuf none = PayloadPool.shared().directBuffer(8);
+        out.add(none.nioBuffer(), none);
+        assertEquals(0, none.refCnt());
+        assertTrue(out.isEmpty());
+    }
+}
