@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.function.LongFunction;
 
+import io.netty.util.ReferenceCounted;
+
 /** Simple replies and structured reply chunks on the wire, both ways. */
 public final class ReplyCodec {
     private ReplyCodec() {
@@ -33,34 +35,61 @@ public final class ReplyCodec {
         }
     }
 
+    /** Bytes of a simple reply's header, and of a structured chunk's. */
+    public static final int SIMPLE_HEADER = 16;
+    public static final int CHUNK_HEADER = 20;
+
     /**
-     * Reads the next message from a server. {@code requests} finds the outstanding request a cookie belongs to (null
-     * if none), so that a simple READ reply's data can be read: its length is the request's. Everything is
-     * validated; any violation is fatal, since the stream can no longer be trusted. Payload read into pooled memory
-     * (when {@code in} has a pool) is the caller's to release, with the reply or the chunk.
+     * A reply's header as read, checked against its request: how many payload bytes follow it. The payload is
+     * {@link #complete}d into a message once read.
+     *
+     * @param request the outstanding request it answers
+     * @param payloadLength the bytes that follow the header
      */
-    public static ReplyMessage read(WireInput in, LongFunction<Request> requests, int maxPayload) throws IOException {
-        int magic = in.readInt();
+    public record Head(boolean structured, int flags, int type, long cookie, int error, Request request,
+            int payloadLength) {
+        /** Whether a payload follows, even an empty one: a chunk, or a simple reply's READ data. */
+        public boolean carriesData() {
+            return structured || (request.type() == Nbd.CMD_READ && error == 0);
+        }
+    }
+
+    /**
+     * The header's length for a message starting with {@code magic}: a simple reply's or a chunk's. Any other magic
+     * is fatal.
+     */
+    public static int headerLength(int magic) throws NbdException {
         if (magic == Nbd.SIMPLE_REPLY_MAGIC) {
-            int error = in.readInt();
-            long cookie = in.readLong();
+            return SIMPLE_HEADER;
+        }
+        if (magic == Nbd.STRUCTURED_REPLY_MAGIC) {
+            return CHUNK_HEADER;
+        }
+        throw NbdException.fatal(String.format("bad reply magic 0x%08x", magic));
+    }
+
+    /**
+     * Checks the header at {@code h}'s position ({@link #headerLength} bytes, magic included; the position does not
+     * move). {@code requests} finds the outstanding request a cookie belongs to (null if none): a simple READ
+     * reply's data is as long as its request. Any violation is fatal.
+     */
+    public static Head head(ByteBuffer h, LongFunction<Request> requests, int maxPayload) throws NbdException {
+        int at = h.position();
+        int magic = h.getInt(at);
+        if (headerLength(magic) == SIMPLE_HEADER) {
+            int error = h.getInt(at + 4);
+            long cookie = h.getLong(at + 8);
             Request request = requests.apply(cookie);
             if (request == null) {
                 throw NbdException.fatal(String.format("simple reply for unknown cookie %016x", cookie));
             }
-            if (request.type() == Nbd.CMD_READ && error == 0) {
-                Payload data = in.readPayload((int) request.length());
-                return new ReplyMessage(Reply.simple(cookie, error, data.data(), data.owner()), null);
-            }
-            return new ReplyMessage(Reply.simple(cookie, error, null), null);
+            int length = request.type() == Nbd.CMD_READ && error == 0 ? (int) request.length() : 0;
+            return new Head(false, 0, 0, cookie, error, request, length);
         }
-        if (magic != Nbd.STRUCTURED_REPLY_MAGIC) {
-            throw NbdException.fatal(String.format("bad reply magic 0x%08x", magic));
-        }
-        int flags = in.readUnsignedShort();
-        int type = in.readUnsignedShort();
-        long cookie = in.readLong();
-        long length = in.readUnsignedInt();
+        int flags = h.getShort(at + 4) & 0xffff;
+        int type = h.getShort(at + 6) & 0xffff;
+        long cookie = h.getLong(at + 8);
+        long length = h.getInt(at + 16) & 0xffffffffL;
         Request request = requests.apply(cookie);
         if (request == null) {
             throw NbdException.fatal(String.format("reply chunk for unknown cookie %016x", cookie));
@@ -69,14 +98,45 @@ public final class ReplyCodec {
             throw NbdException.fatal(String.format("unknown reply flags 0x%04x", flags));
         }
         checkChunkLength(type, length, maxPayload);
-        Payload payload = in.readPayload((int) length);
+        return new Head(true, flags, type, cookie, 0, request, (int) length);
+    }
+
+    /**
+     * The message of {@code head} with its payload read (null when it has none): the payload's reference passes to
+     * the message, or is released if the payload breaks the rules (fatal).
+     */
+    public static ReplyMessage complete(Head head, ByteBuffer payload, ReferenceCounted owner) throws NbdException {
+        if (!head.structured()) {
+            return new ReplyMessage(payload == null ? Reply.simple(head.cookie(), head.error(), null)
+                    : Reply.simple(head.cookie(), head.error(), payload, owner), null);
+        }
+        ByteBuffer data = payload == null ? ByteBuffer.allocate(0) : payload;
         try {
-            checkChunkPayload(type, payload.data());
+            checkChunkPayload(head.type(), data);
         } catch (NbdException e) {
-            payload.release();
+            if (owner != null) {
+                owner.release();
+            }
             throw e;
         }
-        return new ReplyMessage(null, new Chunk(flags, type, cookie, payload.data(), payload.owner()));
+        return new ReplyMessage(null, new Chunk(head.flags(), head.type(), head.cookie(), data, owner));
+    }
+
+    /**
+     * Reads the next message from a server: {@link #head}, then the payload, then {@link #complete}. Everything is
+     * validated; any violation is fatal, since the stream can no longer be trusted. Payload read into pooled memory
+     * (when {@code in} has a pool) is the caller's to release, with the reply or the chunk.
+     */
+    public static ReplyMessage read(WireInput in, LongFunction<Request> requests, int maxPayload) throws IOException {
+        int magic = in.readInt();
+        ByteBuffer header = ByteBuffer.allocate(headerLength(magic)).putInt(magic);
+        in.readFully(header);
+        Head head = head(header.flip(), requests, maxPayload);
+        if (!head.carriesData()) {
+            return complete(head, null, null);
+        }
+        Payload payload = in.readPayload(head.payloadLength());
+        return complete(head, payload.data(), payload.owner());
     }
 
     private static void checkChunkLength(int type, long length, int maxPayload) throws NbdException {

@@ -92,4 +92,10 @@ public final class RequestCodec {
             out.write(r.payload());
         }
     }
+
+    /** The request's header as it goes on the wire (a WRITE's payload follows it), ready to read. */
+    public static ByteBuffer header(Request r) {
+        return ByteBuffer.allocate(Nbd.REQUEST_HEADER_LENGTH).putInt(Nbd.REQUEST_MAGIC).putShort((short) r.flags())
+                .putShort((short) r.type()).putLong(r.cookie()).putLong(r.offset()).putInt((int) r.length()).flip();
+    }
 }
