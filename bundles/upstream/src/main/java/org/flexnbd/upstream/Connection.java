@@ -12,7 +12,7 @@ import org.flexnbd.protocol.service.WriteJournal;
 
 /**
  * One negotiated upstream connection. It fails once: the first reason given is kept, the socket is closed, and the
- * threads using it see their I/O end.
+ * link's loop and its connecting thread see it end.
  */
 final class Connection {
     /**
@@ -27,7 +27,7 @@ final class Connection {
 
     final ProgressChannel channel;
     /** The connection as the wire reads and writes it: TLS once the server agreed to STARTTLS. */
-    private final StartTlsChannel wire;
+    final StartTlsChannel wire;
     final WireInput in;
     final WireOutput out;
     final UpstreamExport export;
@@ -70,6 +70,14 @@ final class Connection {
             channel.close();
         } catch (IOException ignored) {
             // closing is all we wanted
+        }
+        notifyAll();
+    }
+
+    /** Waits until the connection has failed, for whatever reason. */
+    synchronized void awaitFailed() throws InterruptedException {
+        while (failure == null) {
+            wait();
         }
     }
 

@@ -3,6 +3,7 @@ package org.flexnbd.upstream;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.flexnbd.protocol.UpstreamExport;
+import org.flexnbd.protocol.loop.EventLoop;
 import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.UpstreamSession;
 
@@ -28,12 +29,22 @@ final class LinkSession implements UpstreamSession {
 
     @Override
     public void send(boolean more) {
-        link.send(this, more);
+        link.send(this);
     }
 
     @Override
     public void flush() {
-        link.flush(this);
+        link.send(this);
+    }
+
+    @Override
+    public EventLoop loop() {
+        return link.loop();
+    }
+
+    @Override
+    public void written() {
+        link.written(this);
     }
 
     @Override

@@ -15,6 +15,11 @@ final class ProgressChannel implements ByteChannel, GatheringByteChannel {
         this.channel = channel;
     }
 
+    /** The socket itself, for a loop to register. */
+    SocketChannel socket() {
+        return channel;
+    }
+
     long lastProgressNanos() {
         return lastProgressNanos;
     }

@@ -2,10 +2,12 @@ package org.flexnbd.upstream;
 
 import java.io.IOException;
 import java.util.List;
-import java.util.concurrent.locks.ReentrantLock;
+import java.io.UncheckedIOException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongConsumer;
 import java.util.function.Supplier;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import org.flexnbd.protocol.Nbd;
@@ -13,22 +15,24 @@ import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.RequestCodec;
 import org.flexnbd.protocol.UpstreamExport;
+import org.flexnbd.protocol.loop.EventLoop;
 import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.WriteJournal;
 import org.flexnbd.upstream.Connection.Binding;
 
 /**
  * One upstream connection slot, kept alive for ever, working for one client's {@link RequestLedger} at a time. It is
- * only I/O: what to send, and what a reply means, is the ledger's to say. Its own thread connects and writes what
- * the ledger queues; a {@link ReplyReader} per connection, on a thread of its own, hands the ledger complete
- * replies. One connection's part in the write journal is its {@link ConnectionJournal}. A submitting client's
- * thread writes on the common path itself (no hand-over to the writer thread), when the socket is free.
+ * only I/O: what to send, and what a reply means, is the ledger's to say. Its {@link EventLoop}, on a thread of its
+ * own, reads the connection's replies ({@link ReplyPump}) and writes what the ledger queues; the client's socket
+ * joins the same loop, so that a request and its reply go through one thread. Connecting, the handshake and
+ * writing the journal again happen on a second thread, which hands each ready connection to the loop and waits
+ * for it to end. One connection's part in the write journal is its {@link ConnectionJournal}.
  * <p>
  * No socket I/O happens under the link's lock: closing a connection under it only marks it failed and closes the
  * channel, which never blocks.
  */
 final class UpstreamLink {
-    private static final Logger LOG = Logger.getLogger(UpstreamLink.class.getName());
+    static final Logger LOG = Logger.getLogger(UpstreamLink.class.getName());
 
     private final String name;
     private final Supplier<Connector> connectors;
@@ -40,8 +44,12 @@ final class UpstreamLink {
     private final LongConsumer onLoss;
 
     private final Object lock = new Object();
-    /** Held by whoever writes to the connection's output: the writer thread, or a submitting client thread. */
-    private final ReentrantLock sending = new ReentrantLock();
+    private final EventLoop loop;
+    private final Thread loopThread;
+    /** The connection the loop serves, with what it has read and has to write; the loop's alone. */
+    private UpstreamWire wire;
+    /** A turn of {@link #drain} is already asked for: requests admitted meanwhile go with it. */
+    private final AtomicBoolean drainAsked = new AtomicBoolean();
     private Connection connection;
     private LinkSession session;
     /** A DISCONNECT left by a client that has gone: sent before anything of the next client's. */
@@ -64,6 +72,20 @@ final class UpstreamLink {
         this.stats = stats;
         this.reconnector = new Reconnector(connectors, reference, stats, maxDelayMillis, this::isClosed);
         this.onIdle = onIdle;
+        try {
+            this.loop = new EventLoop();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open a selector for " + name, e);
+        }
+        this.loopThread = new Thread(new RestartingLoop(name + "-loop", () -> {
+            try {
+                loop.run();
+            } finally {
+                PayloadPool.releaseThreadCache();
+            }
+        }, this::dropAfterFailure, this::isClosed, 1000), name + "-loop");
+        loopThread.setDaemon(true);
+        loopThread.start();
         Connection[] once = {first};
         this.thread = new Thread(new RestartingLoop(name, () -> {
             Connection c = once[0];
@@ -80,16 +102,18 @@ final class UpstreamLink {
 
     /** From now on this link works for {@code ledger}: everything it has in flight is sent here. No I/O. */
     LinkSession attach(RequestLedger ledger) {
+        LinkSession s;
         synchronized (lock) {
-            session = new LinkSession(this, ledger);
+            s = new LinkSession(this, ledger);
+            session = s;
             Connection c = connection;
             if (c != null && !c.isFailed()) {
                 c.bind(new Binding(ledger, ledger.begin()));
-                lock.notifyAll(); // the writer sends what the ledger had in flight elsewhere
             }
             ledger.holdWrites(journal.isFull());
-            return session;
         }
+        askDrain(); // what the ledger had in flight elsewhere is sent here
+        return s;
     }
 
     /** The session's client has gone, or moved to another link: late replies must not reach the next one. */
@@ -108,7 +132,6 @@ final class UpstreamLink {
                 Request disc = s.ledger().takeDisconnectOfDeparted();
                 if (disc != null && !c.isFailed()) {
                     leftDisconnect = disc; // sent first; the connection is replaced after it anyway
-                    lock.notifyAll();
                 } else if (late > 0) {
                     c.fail("client left with " + late + " requests outstanding; replacing the connection", true);
                 } else if (c.isRefusing()) {
@@ -116,53 +139,40 @@ final class UpstreamLink {
                 }
             }
         }
+        askDrain();
         onIdle.run();
     }
 
+    /** The loop the link's connection, and the client it serves, are served on. */
+    EventLoop loop() {
+        return loop;
+    }
+
     /**
-     * The ledger has new work: written on the caller's thread when the connection is up and nobody else is writing,
-     * else handed to the writer thread.
+     * The ledger has new work. It is written in a turn of the loop of its own, after everything the loop found
+     * ready in this one: a batch of requests read from the client goes upstream in one system call. Null: the
+     * link itself has something to send (after ESHUTDOWN).
      */
-    void send(LinkSession s, boolean more) {
-        Connection c;
-        Binding b;
-        synchronized (lock) {
-            c = connection;
-            b = c == null ? null : c.binding();
-            if (session != s || b == null || c.isFailed()) {
-                return; // a reconnect, or the next link, sends it
-            }
-            if (leftDisconnect != null || !sending.tryLock()) {
-                lock.notifyAll();
-                return;
-            }
-        }
-        try {
-            if (!drain(c, b) && !more) {
-                c.out.flush();
-            }
-        } catch (IOException e) {
-            c.fail("write failed: " + e.getMessage(), false);
-        } finally {
-            sending.unlock();
+    void send(LinkSession s) {
+        if (s == null || session == s) {
+            askDrain();
         }
     }
 
-    void flush(LinkSession s) {
-        Connection c;
-        synchronized (lock) {
-            c = session == s ? connection : null;
+    /** The client wrote replies: if the connection stopped reading for it, it reads again. On the loop. */
+    void written(LinkSession s) {
+        UpstreamWire w = wire;
+        if (w != null && session == s) {
+            w.resume();
         }
-        if (c == null) {
-            return;
-        }
-        sending.lock();
-        try {
-            c.out.flush();
-        } catch (IOException e) {
-            c.fail("write failed: " + e.getMessage(), false);
-        } finally {
-            sending.unlock();
+    }
+
+    private void askDrain() {
+        if (drainAsked.compareAndSet(false, true)) {
+            loop.execute(() -> {
+                drainAsked.set(false);
+                drain();
+            });
         }
     }
 
@@ -206,7 +216,7 @@ final class UpstreamLink {
         synchronized (lock) {
             Connection c = connection;
             Binding b = c == null ? null : c.binding();
-            if (b == null || b.ledger().awaitedOn(b.token()) == 0 || b.ledger().isBacklogged(ReplyReader.BACKLOG)) {
+            if (b == null || b.ledger().awaitedOn(b.token()) == 0 || b.ledger().isBacklogged(ReplyPump.BACKLOG)) {
                 return;
             }
             long idle = nowNanos - c.channel.lastProgressNanos();
@@ -241,6 +251,12 @@ final class UpstreamLink {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        loop.stop();
+        try {
+            loopThread.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Under the lock. */
@@ -253,6 +269,10 @@ final class UpstreamLink {
         return leftDisconnect != null || (b != null && b.ledger().hasDisconnect());
     }
 
+    /**
+     * The connecting thread: makes a connection ready (connects, negotiates, writes the journal again when due),
+     * hands it to the loop, and waits for it to end; then the next.
+     */
     private void run(Connection first) throws InterruptedException {
         Connection next = first;
         boolean lost = false;
@@ -290,17 +310,22 @@ final class UpstreamLink {
                         + reconnector.attempts() + " attempts; retransmitting " + resent + " requests");
             }
             reconnector.connected();
-            Thread reader = new Thread(() -> {
-                try {
-                    new ReplyReader(c, reference.contextIdMap(c.export), this::wake, upstream).run();
-                } finally {
-                    PayloadPool.releaseThreadCache(); // a thread per connection: its cache must not outlive it
-                }
-            }, name + "-reader");
-            reader.setDaemon(true);
-            reader.start();
-            write(c);
-            reader.join();
+            UpstreamWire w = new UpstreamWire(this, c, new ReplyPump(c, reference.contextIdMap(c.export), upstream));
+            loop.execute(() -> adopt(w));
+            try {
+                c.awaitFailed();
+            } finally {
+                CountDownLatch let = new CountDownLatch(1);
+                loop.execute(() -> {
+                    if (wire == w) {
+                        wire = null;
+                    }
+                    w.discard();
+                    let.countDown();
+                });
+                // The loop lets the connection go before the ledger forgets it: no late reply after that.
+                let.await(5, TimeUnit.SECONDS);
+            }
             ended(c);
             reconnector.connectionEnded(c);
             lost = !c.isQuiet();
@@ -310,6 +335,26 @@ final class UpstreamLink {
                 onLoss.accept(c.journal().epoch());
             }
         }
+    }
+
+    /** On the loop: the connection is served from now on. */
+    private void adopt(UpstreamWire w) {
+        if (w.c.isFailed()) {
+            return;
+        }
+        if (w.c.in.buffered() > 0) {
+            w.c.fail("the server sent " + w.c.in.buffered() + " bytes nobody asked for", false);
+            return;
+        }
+        try {
+            w.register(loop);
+        } catch (IOException e) {
+            w.c.fail("cannot serve the connection: " + e.getMessage(), false);
+            return;
+        }
+        wire = w;
+        drain();
+        w.read();
     }
 
     /**
@@ -368,6 +413,7 @@ final class UpstreamLink {
             }
             lock.notifyAll();
         }
+        askDrain();
     }
 
     /**
@@ -401,12 +447,11 @@ final class UpstreamLink {
         }
     }
 
-    /** After the link's thread failed: its connection is given up; the restart reconnects and retransmits. */
+    /** After the link's loop or its connecting thread failed: the connection is given up, and made again. */
     private void dropAfterFailure() {
         synchronized (lock) {
             if (connection != null) {
                 connection.fail("the link's thread failed", false);
-                ended(connection);
             }
         }
     }
@@ -418,161 +463,91 @@ final class UpstreamLink {
     }
 
     /**
-     * The writer thread: sends what the ledger queues when no client thread does (retransmissions, requests that
-     * met a busy socket), and a departed client's DISCONNECT; after ESHUTDOWN, the soft disconnect.
+     * On the loop: writes what is due on the connection, in order: a departed client's DISCONNECT; after
+     * ESHUTDOWN, the soft disconnect once everything sent is answered; the proxy's own FLUSH when the journal wants
+     * one; and what the ledger queues, unless a replay of the journal holds everything back.
      */
-    private void write(Connection c) {
-        try {
-            while (true) {
-                Binding b;
-                boolean departed;
-                synchronized (lock) {
-                    while (!c.isFailed() && !closed && leftDisconnect == null && !(hasWork(c) && !held())
-                            && !ownFlushDue(c)) {
-                        lock.wait();
-                    }
-                    if (c.isFailed() || closed) {
-                        return;
-                    }
-                    b = c.binding();
-                    departed = leftDisconnect != null;
-                }
-                if (departed) {
-                    sendLeftDisconnect(c);
-                    return;
-                }
-                if (b == null) {
-                    sending.lock();
-                    try {
-                        drainOwnFlush(c);
-                    } finally {
-                        sending.unlock();
-                    }
-                    continue;
-                }
-                if (b.ledger().isRefusing(b.token())) {
-                    Request soft = b.ledger().softDisconnect(b.token());
-                    if (soft != null) {
-                        disconnect(c, soft, "upstream is shutting down (ESHUTDOWN); disconnected once it had"
-                                + " answered what it accepted", false);
-                        return;
-                    }
-                    continue;
-                }
-                sending.lock();
-                try {
-                    if (drain(c, b)) {
-                        return;
-                    }
-                    c.out.flush();
-                } finally {
-                    sending.unlock();
-                }
-            }
-        } catch (IOException e) {
-            c.fail("write failed: " + e.getMessage(), false);
-        } catch (InterruptedException e) {
-            c.fail("stopping", true);
-        } catch (RuntimeException | Error e) {
-            // As in the reader: the connection fails, and the link goes on to the next one.
-            LOG.log(Level.SEVERE, "writer failed", e);
-            c.fail("writer failed: " + e, false);
+    private void drain() {
+        UpstreamWire w = wire;
+        if (w == null || w.c.isFailed()) {
+            return;
         }
-    }
-
-    /**
-     * A departed client's DISCONNECT. Taken with {@link #sending} held: a client thread that finds the socket free
-     * must also find the DISCONNECT gone, or it could write the next client's requests before it.
-     */
-    private void sendLeftDisconnect(Connection c) throws IOException {
-        sending.lock();
+        Connection c = w.c;
         try {
-            Request disc;
+            if (w.isDisconnecting()) {
+                w.flushOut();
+                return;
+            }
+            Binding b;
+            Request departed;
             synchronized (lock) {
-                disc = leftDisconnect;
+                b = c.binding();
+                departed = leftDisconnect;
                 leftDisconnect = null;
             }
-            disconnect(c, disc, "client disconnected; a fresh connection for the next one", true);
-        } finally {
-            sending.unlock();
-        }
-    }
-
-    /**
-     * New requests wait while the journal is replayed. (While it is full, the clients' writes wait in their
-     * sockets instead: see {@link #wake()}.)
-     */
-    private boolean held() {
-        return journal.holding();
-    }
-
-    private static boolean ownFlushDue(Connection c) {
-        return c.journal().ownFlushDue(c.isRefusing(), c.binding());
-    }
-
-    /** Under the lock. */
-    private static boolean hasWork(Connection c) {
-        Binding b = c.binding();
-        return b != null && b.ledger().hasWork(b.token());
-    }
-
-    /**
-     * Writes what the ledger gives, with {@link #sending} held; true when that was the client's DISCONNECT, after
-     * which the connection is done.
-     */
-    private boolean drain(Connection c, Binding b) throws IOException {
-        if (b == null) {
-            return false;
-        }
-        if (b.ledger().awaitedOn(b.token()) == 0) {
-            c.channel.touch(); // the upstream timeout counts from when something is outstanding
-        }
-        Request next;
-        while (true) {
-            drainOwnFlush(c);
-            if (held() || (next = b.ledger().nextToSend(b.token())) == null) {
-                return false;
+            if (departed != null) {
+                disconnect(w, departed, "client disconnected; a fresh connection for the next one", true);
+                return;
             }
-            if (next.type() == Nbd.CMD_DISC) {
-                disconnect(c, next, "client disconnected; a fresh connection for the next one", true);
-                return true;
+            if (b != null && b.ledger().isRefusing(b.token())) {
+                Request soft = b.ledger().softDisconnect(b.token());
+                if (soft != null) {
+                    disconnect(w, soft, "upstream is shutting down (ESHUTDOWN); disconnected once it had answered"
+                            + " what it accepted", false);
+                } else {
+                    w.flushOut();
+                }
+                return;
             }
-            try {
+            if (b != null && b.ledger().awaitedOn(b.token()) == 0) {
+                c.channel.touch(); // the upstream timeout counts from when something is outstanding
+            }
+            while (true) {
+                if (c.journal().ownFlushDue(c.isRefusing(), b)) {
+                    w.out.add(RequestCodec.header(c.journal().beginOwnFlush()));
+                }
+                Request next;
+                if (b == null || journal.holding() || (next = b.ledger().nextToSend(b.token())) == null) {
+                    break;
+                }
+                if (next.type() == Nbd.CMD_DISC) {
+                    disconnect(w, next, "client disconnected; a fresh connection for the next one", true);
+                    return;
+                }
                 if (c.journal().clashesWithOwnFlush(next)) {
+                    next.release();
                     // Its reply could not be told from the proxy's own FLUSH's: a fresh connection sends it.
                     c.fail("a client's cookie met the proxy's own FLUSH; replacing the connection", false);
-                    return true;
+                    return;
                 }
                 c.journal().writing(next);
-                RequestCodec.write(c.out, next);
-            } finally {
-                next.release(); // the ledger's reference for this write
+                w.out.add(RequestCodec.header(next));
+                if (next.type() == Nbd.CMD_WRITE) {
+                    w.out.add(next.payload(), next.owner()); // the ledger's reference for this write, until written
+                } else {
+                    next.release();
+                }
             }
+            w.flushOut();
+        } catch (IOException e) {
+            c.fail("write failed: " + e.getMessage(), false);
         }
     }
 
-    /**
-     * The proxy's own FLUSH, when one is due; with {@link #sending} held. Any connection takes its part, serving a
-     * client or not.
-     */
-    private void drainOwnFlush(Connection c) throws IOException {
-        if (ownFlushDue(c)) {
-            RequestCodec.write(c.out, c.journal().beginOwnFlush());
-            c.out.flush();
-        }
+    /** Writes {@code disc} and ends the connection once it is out: the one place a DISCONNECT goes upstream. */
+    private void disconnect(UpstreamWire w, Request disc, String why, boolean quietly) throws IOException {
+        w.c.disconnecting(why, quietly);
+        w.out.add(RequestCodec.header(disc));
+        disc.release();
+        w.endAfterWriting(why, quietly);
+        w.flushOut();
     }
 
-    /** Writes {@code disc} and ends the connection: the one place a DISCONNECT goes upstream. */
-    private void disconnect(Connection c, Request disc, String why, boolean quietly) throws IOException {
-        sending.lock(); // reentrant: drain and sendLeftDisconnect hold it already
-        try {
-            c.disconnecting(why, quietly);
-            RequestCodec.write(c.out, disc);
-            c.out.flush();
-        } finally {
-            sending.unlock();
+    /** A DISCONNECT went out and the connection ended: the links wait no longer, a stopping one least of all. */
+    void disconnected() {
+        synchronized (lock) {
+            lock.notifyAll();
         }
-        c.fail(why, quietly);
         wake();
     }
 

@@ -89,21 +89,19 @@ public final class EventLoop implements Runnable {
 
     /**
      * Serves until {@link #stop}. A handler that throws loses its socket ({@link Handler#failed}); a task or timer
-     * that throws ends the loop with that exception, for its owner's failure policy to deal with.
+     * that throws ends the run with that exception, for its owner's failure policy to deal with: the loop, its
+     * sockets and its timers stay, and running it again goes on from there.
      */
     @Override
     public void run() {
         thread = Thread.currentThread();
+        while (!stopping) {
+            turn();
+        }
         try {
-            while (!stopping) {
-                turn();
-            }
-        } finally {
-            try {
-                selector.close();
-            } catch (IOException ignored) {
-                // closing the selector deregisters the channels; nothing else to do
-            }
+            selector.close();
+        } catch (IOException ignored) {
+            // closing the selector deregisters the channels; nothing else to do
         }
     }
 

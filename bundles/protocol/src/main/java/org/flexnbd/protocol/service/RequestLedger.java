@@ -87,9 +87,25 @@ public final class RequestLedger {
     /** Set while the upstream's write journal is full: the client's WRITE data stays in its socket. */
     private boolean writesHeld;
 
+    /** Told when replies have been answered, on the thread that read them: the client's writer. */
+    private volatile Runnable onAnswered = () -> { };
+
     /** @param budget gives payload budget back: called with each admitted request's cost once it is done with */
     public RequestLedger(LongConsumer budget) {
         this.budget = budget;
+    }
+
+    /** {@code r} is told, outside the ledger's lock, whenever {@link #announce} says replies are waiting. */
+    public void listen(Runnable r) {
+        onAnswered = r;
+    }
+
+    /**
+     * Replies were answered (or refused): the client's writer may have work. Called by the reader once for a
+     * batch, so that the replies read in one turn are written in one system call.
+     */
+    public void announce() {
+        onAnswered.run();
     }
 
     // ---- the client's reader

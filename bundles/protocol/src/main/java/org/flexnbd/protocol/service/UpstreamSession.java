@@ -1,5 +1,7 @@
 package org.flexnbd.protocol.service;
 
+import org.flexnbd.protocol.loop.EventLoop;
+
 import org.flexnbd.protocol.UpstreamExport;
 
 /** One client's upstream connection, working for the client's {@link RequestLedger}. */
@@ -17,6 +19,15 @@ public interface UpstreamSession extends AutoCloseable {
 
     /** Sends what earlier calls with {@code more} left buffered. */
     void flush();
+
+    /**
+     * The loop the session's upstream connection is served on. The client's socket joins it, so that requests and
+     * replies go both ways on one thread; {@link #send}, {@link #flush} and {@link #written} are called there.
+     */
+    EventLoop loop();
+
+    /** The client has written replies the ledger had: the upstream's replies may be read again if they waited. */
+    void written();
 
     /**
      * The client has gone, or moved to another session: the connection goes back to serve the next client (replaced

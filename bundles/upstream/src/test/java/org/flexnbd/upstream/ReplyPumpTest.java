@@ -32,20 +32,21 @@ import org.junit.Before;
 import org.junit.Test;
 
 /**
- * An upstream connection's reader over a real socket on 127.0.0.1, the test playing the server: what each kind of
- * reply does to the connection, the ledger and the journal.
+ * An upstream connection's reply pump over a real socket on 127.0.0.1 (non-blocking, as its loop has it), the test
+ * playing the server and turning the pump as a loop would: what each kind of reply does to the connection, the
+ * ledger and the journal.
  */
-public class ReplyReaderTest {
+public class ReplyPumpTest {
     private static final int FLAGS = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH;
     private final WriteJournal journal = new WriteJournal(1 << 20, () -> { });
     private final RequestLedger ledger = new RequestLedger(bytes -> { });
-    private final AtomicInteger wakes = new AtomicInteger();
+    private final AtomicInteger announced = new AtomicInteger();
     private ServerSocketChannel listener;
     private SocketChannel server;
     private WireOutput toProxy;
     private Connection c;
     private long g;
-    private Thread reader;
+    private ReplyPump pump;
 
     @Before
     public void connect() throws IOException {
@@ -61,14 +62,15 @@ public class ReplyReaderTest {
         c.join(journal, "test-upstream");
         g = ledger.begin();
         c.bind(new Binding(ledger, g));
-        reader = new Thread(new ReplyReader(c, Map.of(), wakes::incrementAndGet, "test-upstream"), "test-reader");
-        reader.setDaemon(true);
+        socket.configureBlocking(false);
+        pump = new ReplyPump(c, Map.of(), "test-upstream");
+        ledger.listen(announced::incrementAndGet);
     }
 
     @After
     public void close() throws Exception {
         c.fail("test over", true);
-        reader.join(5000);
+        pump.discard();
         ledger.clientLeft();
         journal.close();
         server.close();
@@ -78,12 +80,12 @@ public class ReplyReaderTest {
     @Test
     public void aReplyToARequestSentHereAnswersItInTheLedger() throws Exception {
         send(Request.of(Nbd.CMD_READ, 0, 1, 0, 512));
-        reader.start();
         reply(1, 0, ByteBuffer.allocate(512));
         RequestLedger.Delivery d = answeredWithin(5000);
         assertNotNull("answered within 5 s", d);
         assertEquals(1, d.reply().cookie());
         assertEquals(512, d.reply().payloadBytes());
+        assertTrue("the client's writer is told", announced.get() > 0);
         d.reply().release();
         ledger.written(d);
         assertFalse(c.isFailed());
@@ -91,24 +93,22 @@ public class ReplyReaderTest {
 
     @Test
     public void aReplyToNothingSentIsAProtocolViolationThatFailsTheConnection() throws Exception {
-        reader.start();
         reply(99, 0, ByteBuffer.allocate(0));
-        reader.join(5000);
-        assertFalse("the reader ended", reader.isAlive());
+        assertEquals(ReplyPump.Outcome.ENDED, pumpUntilEnded());
         assertTrue(c.failure(), c.failure().startsWith("protocol violation"));
         assertFalse("an upstream that broke the rules is a failure, not a quiet end", c.isQuiet());
-        assertTrue("the writer is woken to see it", wakes.get() > 0);
     }
 
     @Test
     public void eshutdownQueuesTheRequestForTheNextConnectionAndStopsThisOne() throws Exception {
         send(Request.of(Nbd.CMD_READ, 0, 1, 0, 512));
-        reader.start();
         reply(1, Nbd.ESHUTDOWN, ByteBuffer.allocate(0));
         long deadline = System.currentTimeMillis() + 5000;
         while (!c.isRefusing() && System.currentTimeMillis() < deadline) {
+            pump.readable(c.wire);
             Thread.sleep(5);
         }
+        assertEquals("the client's writer is told", 1, announced.get());
         assertTrue(c.isRefusing());
         assertTrue(ledger.isRefusing(g));
         assertNull("no answer for the client", ledger.takeAnswered());
@@ -122,11 +122,9 @@ public class ReplyReaderTest {
     @Test
     public void anAcknowledgementAfterALossIsNoAnswerAndTheConnectionIsGivenUp() throws Exception {
         send(Request.of(Nbd.CMD_WRITE_ZEROES, 0, 1, 0, 4096));
-        reader.start();
         assertTrue(journal.lost(c.journal().epoch())); // another connection of this epoch was lost
         reply(1, 0, ByteBuffer.allocate(0));
-        reader.join(5000);
-        assertFalse(reader.isAlive());
+        assertEquals(ReplyPump.Outcome.ENDED, pumpUntilEnded());
         assertTrue(c.failure(), c.failure().contains("acknowledgement arrived after an upstream loss"));
         assertNull("the client is not told", ledger.takeAnswered());
         assertEquals(0, journal.requests());
@@ -136,10 +134,8 @@ public class ReplyReaderTest {
     @Test
     public void eshutdownToTheProxysOwnFlushFailsTheConnectionAndTheJournalStaysOn() throws Exception {
         c.journal().beginOwnFlush();
-        reader.start();
         reply(ConnectionJournal.OWN_FLUSH, Nbd.ESHUTDOWN, ByteBuffer.allocate(0));
-        reader.join(5000);
-        assertFalse("the reader ended", reader.isAlive());
+        assertEquals(ReplyPump.Outcome.ENDED, pumpUntilEnded());
         assertTrue(c.failure(), c.failure().contains("ESHUTDOWN"));
         assertFalse("a loss, so the journal is written again on the next connection", c.isQuiet());
         assertTrue(journal.isOn());
@@ -148,13 +144,10 @@ public class ReplyReaderTest {
     @Test
     public void theServerClosingEndsTheReaderAndFailsTheConnection() throws Exception {
         send(Request.of(Nbd.CMD_READ, 0, 1, 0, 512));
-        reader.start();
         server.close();
-        reader.join(5000);
-        assertFalse(reader.isAlive());
+        assertEquals(ReplyPump.Outcome.ENDED, pumpUntilEnded());
         assertTrue(c.isFailed());
         assertFalse(c.isQuiet());
-        assertTrue(wakes.get() > 0);
     }
 
     /** The client asks, and the link's writer takes the request from the ledger (the test, as the server, reads nothing). */
@@ -169,9 +162,21 @@ public class ReplyReaderTest {
         long deadline = System.currentTimeMillis() + millis;
         RequestLedger.Delivery d;
         while ((d = ledger.takeAnswered()) == null && System.currentTimeMillis() < deadline) {
+            pump.readable(c.wire);
             Thread.sleep(5);
         }
         return d;
+    }
+
+    /** Turns the pump as the loop would whenever the socket is readable, until the connection ends (5 s at most). */
+    private ReplyPump.Outcome pumpUntilEnded() throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 5000;
+        ReplyPump.Outcome o = pump.readable(c.wire);
+        while (o != ReplyPump.Outcome.ENDED && System.currentTimeMillis() < deadline) {
+            Thread.sleep(5);
+            o = pump.readable(c.wire);
+        }
+        return o;
     }
 
     private void reply(long cookie, int error, ByteBuffer data) throws IOException {
