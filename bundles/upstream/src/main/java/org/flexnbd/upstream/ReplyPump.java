@@ -17,8 +17,6 @@ import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.loop.Inbound;
 import org.flexnbd.upstream.Connection.Binding;
 
-import io.netty.buffer.ByteBuf;
-
 /**
  * The replies of one upstream connection, read on its link's loop as they arrive: each is assembled and checked
  * against its request, the write journal sees it before the client may, and the complete ones go to the ledger of
@@ -157,8 +155,8 @@ final class ReplyPump {
         }
         ReplyCodec.Head h = head;
         head = null;
-        ByteBuf payload = in.takePayload();
-        return ReplyCodec.complete(h, payload.nioBuffer(), payload);
+        Inbound.Data payload = in.takePayload();
+        return ReplyCodec.complete(h, payload.data(), payload.owner());
     }
 
     /**

@@ -16,8 +16,8 @@ import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.PooledByteBufAllocator;
+
 
 /** Messages of an 8-byte header (a sequence number and a payload length) and a payload, through a real pipe. */
 public class InboundTest {
@@ -79,18 +79,23 @@ public class InboundTest {
                     assertEquals(next, h.getInt(h.position()));
                     assertEquals(lengths[next], h.getInt(h.position() + 4));
                     in.skip(8);
-                    in.beginPayload(lengths[next]);
+                    if (next % 2 == 0) {
+                        in.beginPayload(lengths[next]);
+                    } else {
+                        in.beginArrivingPayload(lengths[next]);
+                    }
                     inPayload = true;
                 }
                 if (!in.payloadRead(pipe.source())) {
                     break;
                 }
-                ByteBuf p = in.takePayload();
+                Inbound.Data p = in.takePayload();
                 try {
-                    assertEquals(lengths[next], p.readableBytes());
+                    assertEquals(lengths[next], p.data().remaining());
+                    assertEquals("pooled from 8 KiB on", lengths[next] >= Inbound.POOLED_FROM, p.owner() != null);
                     for (int k = 0; k < lengths[next]; k++) {
-                        if (p.getByte(k) != (byte) (next + k)) {
-                            fail("message " + next + " byte " + k + ": " + ByteBufUtil.hexDump(p, k, 1));
+                        if (p.data().get(k) != (byte) (next + k)) {
+                            fail("message " + next + " byte " + k);
                         }
                     }
                 } finally {
@@ -133,5 +138,23 @@ public class InboundTest {
         assertFalse(in.has(pipe.source(), 8));
         assertTrue(in.isTruncated());
         assertFalse(in.isEnded());
+    }
+
+    @Test
+    public void anArrivingPayloadTakesMemoryAsItsDataComesNotAsAnnounced() throws IOException {
+        int announced = 32 << 20;
+        PooledByteBufAllocator arriving = new PooledByteBufAllocator(true);
+        Inbound in = new Inbound(1024, arriving);
+        pipe.sink().write(ByteBuffer.wrap(new byte[] {7}));
+        in.beginArrivingPayload(announced);
+        assertFalse(in.payloadRead(pipe.source()));
+        assertTrue("at most the first piece's chunk", arriving.metric().usedDirectMemory() < 8 << 20);
+        in.discardPayload();
+
+        PooledByteBufAllocator whole = new PooledByteBufAllocator(true);
+        Inbound all = new Inbound(1024, whole);
+        all.beginPayload(announced);
+        assertTrue("a reply's payload takes it all at once", whole.metric().usedDirectMemory() >= announced);
+        all.discardPayload();
     }
 }
