@@ -1,6 +1,7 @@
 package org.flexnbd.downstream;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.List;
 import java.util.logging.Level;
@@ -11,9 +12,6 @@ import org.flexnbd.protocol.ExportInfo;
 import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.NbdException;
 import org.flexnbd.protocol.PayloadPool;
-import org.flexnbd.protocol.Reply;
-import org.flexnbd.protocol.Request;
-import org.flexnbd.protocol.RequestCodec;
 import org.flexnbd.protocol.ServerHandshake;
 import org.flexnbd.protocol.ServerOffer;
 import org.flexnbd.protocol.UpstreamExport;
@@ -27,11 +25,11 @@ import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
 
 /**
- * One client, from hello to goodbye: the I/O around its {@link RequestLedger}. Its thread reads requests and admits
- * them to the ledger; its {@link ReplyWriter}, on a thread of its own, writes the replies the ledger has, so a slow
- * client never holds up an upstream connection's reader. The ledger outlives any one upstream session: when the
- * Upstream service itself is replaced (a hot update of its bundle), the new session takes the ledger over and sends
- * again whatever was in flight.
+ * One client, from hello to goodbye: the I/O around its {@link RequestLedger}. Its own thread waits for an upstream
+ * session and runs the handshake; then the client's {@link ClientTransmission} joins the loop of the upstream link
+ * serving it, where requests and replies go on one thread, and the client's thread ends. The ledger outlives any
+ * one upstream session: when the Upstream service itself is replaced (a hot update of its bundle), the new session
+ * takes the ledger over and sends again whatever was in flight, and the client moves to its loop.
  */
 final class ClientSession implements Runnable {
     private static final Logger LOG = Logger.getLogger(ClientSession.class.getName());
@@ -40,7 +38,6 @@ final class ClientSession implements Runnable {
      * payloads only, and hundreds of clients must fit the heap beside the payload budget (see {@link ClientMemory}).
      */
     static final int BUFFER = 16 * 1024;
-    private static final long DRAIN_MILLIS = 60_000;
 
     private final SocketChannel socket;
     /** The socket, or TLS over it once the client has asked for STARTTLS. */
@@ -49,7 +46,6 @@ final class ClientSession implements Runnable {
     private final SessionHost host;
     private final WireInput in;
     private final WireOutput out;
-    private final WriteClock clock;
     private final ReadClock readClock = new ReadClock();
     private final PayloadBudget.Share share;
     private final RequestLedger ledger;
@@ -63,11 +59,9 @@ final class ClientSession implements Runnable {
     private UpstreamExport upstreamExport;
     private volatile ReplyTranslation translation;
     /** From the end of the handshake on. */
-    private volatile ReplyWriter replies;
+    private volatile ClientTransmission transmission;
     private volatile boolean negotiated;
     private boolean closing;
-    /** Set when the proxy stops: the client's input is shut, and what is in flight may finish until then. */
-    private volatile long drainDeadlineMillis;
 
     ClientSession(SocketChannel socket, String peer, SessionHost host) {
         this.socket = socket;
@@ -75,9 +69,8 @@ final class ClientSession implements Runnable {
         this.host = host;
         // Before waiting for the client, send upstream what its earlier requests left buffered.
         this.wire = new StartTlsChannel(socket);
-        this.in = new WireInput(wire, BUFFER, this::flushUpstream, PayloadPool.shared());
-        this.clock = new WriteClock(wire);
-        this.out = new WireOutput(clock, BUFFER, true);
+        this.in = new WireInput(wire, BUFFER, () -> { }, PayloadPool.shared());
+        this.out = new WireOutput(wire, BUFFER, true);
         this.readAhead = new ReadAhead(host.readAheadBytes());
         this.warnings = new RateLimitedWarnings(LOG, "client " + peer);
         this.share = host.budget().join();
@@ -93,7 +86,8 @@ final class ClientSession implements Runnable {
      * reading would otherwise hold its place, its share of the payload budget and its upstream link for ever.
      */
     void dropIfStalled(long nowNanos, long limitNanos) {
-        long waited = clock.waitedNanos(nowNanos);
+        ClientTransmission t = transmission;
+        long waited = t == null ? 0 : t.stalledNanos(nowNanos);
         if (limitNanos > 0 && waited > limitNanos) {
             LOG.warning("client " + peer + " has taken no reply for " + waited / 1_000_000_000L
                     + " s; closing it");
@@ -108,6 +102,7 @@ final class ClientSession implements Runnable {
 
     @Override
     public void run() {
+        boolean handedOver = false;
         try {
             UpstreamExport export = awaitUpstream();
             if (export == null) {
@@ -124,11 +119,7 @@ final class ClientSession implements Runnable {
             negotiated = true;
             LOG.info("client " + peer + " connected (" + (agreement.oldstyle() ? "oldstyle" : "newstyle")
                     + (agreement.structuredReplies() ? ", structured replies" : "") + tlsNote() + ")");
-            replies = new ReplyWriter(peer, ledger, out, translation, readAhead, host::relayed, this::gone);
-            Thread writer = new Thread(replies, Thread.currentThread().getName() + "-writer");
-            writer.setDaemon(true);
-            writer.start();
-            serve(export.export().maxBlock(), export.export().size());
+            handedOver = handOver(export);
         } catch (NbdException e) {
             LOG.warning("client " + peer + ": " + e.getMessage() + "; closing");
         } catch (IOException e) {
@@ -138,9 +129,40 @@ final class ClientSession implements Runnable {
         } catch (RuntimeException e) {
             LOG.log(Level.SEVERE, "client " + peer + ": unexpected failure", e);
         } finally {
-            end();
+            if (!handedOver) {
+                end();
+            }
             PayloadPool.releaseThreadCache();
         }
+    }
+
+    /** The transmission phase goes to the loop of the upstream session; false when there is none any more. */
+    private boolean handOver(UpstreamExport export) {
+        UpstreamSession to;
+        ClientTransmission t = new ClientTransmission(this, peer, socket, wire, host, ledger, share, readAhead,
+                translation, warnings, readClock, this::currentSession, export.export().maxBlock(),
+                export.export().size());
+        synchronized (lock) {
+            to = current;
+            if (closing || to == null) {
+                return false;
+            }
+            transmission = t;
+        }
+        ByteBuffer early = in.takeBuffered();
+        to.loop().execute(() -> t.start(to.loop(), early));
+        return true;
+    }
+
+    private UpstreamSession currentSession() {
+        synchronized (lock) {
+            return current;
+        }
+    }
+
+    /** The transmission phase is over (on its loop): the session ends. */
+    void transmissionEnded() {
+        end();
     }
 
     /** Opens a session on the Upstream service, waiting while there is none; null if the session is closing. */
@@ -210,127 +232,6 @@ final class ClientSession implements Runnable {
         return t == null ? "plain" : tlsNote().substring(2);
     }
 
-    private void serve(int maxPayload, long exportSize) throws IOException, InterruptedException {
-        while (true) {
-            Request r;
-            try {
-                r = RequestCodec.readHeader(in, maxPayload);
-            } catch (NbdException e) {
-                if (e.isFatal()) {
-                    throw e;
-                }
-                warnings.warn("client " + peer + ": " + e.getMessage() + "; answered with error " + e.error());
-                send(translation.error(e.cookie(), e.error()));
-                continue;
-            }
-            if (r == null && drainDeadlineMillis != 0) {
-                disconnect(Request.of(Nbd.CMD_DISC, 0, 0, 0, 0), drainDeadlineMillis); // the proxy is stopping
-                return;
-            }
-            if (r == null) {
-                LOG.info("client " + peer + " left");
-                return;
-            }
-            if (r.type() == Nbd.CMD_DISC) {
-                disconnect(r, System.currentTimeMillis() + DRAIN_MILLIS);
-                return;
-            }
-            if (readAhead.isOn() && answeredFromCache(r)) {
-                continue;
-            }
-            long cost = cost(r);
-            if (!share.tryAcquire(cost)) {
-                flushUpstream(); // what is held can only be freed by replies to what was sent
-                share.acquire(cost);
-            }
-            if (r.type() == Nbd.CMD_WRITE && ledger.writesHeld()) {
-                flushUpstream(); // what was sent may be what empties the write journal
-                ledger.awaitWritesAllowed();
-            }
-            // A WRITE's data is taken in only once there is room for it: until then it waits in the socket.
-            Request read = null;
-            boolean admitting = false;
-            try {
-                readClock.start("WRITE payload", r.type() == Nbd.CMD_WRITE ? host.limits().payloadNanos() : 0);
-                read = RequestCodec.readPayload(in, r);
-                readClock.stop();
-                Request upstream = readAhead.isOn() ? readAhead.widen(read, exportSize) : read;
-                admitting = true; // from here the ledger gives the payload and the budget back, whatever happens
-                if (!ledger.admit(read, upstream, cost)) {
-                    return; // the client is being closed
-                }
-            } finally {
-                if (!admitting) {
-                    share.release(cost); // an Error too: budget lost here would never come back
-                    if (read != null) {
-                        read.release();
-                    }
-                }
-            }
-            UpstreamSession to;
-            synchronized (lock) {
-                to = current;
-            }
-            if (to != null) {
-                to.send(in.buffered() >= Nbd.REQUEST_HEADER_LENGTH);
-            }
-        }
-    }
-
-    private void flushUpstream() {
-        UpstreamSession to;
-        synchronized (lock) {
-            to = current;
-        }
-        if (to != null) {
-            to.flush();
-        }
-    }
-
-    private boolean answeredFromCache(Request r) throws IOException {
-        Reply cached = readAhead.answer(r, ledger.generation());
-        if (cached == null) {
-            return false;
-        }
-        host.relayed(r.length());
-        send(translation.asNegotiated(r, cached));
-        return true;
-    }
-
-    /** Payload held for a request until its reply is written: its WRITE data, or room for its READ data. */
-    private static long cost(Request r) {
-        return r.type() == Nbd.CMD_READ || r.type() == Nbd.CMD_WRITE ? r.length() : 0;
-    }
-
-    /** The client's DISCONNECT goes upstream once every reply it waits for is written. */
-    private void disconnect(Request disc, long deadline) throws InterruptedException {
-        flushUpstream();
-        ledger.awaitEmpty(deadline);
-        ledger.disconnect(disc);
-        UpstreamSession to;
-        synchronized (lock) {
-            to = current;
-        }
-        if (to != null) {
-            to.send(false);
-        }
-        LOG.info("client " + peer + " disconnected");
-    }
-
-    /**
-     * No reply can reach the client any more: everything it holds goes back now, since its reader may be waiting
-     * for budget that only written replies would free; it then finds the client gone and ends the session.
-     */
-    private void gone() {
-        closeSocket();
-        ledger.clientLeft();
-    }
-
-    /** A reply the proxy makes itself, on the client's thread. */
-    private void send(Reply reply) throws IOException {
-        replies.send(reply);
-    }
-
     /** Called when an Upstream service is (re)bound: move to it, which sends again every request in flight. */
     void upstreamArrived(Upstream u) {
         // One switch at a time: the client's own thread and SCR's bind may both bring the same service, and only
@@ -379,6 +280,10 @@ final class ClientSession implements Runnable {
         if (t != null) {
             t.upstreamChanged(fresh.export());
         }
+        ClientTransmission moving = transmission;
+        if (moving != null) {
+            moving.moveTo(fresh.loop());
+        }
         int resent = ledger.queued();
         // A request admitted meanwhile may have been handed to the old session, which no longer sends for the ledger.
         fresh.send(false);
@@ -410,11 +315,11 @@ final class ClientSession implements Runnable {
      * {@code deadlineMillis}, passes DISCONNECT on and ends. All clients drain at once, each on its own thread.
      */
     void stopReading(long deadlineMillis) {
-        drainDeadlineMillis = deadlineMillis;
-        try {
-            socket.shutdownInput();
-        } catch (IOException e) {
-            closeSocket(); // nothing left to drain on a socket that cannot even be shut
+        ClientTransmission t = transmission;
+        if (t != null) {
+            t.stopReading(deadlineMillis);
+        } else {
+            closeSocket(); // still in its handshake: nothing to drain
         }
     }
 
@@ -435,7 +340,7 @@ final class ClientSession implements Runnable {
 
     private void end() {
         warnings.close();
-        ledger.clientLeft(); // every payload, reply and budget byte goes back; the writer thread ends
+        ledger.clientLeft(); // every payload, reply and budget byte goes back
         UpstreamSession s;
         synchronized (lock) {
             closing = true;
@@ -453,6 +358,11 @@ final class ClientSession implements Runnable {
     }
 
     private void closeSocket() {
+        ClientTransmission t = transmission;
+        if (t != null) {
+            t.close(); // its loop lets it go, and ends the session
+            return;
+        }
         try {
             socket.close();
         } catch (IOException ignored) {

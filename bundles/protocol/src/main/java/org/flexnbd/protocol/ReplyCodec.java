@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.function.LongFunction;
 
+import org.flexnbd.protocol.loop.Outbound;
+
 import io.netty.util.ReferenceCounted;
 
 /** Simple replies and structured reply chunks on the wire, both ways. */
@@ -32,6 +34,26 @@ public final class ReplyCodec {
         }
         for (Chunk c : reply.chunks()) {
             writeChunk(out, c);
+        }
+    }
+
+    /**
+     * Queues a whole reply on {@code out} as it goes on the wire: headers, and payloads as views of the reply's own
+     * memory, not copies. The reply must stay held until they are written.
+     */
+    public static void encode(Reply reply, Outbound out) {
+        if (!reply.isStructured()) {
+            out.add(ByteBuffer.allocate(SIMPLE_HEADER).putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(reply.error())
+                    .putLong(reply.cookie()).flip());
+            if (reply.error() == 0) {
+                out.add(reply.data());
+            }
+            return;
+        }
+        for (Chunk c : reply.chunks()) {
+            out.add(ByteBuffer.allocate(CHUNK_HEADER).putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) c.flags())
+                    .putShort((short) c.type()).putLong(c.cookie()).putInt(c.length()).flip());
+            out.add(c.payload());
         }
     }
 

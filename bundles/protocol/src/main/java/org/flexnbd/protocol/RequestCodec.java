@@ -28,38 +28,59 @@ public final class RequestCodec {
         if (!in.hasMore()) {
             return null;
         }
-        int magic = in.readInt();
+        ByteBuffer h = ByteBuffer.allocate(Nbd.REQUEST_HEADER_LENGTH);
+        in.readFully(h);
+        Head head = head(h.flip(), maxPayload);
+        if (head.refusal() != null) {
+            in.skip(head.skip());
+            throw head.refusal();
+        }
+        return head.request();
+    }
+
+    /**
+     * A request's header, checked: the request, or why it is refused (to be answered with that error once the
+     * {@code skip} payload bytes that follow it have been read past, so the stream stays in step).
+     */
+    public record Head(Request request, NbdException refusal, long skip) {
+    }
+
+    /**
+     * Checks the header at {@code h}'s position ({@link Nbd#REQUEST_HEADER_LENGTH} bytes; the position does not
+     * move), as {@link #readHeader} does. A bad magic is fatal.
+     */
+    public static Head head(ByteBuffer h, int maxPayload) throws NbdException {
+        int at = h.position();
+        int magic = h.getInt(at);
         if (magic != Nbd.REQUEST_MAGIC) {
             throw NbdException.fatal(String.format("bad request magic 0x%08x", magic));
         }
-        int flags = in.readUnsignedShort();
-        int type = in.readUnsignedShort();
-        long cookie = in.readLong();
-        long offset = in.readLong();
-        long length = in.readUnsignedInt();
-        if (type == Nbd.CMD_WRITE) {
-            if (length > maxPayload) {
-                in.skip(length);
-                throw NbdException.reply("WRITE of " + length + " bytes is over the maximum payload " + maxPayload,
+        int flags = h.getShort(at + 4) & 0xffff;
+        int type = h.getShort(at + 6) & 0xffff;
+        long cookie = h.getLong(at + 8);
+        long offset = h.getLong(at + 16);
+        long length = h.getInt(at + 24) & 0xffffffffL;
+        try {
+            if (type == Nbd.CMD_WRITE) {
+                if (length > maxPayload) {
+                    throw NbdException.reply("WRITE of " + length + " bytes is over the maximum payload "
+                            + maxPayload, Nbd.EOVERFLOW, cookie);
+                }
+                checkFlags(flags, cookie);
+                return new Head(Request.of(type, flags, cookie, offset, length), null, 0);
+            }
+            if (type > Nbd.CMD_RESIZE) {
+                throw NbdException.reply("unknown command " + type, Nbd.EINVAL, cookie);
+            }
+            checkFlags(flags, cookie);
+            if (type == Nbd.CMD_READ && length > maxPayload) {
+                throw NbdException.reply("READ of " + length + " bytes is over the maximum payload " + maxPayload,
                         Nbd.EOVERFLOW, cookie);
             }
-            try {
-                checkFlags(flags, cookie);
-            } catch (NbdException e) {
-                in.skip(length);
-                throw e;
-            }
-            return Request.of(type, flags, cookie, offset, length);
+            return new Head(Request.of(type, flags, cookie, offset, length), null, 0);
+        } catch (NbdException refused) {
+            return new Head(null, refused, type == Nbd.CMD_WRITE ? length : 0);
         }
-        if (type > Nbd.CMD_RESIZE) {
-            throw NbdException.reply("unknown command " + type, Nbd.EINVAL, cookie);
-        }
-        checkFlags(flags, cookie);
-        if (type == Nbd.CMD_READ && length > maxPayload) {
-            throw NbdException.reply("READ of " + length + " bytes is over the maximum payload " + maxPayload,
-                    Nbd.EOVERFLOW, cookie);
-        }
-        return Request.of(type, flags, cookie, offset, length);
     }
 
     /**

@@ -72,6 +72,16 @@ public final class WireInput {
         return fill() > 0;
     }
 
+    /**
+     * Hands over what was read from the channel and not consumed (a client's first requests, sent right after its
+     * handshake): the reader that takes over the channel reads them first. Nothing is left here.
+     */
+    public ByteBuffer takeBuffered() {
+        ByteBuffer rest = ByteBuffer.allocate(buffer.remaining()).put(buffer).flip();
+        buffer.clear().flip();
+        return rest;
+    }
+
     /** Bytes already read from the channel and not yet consumed: what can be decoded without waiting. */
     public int buffered() {
         return buffer.remaining();

@@ -52,26 +52,30 @@ final class UpstreamWire implements EventLoop.Handler {
 
     /** Reads what the server sent; after ESHUTDOWN the link's writer decides whether to disconnect now. */
     void read() {
-        if (backlogged || c.isFailed()) {
-            return;
-        }
-        ReplyPump.Outcome o = pump.readable(c.wire);
-        if (o == ReplyPump.Outcome.BACKLOGGED) {
-            backlogged = true;
-            interest();
+        while (!backlogged && !c.isFailed()) {
+            if (pump.readable(c.wire) != ReplyPump.Outcome.BACKLOGGED) {
+                break;
+            }
+            // The replies read were handed to the client's writer on this very thread, which may have written them
+            // all already: only a backlog still there stops the reading.
+            if (isBacklogged()) {
+                backlogged = true;
+                interest();
+            }
         }
         if (c.isRefusing()) {
             link.send(null);
         }
     }
 
+    private boolean isBacklogged() {
+        Binding b = c.binding();
+        return b != null && b.ledger().isBacklogged(ReplyPump.BACKLOG);
+    }
+
     /** The client wrote replies: if reading waited for it, it goes on while there is room. */
     void resume() {
-        if (!backlogged) {
-            return;
-        }
-        Binding b = c.binding();
-        if (b != null && b.ledger().isBacklogged(ReplyPump.BACKLOG)) {
+        if (!backlogged || isBacklogged()) {
             return;
         }
         backlogged = false;

@@ -81,6 +81,11 @@ public final class EventLoop implements Runnable {
         timers.add(new Timer(clock.getAsLong() + delayNanos, timerOrder++, task));
     }
 
+    /** Whether tasks handed in will still run: the loop has not been stopped. */
+    public boolean isRunning() {
+        return !stopping;
+    }
+
     /** Ends {@link #run} after the current turn; from any thread. Sockets stay open: their owners close them. */
     public void stop() {
         stopping = true;

@@ -1,0 +1,520 @@
+package org.flexnbd.downstream;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.NbdException;
+import org.flexnbd.protocol.PayloadPool;
+import org.flexnbd.protocol.Reply;
+import org.flexnbd.protocol.ReplyCodec;
+import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.RequestCodec;
+import org.flexnbd.protocol.loop.EventLoop;
+import org.flexnbd.protocol.loop.Inbound;
+import org.flexnbd.protocol.loop.Outbound;
+import org.flexnbd.protocol.service.RequestLedger;
+import org.flexnbd.protocol.service.RequestLedger.Delivery;
+import org.flexnbd.protocol.service.UpstreamSession;
+import org.flexnbd.protocol.tls.StartTlsChannel;
+
+/**
+ * A client's transmission phase, on the loop of the upstream link serving it: requests read as they arrive and
+ * admitted to the ledger, and the ledger's replies written as the client negotiated them, both on one thread with
+ * the upstream connection, so that nothing is handed from thread to thread per request. Everything here runs on
+ * the loop that hosts the client at the moment ({@link #host}); a call from elsewhere is passed to it.
+ * <p>
+ * The client's requests wait in its socket, not in memory, while it has no room: its share of the payload budget is
+ * used up, or the write journal holds writes back. A reply's budget comes back once its bytes are on the socket.
+ */
+final class ClientTransmission implements EventLoop.Handler {
+    private static final Logger LOG = Logger.getLogger(ClientTransmission.class.getName());
+    private static final long DRAIN_MILLIS = 60_000;
+    /** How often a client waiting for room looks again, when nothing it does itself frees any. */
+    private static final long ROOM_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+
+    private final ClientSession session;
+    private final String peer;
+    private final SocketChannel socket;
+    private final StartTlsChannel wire;
+    private final SessionHost sessionHost;
+    private final RequestLedger ledger;
+    private final PayloadBudget.Share share;
+    private final ReadAhead readAhead;
+    private final ReplyTranslation translation;
+    private final RateLimitedWarnings warnings;
+    private final ReadClock readClock;
+    private final Supplier<UpstreamSession> upstream;
+    private final int maxPayload;
+    private final long exportSize;
+    private final Inbound in = new Inbound(ClientSession.BUFFER, PayloadPool.shared());
+    private final Outbound out = new Outbound();
+    /** Replies queued on {@link #out}: their memory is held, and their budget charged, until it is all written. */
+    private final List<Delivery> unwritten = new ArrayList<>();
+
+    private volatile EventLoop host;
+    private SelectionKey key;
+    /** The request whose header was read and whose payload (or room for it) is awaited; null between requests. */
+    private Request header;
+    private long cost;
+    private boolean charged;
+    private boolean payloadBegun;
+    /** Payload bytes of a refused WRITE still to be read past. */
+    private long skip;
+    private boolean waitingForRoom;
+    private Request disconnect;
+    private long disconnectDeadline;
+    private boolean finished;
+    /** Since when replies have waited for the client to take them; 0 while it takes them. */
+    private volatile long stalledSince;
+    /** Set when the proxy stops: the client's input is shut, and what is in flight may finish until then. */
+    private volatile long drainDeadlineMillis;
+
+    ClientTransmission(ClientSession session, String peer, SocketChannel socket, StartTlsChannel wire,
+            SessionHost sessionHost,
+            RequestLedger ledger, PayloadBudget.Share share, ReadAhead readAhead, ReplyTranslation translation,
+            RateLimitedWarnings warnings, ReadClock readClock, Supplier<UpstreamSession> upstream, int maxPayload,
+            long exportSize) {
+        this.session = session;
+        this.peer = peer;
+        this.socket = socket;
+        this.wire = wire;
+        this.sessionHost = sessionHost;
+        this.ledger = ledger;
+        this.share = share;
+        this.readAhead = readAhead;
+        this.translation = translation;
+        this.warnings = warnings;
+        this.readClock = readClock;
+        this.upstream = upstream;
+        this.maxPayload = maxPayload;
+        this.exportSize = exportSize;
+    }
+
+    /**
+     * Starts serving on {@code loop}: {@code early} (what the handshake's reader had read beyond it) is read first.
+     * Called on that loop.
+     */
+    void start(EventLoop loop, ByteBuffer early) {
+        host = loop;
+        in.prefill(early);
+        ledger.listen(this::writeReplies);
+        try {
+            key = loop.register(socket, SelectionKey.OP_READ, this);
+        } catch (IOException e) {
+            LOG.info("client " + peer + " gone: " + e.getMessage());
+            finish();
+            return;
+        }
+        readRequests();
+        writeReplies();
+    }
+
+    /**
+     * The client moves to another upstream link's loop (a hot update of the upstream bundle): the one hosting it
+     * lets it go, then the new one takes it, with whatever it had half read or not yet written.
+     */
+    void moveTo(EventLoop next) {
+        EventLoop now = host;
+        if (now == null || now == next) {
+            return;
+        }
+        Runnable move = () -> {
+            if (finished) {
+                return;
+            }
+            if (key != null) {
+                key.cancel();
+                key = null;
+            }
+            host = next;
+            next.execute(this::rejoin);
+        };
+        if (now.isRunning()) {
+            now.execute(move);
+        } else {
+            move.run(); // its thread has ended: nobody else touches the client now
+        }
+    }
+
+    private void rejoin() {
+        if (finished) {
+            return;
+        }
+        try {
+            key = host.register(socket, interestOps(), this);
+        } catch (IOException e) {
+            LOG.info("client " + peer + " gone: " + e.getMessage());
+            finish();
+            return;
+        }
+        readRequests();
+        writeReplies();
+    }
+
+    /** On the right loop, now or soon: false when the caller must leave it to the loop. */
+    private boolean onHost(Runnable again) {
+        EventLoop h = host;
+        if (h == null || h.inLoop()) {
+            return true;
+        }
+        h.execute(again);
+        return false;
+    }
+
+    @Override
+    public void ready(int ops) {
+        if ((ops & SelectionKey.OP_WRITE) != 0) {
+            flushOut();
+        }
+        if ((ops & SelectionKey.OP_READ) != 0) {
+            readRequests();
+        }
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+        LOG.log(Level.SEVERE, "client " + peer + ": unexpected failure", cause);
+        finish();
+    }
+
+    // ---- requests
+
+    private void readRequests() {
+        if (finished || disconnect != null || waitingForRoom || !onHost(this::readRequests)) {
+            return;
+        }
+        int admitted = 0;
+        try {
+            while (!finished) {
+                if (skip > 0) {
+                    if (!skipRefusedPayload()) {
+                        break;
+                    }
+                    continue;
+                }
+                if (header == null && !readHeader()) {
+                    break;
+                }
+                if (header == null) {
+                    continue; // answered without the upstream
+                }
+                if (!charged) {
+                    if (!share.tryAcquire(cost)) {
+                        awaitRoom();
+                        break;
+                    }
+                    charged = true;
+                }
+                Request read = header;
+                if (header.type() == Nbd.CMD_WRITE) {
+                    if (!payloadBegun) {
+                        if (ledger.writesHeld()) {
+                            awaitRoom(); // what was sent may be what empties the write journal
+                            break;
+                        }
+                        // A WRITE's data is taken in only now that there is room for it: until then it waits in
+                        // the socket.
+                        readClock.start("WRITE payload", sessionHost.limits().payloadNanos());
+                        in.beginArrivingPayload((int) header.length());
+                        payloadBegun = true;
+                    }
+                    if (!in.payloadRead(wire)) {
+                        break;
+                    }
+                    readClock.stop();
+                    Inbound.Data data = in.takePayload();
+                    read = new Request(header.flags(), header.type(), header.cookie(), header.offset(),
+                            header.length(), data.data(), data.owner());
+                }
+                Request up = readAhead.isOn() ? readAhead.widen(read, exportSize) : read;
+                long charge = cost;
+                header = null;
+                payloadBegun = false;
+                charged = false;
+                // From here the ledger gives the payload and the budget back, whatever happens.
+                if (!ledger.admit(read, up, charge)) {
+                    finish(); // the client is being closed
+                    return;
+                }
+                admitted++;
+            }
+        } catch (NbdException e) {
+            LOG.warning("client " + peer + ": " + e.getMessage() + "; closing");
+            finish();
+        } catch (IOException e) {
+            LOG.info("client " + peer + " gone: " + e.getMessage());
+            finish();
+        } finally {
+            if (admitted > 0) {
+                UpstreamSession to = upstream.get();
+                if (to != null) {
+                    to.send(false);
+                }
+            }
+        }
+    }
+
+    /** Reads and checks the next header; false when it has not all arrived (or the client left). */
+    private boolean readHeader() throws IOException {
+        if (!in.has(wire, Nbd.REQUEST_HEADER_LENGTH)) {
+            if (in.isEnded()) {
+                ended();
+            } else if (in.isTruncated()) {
+                LOG.info("client " + peer + " gone: connection closed in the middle of a request");
+                finish();
+            }
+            return false;
+        }
+        RequestCodec.Head h = RequestCodec.head(in.peek(), maxPayload);
+        in.skip(Nbd.REQUEST_HEADER_LENGTH);
+        if (h.refusal() != null) {
+            NbdException e = h.refusal();
+            warnings.warn("client " + peer + ": " + e.getMessage() + "; answered with error " + e.error());
+            send(translation.error(e.cookie(), e.error()));
+            skip = h.skip();
+            return true;
+        }
+        Request r = h.request();
+        if (r.type() == Nbd.CMD_DISC) {
+            beginDisconnect(r, System.currentTimeMillis() + DRAIN_MILLIS);
+            return false;
+        }
+        if (readAhead.isOn()) {
+            Reply cached = readAhead.answer(r, ledger.generation());
+            if (cached != null) {
+                sessionHost.relayed(r.length());
+                send(translation.asNegotiated(r, cached));
+                return true;
+            }
+        }
+        header = r;
+        cost = r.type() == Nbd.CMD_READ || r.type() == Nbd.CMD_WRITE ? r.length() : 0;
+        return true;
+    }
+
+    private boolean skipRefusedPayload() throws IOException {
+        if (!in.has(wire, 1)) {
+            if (in.isEnded() || in.isTruncated()) {
+                finish();
+            }
+            return false;
+        }
+        int n = (int) Math.min(skip, in.buffered());
+        in.skip(n);
+        skip -= n;
+        return true;
+    }
+
+    /** The client closed its side between requests. */
+    private void ended() {
+        long drain = drainDeadlineMillis;
+        if (drain != 0) {
+            beginDisconnect(Request.of(Nbd.CMD_DISC, 0, 0, 0, 0), drain); // the proxy is stopping
+            return;
+        }
+        LOG.info("client " + peer + " left");
+        finish();
+    }
+
+    /** No room for the next request: its data waits in the socket until replies written, or others, free some. */
+    private void awaitRoom() {
+        waitingForRoom = true;
+        interest();
+        UpstreamSession to = upstream.get();
+        if (to != null) {
+            to.flush(); // what is held can only be freed by replies to what was sent
+        }
+        host.schedule(ROOM_POLL_NANOS, this::roomMayBeThere);
+    }
+
+    private void roomMayBeThere() {
+        if (!waitingForRoom || finished) {
+            return;
+        }
+        waitingForRoom = false;
+        interest();
+        readRequests();
+    }
+
+    // ---- the client's DISCONNECT, or the proxy stopping
+
+    /** The client's DISCONNECT goes upstream once every reply it waits for is written (or at the deadline). */
+    private void beginDisconnect(Request disc, long deadline) {
+        disconnect = disc;
+        disconnectDeadline = deadline;
+        interest();
+        host.schedule(TimeUnit.MILLISECONDS.toNanos(Math.max(0, deadline - System.currentTimeMillis())) + 1,
+                this::disconnectIfDone);
+        disconnectIfDone();
+    }
+
+    private void disconnectIfDone() {
+        if (disconnect == null || finished) {
+            return;
+        }
+        if ((ledger.inFlight() > 0 || !out.isEmpty()) && System.currentTimeMillis() < disconnectDeadline) {
+            return;
+        }
+        ledger.disconnect(disconnect);
+        UpstreamSession to = upstream.get();
+        if (to != null) {
+            to.send(false);
+        }
+        LOG.info("client " + peer + " disconnected");
+        finish();
+    }
+
+    /**
+     * Stopping the proxy: no more requests are read (the input is shut, so the loop sees the end of it after what
+     * was already read); what is in flight may finish until {@code deadlineMillis}, then DISCONNECT goes upstream.
+     */
+    void stopReading(long deadlineMillis) {
+        drainDeadlineMillis = deadlineMillis;
+        try {
+            socket.shutdownInput();
+        } catch (IOException e) {
+            close(); // nothing left to drain on a socket that cannot even be shut
+        }
+    }
+
+    // ---- replies
+
+    /** Writes what the ledger has answered: told by the upstream connection's reader, once a batch. */
+    void writeReplies() {
+        if (finished || !onHost(this::writeReplies)) {
+            return;
+        }
+        Delivery d;
+        while ((d = ledger.takeAnswered()) != null) {
+            Reply reply = translated(d);
+            sessionHost.relayed(d.asked().payloadLength() + reply.payloadBytes());
+            ReplyCodec.encode(reply, out);
+            readAhead.answered(d.asked());
+            unwritten.add(d);
+        }
+        flushOut();
+    }
+
+    private Reply translated(Delivery d) {
+        try {
+            return translation.toClient(d.asked(), d.sent(), d.reply(), readAhead, d.generation());
+        } catch (RuntimeException malformed) {
+            // The request is answered in the ledger: it must still get an answer on the wire.
+            LOG.log(Level.WARNING, "client " + peer + ": unusable upstream reply to " + d.asked(), malformed);
+            return translation.error(d.asked().cookie(), Nbd.EIO);
+        }
+    }
+
+    /** A reply the proxy makes itself (an error, a read-ahead answer): on the heap, nothing to hold. */
+    private void send(Reply reply) {
+        ReplyCodec.encode(reply, out);
+        flushOut();
+    }
+
+    private void flushOut() {
+        if (finished) {
+            return;
+        }
+        boolean done;
+        long before = out.pending();
+        try {
+            done = out.writeTo(wire);
+        } catch (IOException e) {
+            LOG.info("client " + peer + " gone: " + e.getMessage());
+            finish(); // a client that stopped reading and was closed, or that left
+            return;
+        }
+        if (done) {
+            stalledSince = 0;
+            for (Delivery d : unwritten) {
+                d.reply().release(); // what was sent from it has been written out
+                ledger.written(d);
+            }
+            boolean any = !unwritten.isEmpty();
+            unwritten.clear();
+            if (any) {
+                UpstreamSession to = upstream.get();
+                if (to != null) {
+                    to.written();
+                }
+                if (waitingForRoom) {
+                    roomMayBeThere();
+                }
+            }
+            disconnectIfDone();
+        } else if (out.pending() < before || stalledSince == 0) {
+            stalledSince = System.nanoTime(); // it took some, or it just began to wait
+        }
+        interest();
+    }
+
+    /** Nanoseconds replies have waited for the client at {@code nowNanos}; 0 when it takes them. */
+    long stalledNanos(long nowNanos) {
+        long s = stalledSince;
+        return s == 0 ? 0 : nowNanos - s;
+    }
+
+    private int interestOps() {
+        boolean reading = !waitingForRoom && disconnect == null;
+        return (reading ? SelectionKey.OP_READ : 0) | (out.isEmpty() ? 0 : SelectionKey.OP_WRITE);
+    }
+
+    private void interest() {
+        if (key != null && key.isValid()) {
+            int ops = interestOps();
+            if (key.interestOps() != ops) {
+                key.interestOps(ops);
+            }
+        }
+    }
+
+    // ---- the end
+
+    /** From any thread: the client is closed, and its loop lets it go. */
+    void close() {
+        try {
+            socket.close();
+        } catch (IOException ignored) {
+            // the client is gone either way
+        }
+        EventLoop h = host;
+        if (h != null && h.isRunning()) {
+            h.execute(this::finish);
+        } else {
+            finish();
+        }
+    }
+
+    /** Lets the client go, once: everything it holds goes back, and its session ends. */
+    private void finish() {
+        if (finished || !onHost(this::finish)) {
+            return;
+        }
+        finished = true;
+        if (key != null) {
+            key.cancel();
+        }
+        readClock.stop();
+        in.discardPayload();
+        if (charged) {
+            share.release(cost); // charged for a request the ledger never took
+            charged = false;
+        }
+        out.discard();
+        for (Delivery d : unwritten) {
+            d.reply().release();
+        }
+        unwritten.clear();
+        ledger.listen(() -> { });
+        session.transmissionEnded();
+    }
+}
