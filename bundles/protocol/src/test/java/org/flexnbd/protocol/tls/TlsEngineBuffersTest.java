@@ -249,6 +249,30 @@ public class TlsEngineBuffersTest {
         assertArrayEquals(down, client.received.toByteArray());
     }
 
+    /**
+     * TLS 1.2 closes both ways at once: the server's unwrap asks for its own close_notify to be sent, and then
+     * says the input is over; the client sees that answer as its end.
+     */
+    @Test(timeout = 30_000)
+    public void underTls12ACloseNotifyIsAnsweredWithOne() throws Exception {
+        client.engine.setEnabledProtocols(new String[] {"TLSv1.2"});
+        handshake(1);
+        assertEquals("TLSv1.2", server.tls.session().getProtocol());
+        byte[] up = pattern(40_000, 13);
+        byte[] down = pattern(40_000, 14);
+        client.write(up);
+        server.write(down);
+        client.tls.closeOutbound();
+        client.send();
+        server.readAll(client, 1, LARGE);
+        assertArrayEquals(up, server.received.toByteArray());
+        assertTrue("the close was not seen", server.closed);
+        assertEquals("the close was not answered", 1, server.answers);
+        client.readAll(server, 1000, SMALL);
+        assertArrayEquals(down, client.received.toByteArray());
+        assertTrue("the answer was not seen", client.closed);
+    }
+
     @Test(timeout = 30_000)
     public void theEndOfTheInputWithoutCloseNotifyIsAnEndToo() throws Exception {
         handshake(64 * 1024);
