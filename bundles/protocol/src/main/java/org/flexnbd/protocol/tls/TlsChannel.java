@@ -24,12 +24,15 @@ import javax.net.ssl.SSLSession;
 public final class TlsChannel implements SecureChannel {
     private final ByteChannel raw;
     private final TlsEngineBuffers tls;
+    /** The socket's read, made once rather than on every read. */
+    private final TlsEngineBuffers.CiphertextSource socket;
     private final ReentrantLock reading = new ReentrantLock();
     private final ReentrantLock writing = new ReentrantLock();
 
     private TlsChannel(ByteChannel raw, SSLEngine engine) {
         this.raw = raw;
         this.tls = new TlsEngineBuffers(engine);
+        this.socket = raw::read;
     }
 
     /**
@@ -68,7 +71,7 @@ public final class TlsChannel implements SecureChannel {
                     send();
                     break;
                 case RECEIVE:
-                    if (tls.receive(raw::read) < 0) {
+                    if (tls.receive(socket) < 0) {
                         tls.inputEnded();
                         throw closedDuringHandshake();
                     }
@@ -119,7 +122,7 @@ public final class TlsChannel implements SecureChannel {
                 // A large enough destination takes plaintext straight from the engine, without a copy.
                 switch (tls.unwrap(dst)) {
                     case RECEIVE:
-                        if (tls.receive(raw::read) < 0) {
+                        if (tls.receive(socket) < 0) {
                             tls.inputEnded();
                         }
                         break;
