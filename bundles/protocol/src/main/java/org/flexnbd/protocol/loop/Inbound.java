@@ -53,14 +53,20 @@ public final class Inbound {
         if (n > buffer.capacity()) {
             throw new IllegalArgumentException(n + " bytes do not fit a buffer of " + buffer.capacity());
         }
-        if (!ended) {
+        // Read until there is enough or the channel has nothing: a channel that buffers (TLS) may hold more than
+        // one read gives, and the socket under it, already emptied, would never say so.
+        while (!ended && buffer.remaining() < n) {
             buffer.compact();
+            int got;
             try {
-                if (ch.read(buffer) < 0) {
-                    ended = true;
-                }
+                got = ch.read(buffer);
             } finally {
                 buffer.flip();
+            }
+            if (got < 0) {
+                ended = true;
+            } else if (got == 0) {
+                break;
             }
         }
         return buffer.remaining() >= n;

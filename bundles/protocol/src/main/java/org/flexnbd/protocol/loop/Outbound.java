@@ -23,6 +23,8 @@ public final class Outbound {
     private final ArrayDeque<Piece> pieces = new ArrayDeque<>();
     private final ByteBuffer[] gather = new ByteBuffer[GATHER];
     private long pending;
+    /** The channel held bytes back at the last write: not everything is on the socket yet. */
+    private boolean held;
 
     /** Queues {@code data} (its remaining bytes) on the heap or owned by nobody: nothing to release. */
     public void add(ByteBuffer data) {
@@ -49,8 +51,9 @@ public final class Outbound {
         return pending;
     }
 
+    /** Whether everything queued is on the socket, none of it held back by the channel. */
     public boolean isEmpty() {
-        return pieces.isEmpty();
+        return pieces.isEmpty() && !held;
     }
 
     /**
@@ -58,6 +61,11 @@ public final class Outbound {
      * the socket is full (wait for it to be writable, then call again).
      */
     public boolean writeTo(GatheringByteChannel channel) throws IOException {
+        HoldsOutput holder = channel instanceof HoldsOutput h ? h : null;
+        held = holder != null && !holder.flushHeld();
+        if (held) {
+            return false;
+        }
         while (!pieces.isEmpty()) {
             int n = 0;
             long offered = 0;
@@ -86,7 +94,8 @@ public final class Outbound {
                 return false; // the socket is full
             }
         }
-        return true;
+        held = holder != null && !holder.flushHeld();
+        return !held;
     }
 
     /** The socket is gone: every payload goes back. */
@@ -98,5 +107,6 @@ public final class Outbound {
             }
         }
         pending = 0;
+        held = false;
     }
 }

@@ -42,6 +42,8 @@ final class PskTlsChannel implements SecureChannel {
     private ByteBuffer queued = ByteBuffer.allocate(4 * RECORD + 512);
     /** The buffer {@code queued} is swapped with when it is written out; guarded by {@code writing}. */
     private ByteBuffer spare = ByteBuffer.allocate(4 * RECORD + 512);
+    /** Ciphertext being written (flipped), which a full non-blocking socket left part of; guarded by {@code writing}. */
+    private ByteBuffer draining;
     private boolean inputEnded;
 
     /** Where the handshake's outcome can be read back from: BC keeps the context in the peer object. */
@@ -163,28 +165,40 @@ final class PskTlsChannel implements SecureChannel {
         protocol.readOutput(queued, n);
     }
 
-    /** Writes whatever is queued, in order; the caller may already hold the writing lock. */
-    private void send() throws IOException {
+    /**
+     * Writes whatever is queued, in order; the caller may already hold the writing lock. All of it on a blocking
+     * socket; on a non-blocking one, what the socket takes, the rest kept for the next call. True when none is left.
+     */
+    private boolean send() throws IOException {
         writing.lock();
         try {
             while (true) {
-                ByteBuffer out;
-                synchronized (protocol) {
-                    if (queued.position() == 0) {
-                        return;
+                if (draining == null) {
+                    synchronized (protocol) {
+                        if (queued.position() == 0) {
+                            return true;
+                        }
+                        draining = queued;
+                        queued = spare;
                     }
-                    out = queued;
-                    queued = spare;
+                    draining.flip();
                 }
-                out.flip();
-                while (out.hasRemaining()) {
-                    raw.write(out);
+                while (draining.hasRemaining()) {
+                    if (raw.write(draining) == 0) {
+                        return false;
+                    }
                 }
-                spare = out.clear();
+                spare = draining.clear();
+                draining = null;
             }
         } finally {
             writing.unlock();
         }
+    }
+
+    @Override
+    public boolean flushHeld() throws IOException {
+        return send();
     }
 
     private void sendQuietly() {
@@ -214,11 +228,15 @@ final class PskTlsChannel implements SecureChannel {
                     }
                 }
                 rawIn.clear();
-                if (raw.read(rawIn) < 0) {
+                int got = raw.read(rawIn);
+                if (got < 0) {
                     synchronized (protocol) {
                         inputEnded = true;
                     }
                     continue;
+                }
+                if (got == 0) {
+                    return 0; // a non-blocking socket with nothing yet
                 }
                 offer();
                 // Something to answer (an alert, a refused renegotiation): the writer sends it if it is busy.
@@ -239,6 +257,9 @@ final class PskTlsChannel implements SecureChannel {
     public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
         writing.lock();
         try {
+            if (!send()) {
+                return 0; // records from before still wait for a full non-blocking socket
+            }
             long total = 0;
             for (int i = offset; i < offset + length; i++) {
                 ByteBuffer src = srcs[i];
@@ -252,8 +273,8 @@ final class PskTlsChannel implements SecureChannel {
                         full = queued.position() >= 4 * RECORD;
                     }
                     total += n;
-                    if (full) {
-                        send();
+                    if (full && !send()) {
+                        return total; // a full non-blocking socket: the rest when it has room
                     }
                 }
             }

@@ -14,6 +14,14 @@ public interface SecureChannel extends ByteChannel, GatheringByteChannel {
     /** The protocol and cipher suite agreed, for the log and management. */
     String describe();
 
+    /**
+     * Writes the records a write over a non-blocking socket left waiting, as far as the socket takes them; true
+     * when none is left. A blocking socket never leaves any.
+     */
+    default boolean flushHeld() throws IOException {
+        return true;
+    }
+
     /** Every write is the gathering one: a header and its payload go out in the same records. */
     @Override
     default int write(ByteBuffer src) throws IOException {

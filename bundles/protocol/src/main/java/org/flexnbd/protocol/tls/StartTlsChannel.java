@@ -5,11 +5,13 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
 import java.nio.channels.GatheringByteChannel;
 
+import org.flexnbd.protocol.loop.HoldsOutput;
+
 /**
  * A connection that begins in plain text and may turn into TLS half way, as NBD_OPT_STARTTLS does it: the wire
  * readers and writers built over it stay, and what they read and write is encrypted from the switch on.
  */
-public final class StartTlsChannel implements ByteChannel, GatheringByteChannel {
+public final class StartTlsChannel implements ByteChannel, GatheringByteChannel, HoldsOutput {
     private final ByteChannel plain;
     private final GatheringByteChannel plainGathering;
     private volatile SecureChannel tls;
@@ -68,6 +70,12 @@ public final class StartTlsChannel implements ByteChannel, GatheringByteChannel 
     @Override
     public long write(ByteBuffer[] srcs) throws IOException {
         return writer().write(srcs);
+    }
+
+    @Override
+    public boolean flushHeld() throws IOException {
+        SecureChannel t = tls;
+        return t == null || t.flushHeld();
     }
 
     @Override

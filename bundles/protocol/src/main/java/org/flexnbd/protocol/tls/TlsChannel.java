@@ -122,8 +122,11 @@ public final class TlsChannel implements SecureChannel {
                 // A large enough destination takes plaintext straight from the engine, without a copy.
                 switch (tls.unwrap(dst)) {
                     case RECEIVE:
-                        if (tls.receive(socket) < 0) {
+                        int got = tls.receive(socket);
+                        if (got < 0) {
                             tls.inputEnded();
+                        } else if (got == 0) {
+                            return dst.position() - start; // a non-blocking socket with nothing yet
                         }
                         break;
                     case SEND:
@@ -159,21 +162,39 @@ public final class TlsChannel implements SecureChannel {
         writing.lock();
         try {
             long before = TlsEngineBuffers.remaining(srcs, offset, length);
+            if (!send()) {
+                return 0; // records from before still wait for a full non-blocking socket
+            }
             do {
                 tls.wrap(srcs, offset, length);
-                send();
-            } while (TlsEngineBuffers.remaining(srcs, offset, length) > 0);
-            return before;
+            } while (send() && TlsEngineBuffers.remaining(srcs, offset, length) > 0);
+            return before - TlsEngineBuffers.remaining(srcs, offset, length);
         } finally {
             writing.unlock();
         }
     }
 
-    /** Writes out all the ciphertext waiting, under the writer's lock (or before there is a writer). */
-    private void send() throws IOException {
+    /**
+     * Writes out the ciphertext waiting, under the writer's lock (or before there is a writer): all of it on a
+     * blocking socket; on a non-blocking one, what it takes. True when none is left.
+     */
+    private boolean send() throws IOException {
         ByteBuffer out = tls.outbound();
         while (out.hasRemaining()) {
-            raw.write(out);
+            if (raw.write(out) == 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public boolean flushHeld() throws IOException {
+        writing.lock();
+        try {
+            return send();
+        } finally {
+            writing.unlock();
         }
     }
 
