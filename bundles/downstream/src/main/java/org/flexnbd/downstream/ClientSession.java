@@ -139,9 +139,9 @@ final class ClientSession implements Runnable {
     /** The transmission phase goes to the loop of the upstream session; false when there is none any more. */
     private boolean handOver(UpstreamExport export) {
         UpstreamSession to;
-        ClientTransmission t = new ClientTransmission(this, peer, socket, wire, host, ledger, share, readAhead,
-                translation, warnings, readClock, this::currentSession, export.export().maxBlock(),
-                export.export().size());
+        ClientTransmission t = new ClientTransmission(peer, socket, wire, ledger, share, readAhead, translation,
+                warnings, readClock, host.limits().payloadNanos(), this::currentSession, export.export().maxBlock(),
+                export.export().size(), host::relayed, this::end);
         synchronized (lock) {
             to = current;
             if (closing || to == null) {
@@ -158,11 +158,6 @@ final class ClientSession implements Runnable {
         synchronized (lock) {
             return current;
         }
-    }
-
-    /** The transmission phase is over (on its loop): the session ends. */
-    void transmissionEnded() {
-        end();
     }
 
     /** Opens a session on the Upstream service, waiting while there is none; null if the session is closing. */

@@ -7,6 +7,7 @@ import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -41,11 +42,12 @@ final class ClientTransmission implements EventLoop.Handler {
     /** How often a client waiting for room looks again, when nothing it does itself frees any. */
     private static final long ROOM_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
-    private final ClientSession session;
+    private final Runnable ended;
     private final String peer;
     private final SocketChannel socket;
     private final StartTlsChannel wire;
-    private final SessionHost sessionHost;
+    private final LongConsumer relayed;
+    private final long payloadNanos;
     private final RequestLedger ledger;
     private final PayloadBudget.Share share;
     private final ReadAhead readAhead;
@@ -78,25 +80,31 @@ final class ClientTransmission implements EventLoop.Handler {
     /** Set when the proxy stops: the client's input is shut, and what is in flight may finish until then. */
     private volatile long drainDeadlineMillis;
 
-    ClientTransmission(ClientSession session, String peer, SocketChannel socket, StartTlsChannel wire,
-            SessionHost sessionHost,
-            RequestLedger ledger, PayloadBudget.Share share, ReadAhead readAhead, ReplyTranslation translation,
-            RateLimitedWarnings warnings, ReadClock readClock, Supplier<UpstreamSession> upstream, int maxPayload,
-            long exportSize) {
-        this.session = session;
+    /**
+     * @param readClock where the WRITE payload time limit ({@code payloadNanos}) is kept, for the watchdog
+     * @param upstream the upstream session serving the client now, or null between services
+     * @param relayed told the payload bytes of each request and its reply, before the client can see the reply
+     * @param ended told once, on the loop, when the transmission is over and everything it held is given back
+     */
+    ClientTransmission(String peer, SocketChannel socket, StartTlsChannel wire, RequestLedger ledger,
+            PayloadBudget.Share share, ReadAhead readAhead, ReplyTranslation translation, RateLimitedWarnings warnings,
+            ReadClock readClock, long payloadNanos, Supplier<UpstreamSession> upstream, int maxPayload,
+            long exportSize, LongConsumer relayed, Runnable ended) {
         this.peer = peer;
         this.socket = socket;
         this.wire = wire;
-        this.sessionHost = sessionHost;
         this.ledger = ledger;
         this.share = share;
         this.readAhead = readAhead;
         this.translation = translation;
         this.warnings = warnings;
         this.readClock = readClock;
+        this.payloadNanos = payloadNanos;
         this.upstream = upstream;
         this.maxPayload = maxPayload;
         this.exportSize = exportSize;
+        this.relayed = relayed;
+        this.ended = ended;
     }
 
     /**
@@ -223,7 +231,7 @@ final class ClientTransmission implements EventLoop.Handler {
                         }
                         // A WRITE's data is taken in only now that there is room for it: until then it waits in
                         // the socket.
-                        readClock.start("WRITE payload", sessionHost.limits().payloadNanos());
+                        readClock.start("WRITE payload", payloadNanos);
                         in.beginArrivingPayload((int) header.length());
                         payloadBegun = true;
                     }
@@ -291,7 +299,7 @@ final class ClientTransmission implements EventLoop.Handler {
         if (readAhead.isOn()) {
             Reply cached = readAhead.answer(r, ledger.generation());
             if (cached != null) {
-                sessionHost.relayed(r.length());
+                relayed.accept(r.length());
                 send(translation.asNegotiated(r, cached));
                 return true;
             }
@@ -396,7 +404,7 @@ final class ClientTransmission implements EventLoop.Handler {
         Delivery d;
         while ((d = ledger.takeAnswered()) != null) {
             Reply reply = translated(d);
-            sessionHost.relayed(d.asked().payloadLength() + reply.payloadBytes());
+            relayed.accept(d.asked().payloadLength() + reply.payloadBytes());
             ReplyCodec.encode(reply, out);
             readAhead.answered(d.asked());
             unwritten.add(d);
@@ -515,6 +523,6 @@ final class ClientTransmission implements EventLoop.Handler {
         }
         unwritten.clear();
         ledger.listen(() -> { });
-        session.transmissionEnded();
+        ended.run();
     }
 }
