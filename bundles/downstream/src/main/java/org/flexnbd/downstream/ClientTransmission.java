@@ -39,6 +39,11 @@ import org.flexnbd.protocol.tls.StartTlsChannel;
 final class ClientTransmission implements EventLoop.Handler {
     private static final Logger LOG = Logger.getLogger(ClientTransmission.class.getName());
     private static final long DRAIN_MILLIS = 60_000;
+    /**
+     * Replies made by the proxy itself (errors, read-ahead answers) a client may leave unread before its requests
+     * are read no more: without it, a client sending bad requests and reading nothing would fill the heap.
+     */
+    private static final long UNREAD_LIMIT = 1 << 20;
     /** How often a client waiting for room looks again, when nothing it does itself frees any. */
     private static final long ROOM_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
@@ -203,6 +208,10 @@ final class ClientTransmission implements EventLoop.Handler {
         int admitted = 0;
         try {
             while (!finished) {
+                if (out.pending() >= UNREAD_LIMIT) {
+                    awaitRoom(); // the client reads what it was sent first
+                    break;
+                }
                 if (skip > 0) {
                     if (!skipRefusedPayload()) {
                         break;
@@ -454,9 +463,9 @@ final class ClientTransmission implements EventLoop.Handler {
                 if (to != null) {
                     to.written();
                 }
-                if (waitingForRoom) {
-                    roomMayBeThere();
-                }
+            }
+            if (waitingForRoom) {
+                roomMayBeThere();
             }
             disconnectIfDone();
         } else if (out.pending() < before || stalledSince == 0) {
