@@ -44,6 +44,8 @@ final class ClientTransmission implements EventLoop.Handler {
      * are read no more: without it, a client sending bad requests and reading nothing would fill the heap.
      */
     private static final long UNREAD_LIMIT = 1 << 20;
+    /** Payload bytes admitted in one turn after which they go upstream at once, not at the end of the turn. */
+    private static final long SEND_EVERY = 1 << 20;
     /** How often a client waiting for room looks again, when nothing it does itself frees any. */
     private static final long ROOM_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
@@ -206,10 +208,16 @@ final class ClientTransmission implements EventLoop.Handler {
             return;
         }
         int admitted = 0;
+        long unsent = 0;
         try {
+            UpstreamSession to = upstream.get();
             while (!finished) {
                 if (out.pending() >= UNREAD_LIMIT) {
                     awaitRoom(); // the client reads what it was sent first
+                    break;
+                }
+                if (to != null && to.congested()) {
+                    awaitRoom(); // the upstream takes less than the client sends: the rest waits in its socket
                     break;
                 }
                 if (skip > 0) {
@@ -263,6 +271,11 @@ final class ClientTransmission implements EventLoop.Handler {
                     return;
                 }
                 admitted++;
+                unsent += read.payloadLength();
+                if (unsent >= SEND_EVERY && to != null) {
+                    to.send(false); // now, so that an upstream slower than the client shows as congested
+                    unsent = 0;
+                }
             }
         } catch (NbdException e) {
             LOG.warning("client " + peer + ": " + e.getMessage() + "; closing");
@@ -274,7 +287,7 @@ final class ClientTransmission implements EventLoop.Handler {
             if (admitted > 0) {
                 UpstreamSession to = upstream.get();
                 if (to != null) {
-                    to.send(false);
+                    to.send(true); // after whatever else this turn of the loop brings: one write for the batch
                 }
             }
         }
@@ -405,7 +418,10 @@ final class ClientTransmission implements EventLoop.Handler {
 
     // ---- replies
 
-    /** Writes what the ledger has answered: told by the upstream connection's reader, once a batch. */
+    /**
+     * Writes what the ledger has answered: told by the upstream connection's reader, once a batch, and by the link
+     * when the write journal lets the client's writes go on (a reading that waited for room then goes on too).
+     */
     void writeReplies() {
         if (finished || !onHost(this::writeReplies)) {
             return;

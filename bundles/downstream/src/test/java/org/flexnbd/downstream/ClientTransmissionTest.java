@@ -79,6 +79,11 @@ public class ClientTransmissionTest {
         }
 
         @Override
+        public boolean congested() {
+            return false;
+        }
+
+        @Override
         public void close() {
         }
     };

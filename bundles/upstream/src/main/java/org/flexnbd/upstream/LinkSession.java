@@ -29,12 +29,12 @@ final class LinkSession implements UpstreamSession {
 
     @Override
     public void send(boolean more) {
-        link.send(this);
+        link.send(this, more);
     }
 
     @Override
     public void flush() {
-        link.send(this);
+        link.send(this, false);
     }
 
     @Override
@@ -45,6 +45,11 @@ final class LinkSession implements UpstreamSession {
     @Override
     public void written() {
         link.written(this);
+    }
+
+    @Override
+    public boolean congested() {
+        return link.congested();
     }
 
     @Override

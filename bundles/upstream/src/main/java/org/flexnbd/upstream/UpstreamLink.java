@@ -149,12 +149,18 @@ final class UpstreamLink {
     }
 
     /**
-     * The ledger has new work. It is written in a turn of the loop of its own, after everything the loop found
-     * ready in this one: a batch of requests read from the client goes upstream in one system call. Null: the
-     * link itself has something to send (after ESHUTDOWN).
+     * The ledger has new work. With {@code more} it is written in a turn of the loop of its own, after everything
+     * the loop found ready in this one, so that a batch of requests read from the client goes upstream in one
+     * system call; without, now when the caller is on the loop. Null: the link itself has something to send (after
+     * ESHUTDOWN).
      */
-    void send(LinkSession s) {
-        if (s == null || session == s) {
+    void send(LinkSession s, boolean more) {
+        if (s != null && session != s) {
+            return;
+        }
+        if (!more && loop.inLoop()) {
+            drain();
+        } else {
             askDrain();
         }
     }
@@ -165,6 +171,12 @@ final class UpstreamLink {
         if (w != null && session == s) {
             w.resume();
         }
+    }
+
+    /** Whether the connection has more requests waiting than its socket takes. On the loop. */
+    boolean congested() {
+        UpstreamWire w = wire;
+        return w != null && w.isCongested();
     }
 
     private void askDrain() {
@@ -405,15 +417,23 @@ final class UpstreamLink {
 
     /** The journal changed: a full one holds the client's writes back until the proxy's own FLUSH empties it. */
     void wake() {
+        RequestLedger released = null;
         synchronized (lock) {
             Connection c = connection;
             Binding b = c == null ? null : c.binding();
             if (b != null) {
-                b.ledger().holdWrites(journal.isFull());
+                boolean full = journal.isFull();
+                if (b.ledger().writesHeld() && !full) {
+                    released = b.ledger();
+                }
+                b.ledger().holdWrites(full);
             }
             lock.notifyAll();
         }
         askDrain();
+        if (released != null) {
+            loop.execute(released::announce); // the client's writes wait no longer: it reads them now
+        }
     }
 
     /**

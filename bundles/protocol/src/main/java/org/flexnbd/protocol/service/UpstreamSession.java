@@ -30,6 +30,13 @@ public interface UpstreamSession extends AutoCloseable {
     void written();
 
     /**
+     * Whether the upstream's socket has more requests waiting for it than it takes: the client's next requests
+     * then wait in the client's socket, not in memory. The ledger is {@link RequestLedger#announce announced} when
+     * that is over. On the loop.
+     */
+    boolean congested();
+
+    /**
      * The client has gone, or moved to another session: the connection goes back to serve the next client (replaced
      * first if late replies may still come on it). A DISCONNECT the ledger still holds is sent first.
      */
