@@ -140,6 +140,9 @@ final class UpstreamLink {
             }
         }
         askDrain();
+        // The loop lives on; the buffers its thread cached for this client go back to the pool, as a client's own
+        // threads gave theirs back when they ended (kept, they held 70 MiB more resident under the memory bench).
+        loop.execute(PayloadPool::releaseThreadCache);
         onIdle.run();
     }
 
