@@ -122,15 +122,7 @@ final class ClientTransmission implements EventLoop.Handler {
         host = loop;
         in.prefill(early);
         ledger.listen(this::writeReplies);
-        try {
-            key = loop.register(socket, SelectionKey.OP_READ, this);
-        } catch (IOException e) {
-            LOG.info("client " + peer + " gone: " + e.getMessage());
-            finish();
-            return;
-        }
-        readRequests();
-        writeReplies();
+        rejoin();
     }
 
     /**
@@ -160,6 +152,7 @@ final class ClientTransmission implements EventLoop.Handler {
         }
     }
 
+    /** Registers with the loop that hosts the client now, and goes on where it was. */
     private void rejoin() {
         if (finished) {
             return;

@@ -129,6 +129,19 @@ public class ClientTransmissionTest {
         return b.array();
     }
 
+    /** The first {@code n} requests the ledger gives to send, as the upstream link would take them (5 s at most). */
+    private List<Request> sentUpstream(int n) throws InterruptedException {
+        List<Request> sent = new ArrayList<>();
+        await(() -> {
+            Request r = ledger.nextToSend(g);
+            if (r != null) {
+                sent.add(r);
+            }
+            return sent.size() == n;
+        }, n + " requests sent");
+        return sent;
+    }
+
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (!condition.getAsBoolean()) {
@@ -150,14 +163,7 @@ public class ClientTransmissionTest {
             all.position(all.position() + client.write(piece));
             Thread.sleep(0, 100_000);
         }
-        List<Request> sent = new ArrayList<>();
-        await(() -> {
-            Request r = ledger.nextToSend(g);
-            if (r != null) {
-                sent.add(r);
-            }
-            return sent.size() == 3;
-        }, "three requests");
+        List<Request> sent = sentUpstream(3);
         assertEquals(List.of(1L, 2L, 3L), sent.stream().map(Request::cookie).toList());
         assertEquals(100_000, sent.get(0).payloadLength());
         for (int i = 0; i < 100_000; i++) {
@@ -173,14 +179,7 @@ public class ClientTransmissionTest {
         start(new byte[0]);
         client.write(ByteBuffer.wrap(request(Nbd.CMD_READ, 7, 0, 4096, (byte) 0)));
         client.write(ByteBuffer.wrap(request(Nbd.CMD_READ, 8, 4096, 4096, (byte) 0)));
-        List<Request> sent = new ArrayList<>();
-        await(() -> {
-            Request r = ledger.nextToSend(g);
-            if (r != null) {
-                sent.add(r);
-            }
-            return sent.size() == 2;
-        }, "two requests");
+        List<Request> sent = sentUpstream(2);
         sent.forEach(Request::release);
         assertEquals("charged while in flight", 8192, share.held());
         // The upstream answers the second first.
