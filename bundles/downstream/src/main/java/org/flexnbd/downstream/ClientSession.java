@@ -67,7 +67,6 @@ final class ClientSession implements Runnable {
         this.socket = socket;
         this.peer = peer;
         this.host = host;
-        // Before waiting for the client, send upstream what its earlier requests left buffered.
         this.wire = new StartTlsChannel(socket);
         this.in = new WireInput(wire, BUFFER, () -> { }, PayloadPool.shared());
         this.out = new WireOutput(wire, BUFFER, true);

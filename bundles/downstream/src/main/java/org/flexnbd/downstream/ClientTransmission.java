@@ -75,7 +75,6 @@ final class ClientTransmission implements EventLoop.Handler {
     private Request header;
     private long cost;
     private boolean charged;
-    private boolean payloadBegun;
     /** Payload bytes of a refused WRITE still to be read past. */
     private long skip;
     private boolean waitingForRoom;
@@ -234,7 +233,7 @@ final class ClientTransmission implements EventLoop.Handler {
                 }
                 Request read = header;
                 if (header.type() == Nbd.CMD_WRITE) {
-                    if (!payloadBegun) {
+                    if (!in.isReadingPayload()) {
                         if (ledger.writesHeld()) {
                             awaitRoom(); // what was sent may be what empties the write journal
                             break;
@@ -243,7 +242,6 @@ final class ClientTransmission implements EventLoop.Handler {
                         // the socket.
                         readClock.start("WRITE payload", payloadNanos);
                         in.beginArrivingPayload((int) header.length());
-                        payloadBegun = true;
                     }
                     if (!in.payloadRead(wire)) {
                         break;
@@ -256,7 +254,6 @@ final class ClientTransmission implements EventLoop.Handler {
                 Request up = readAhead.isOn() ? readAhead.widen(read, exportSize) : read;
                 long charge = cost;
                 header = null;
-                payloadBegun = false;
                 charged = false;
                 // From here the ledger gives the payload and the budget back, whatever happens.
                 if (!ledger.admit(read, up, charge)) {
@@ -277,11 +274,10 @@ final class ClientTransmission implements EventLoop.Handler {
             LOG.info("client " + peer + " gone: " + e.getMessage());
             finish();
         } finally {
-            if (admitted > 0) {
-                UpstreamSession to = upstream.get();
-                if (to != null) {
-                    to.send(true); // after whatever else this turn of the loop brings: one write for the batch
-                }
+            // The session serving the client now: a hot update of the upstream bundle may have moved it this turn.
+            UpstreamSession to = upstream.get();
+            if (admitted > 0 && to != null) {
+                to.send(true); // after whatever else this turn of the loop brings: one write for the batch
             }
         }
     }

@@ -28,8 +28,6 @@ final class UpstreamWire implements EventLoop.Handler {
     private final ReplyPump pump;
     private SelectionKey key;
     private boolean backlogged;
-    /** The client was told the connection is congested, and must be told when it is not. */
-    private boolean congestionSeen;
     /** Set when a DISCONNECT is queued: the connection ends, for this reason, once it is written. */
     private String endWhy;
     private boolean endQuietly;
@@ -94,9 +92,7 @@ final class UpstreamWire implements EventLoop.Handler {
     }
 
     boolean isCongested() {
-        boolean congested = out.pending() > CONGESTED;
-        congestionSeen |= congested;
-        return congested;
+        return out.pending() > CONGESTED;
     }
 
     boolean isDisconnecting() {
@@ -110,12 +106,12 @@ final class UpstreamWire implements EventLoop.Handler {
 
     /** Writes what the socket takes now; watches it for room while anything is left. */
     void flushOut() throws IOException {
+        boolean wasCongested = isCongested();
         boolean done = out.writeTo(c.wire);
-        if (congestionSeen && out.pending() <= CONGESTED) {
-            congestionSeen = false;
+        if (wasCongested && !isCongested()) {
             Binding b = c.binding();
             if (b != null) {
-                b.ledger().announce(); // the client reads on
+                b.ledger().announce(); // a client that found the connection congested reads on
             }
         }
         if (done && endWhy != null) {

@@ -37,6 +37,8 @@ public final class EventLoop implements Runnable {
     private final Selector selector;
     private final ConcurrentLinkedQueue<Runnable> handedIn = new ConcurrentLinkedQueue<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
+    /** The tasks of the turn under way, taken from {@link #handedIn}; the loop's thread's alone. */
+    private final ArrayDeque<Runnable> thisTurn = new ArrayDeque<>();
     private final LongSupplier clock;
     private volatile Thread thread;
     private volatile boolean stopping;
@@ -147,12 +149,14 @@ public final class EventLoop implements Runnable {
     }
 
     private void runHandedIn() {
-        ArrayDeque<Runnable> now = new ArrayDeque<>();
         Runnable r;
         while ((r = handedIn.poll()) != null) {
-            now.add(r);
+            thisTurn.add(r);
         }
-        now.forEach(Runnable::run); // tasks handed in meanwhile wait for the next turn: no turn runs for ever
+        // Tasks handed in meanwhile wait for the next turn: no turn runs for ever.
+        while ((r = thisTurn.poll()) != null) {
+            r.run();
+        }
     }
 
     private void runDueTimers() {

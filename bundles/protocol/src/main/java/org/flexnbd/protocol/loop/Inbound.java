@@ -176,6 +176,11 @@ public final class Inbound {
         }
     }
 
+    /** Whether a payload has been begun and not yet taken. */
+    public boolean isReadingPayload() {
+        return target != null;
+    }
+
     /** The payload read, now the caller's (its memory with one reference, or on the heap). */
     public Data takePayload() {
         if (target == null || target.hasRemaining() || target.capacity() != wanted) {
