@@ -6,25 +6,54 @@ import java.nio.channels.GatheringByteChannel;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 
+import org.flexnbd.protocol.PayloadPool;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.util.ReferenceCounted;
 
 /**
- * What waits to be written on one non-blocking socket, in order: headers and payloads as they are, never copied,
- * each payload's pooled memory held until its last byte is written. {@link #writeTo} writes as much as the socket
- * takes in one gathering write, so a batch of requests or replies costs one system call.
+ * What waits to be written on one non-blocking socket, in order: pooled payloads as they are, never copied, each
+ * one's memory held until its last byte is written. {@link #writeTo} writes as much as the socket takes in one
+ * gathering write, so a batch of requests or replies costs one system call.
+ * <p>
+ * Small pieces on the heap (headers, payloads under {@link #STAGED_UP_TO}) are copied into pooled memory of the
+ * queue's own, one after the other, so that a run of them is one piece of the write. The JDK would copy each into a
+ * temporary direct buffer of its own on every write anyway, and a batch of 4 KiB replies would be two pieces each.
  */
 public final class Outbound {
     /** Buffers per gathering write: Linux takes up to 1,024; a few dozen already make a batch one call. */
     private static final int GATHER = 64;
+    /** Heap pieces up to this size are staged: every header, and the payloads {@link Inbound} keeps on the heap. */
+    static final int STAGED_UP_TO = Inbound.POOLED_FROM;
+    /**
+     * The memory staged pieces are copied into, taken from the pool as needed and given back once written, so an
+     * idle connection holds none: 32 KiB, eight 4 KiB replies with their headers.
+     */
+    static final int STAGING = 32 * 1024;
 
     private record Piece(ByteBuffer data, ReferenceCounted owner) {
     }
 
     private final ArrayDeque<Piece> pieces = new ArrayDeque<>();
     private final ByteBuffer[] gather = new ByteBuffer[GATHER];
+    private final ByteBufAllocator pool;
+    /** The staging memory being filled, with a reference of the queue's own, and its view; null when none. */
+    private ByteBuf staging;
+    private ByteBuffer stagingView;
+    private int staged;
     private long pending;
     /** The channel held bytes back at the last write: not everything is on the socket yet. */
     private boolean held;
+
+    public Outbound() {
+        this(PayloadPool.shared());
+    }
+
+    /** @param pool where the staging memory comes from */
+    public Outbound(ByteBufAllocator pool) {
+        this.pool = pool;
+    }
 
     /** Queues {@code data} (its remaining bytes) on the heap or owned by nobody: nothing to release. */
     public void add(ByteBuffer data) {
@@ -42,8 +71,47 @@ public final class Outbound {
             }
             return;
         }
+        if (owner == null && !data.isDirect() && data.remaining() <= STAGED_UP_TO) {
+            stage(data);
+            return;
+        }
         pieces.add(new Piece(data, owner));
         pending += data.remaining();
+    }
+
+    /** Copies {@code data} after what is staged; a run of staged pieces in one memory is one piece. */
+    private void stage(ByteBuffer data) {
+        int n = data.remaining();
+        if (staging == null || STAGING - staged < n) {
+            takeStaging();
+        }
+        int at = staged;
+        stagingView.put(at, data, data.position(), n);
+        data.position(data.limit());
+        staged += n;
+        pending += n;
+        Piece last = pieces.peekLast();
+        if (last != null && last.owner == staging && last.data.limit() == at) {
+            last.data.limit(at + n); // unwritten bytes of the same memory, just before: one piece
+            return;
+        }
+        pieces.add(new Piece(stagingView.duplicate().limit(at + n).position(at), staging.retain()));
+    }
+
+    /** New staging memory; what is queued from the old one keeps it until written. */
+    private void takeStaging() {
+        dropStaging();
+        staging = pool.directBuffer(STAGING, STAGING);
+        stagingView = staging.nioBuffer(0, STAGING);
+        staged = 0;
+    }
+
+    private void dropStaging() {
+        if (staging != null) {
+            staging.release();
+            staging = null;
+            stagingView = null;
+        }
     }
 
     /** Bytes queued and not yet written. */
@@ -94,6 +162,7 @@ public final class Outbound {
                 return false; // the socket is full
             }
         }
+        dropStaging(); // all of it written: back to the pool until the next batch
         held = holder != null && !holder.flushHeld();
         return !held;
     }
@@ -106,6 +175,7 @@ public final class Outbound {
                 p.owner.release();
             }
         }
+        dropStaging();
         pending = 0;
         held = false;
     }

@@ -19,6 +19,7 @@ import org.junit.Before;
 import org.junit.Test;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.UnpooledByteBufAllocator;
 
 /** Through a real pipe, whose sink takes 64 KiB at most before it is full. */
 public class OutboundTest {
@@ -80,6 +81,76 @@ public class OutboundTest {
         for (ByteBuf b : payloads) {
             assertEquals(0, b.refCnt());
         }
+    }
+
+    @Test
+    public void smallHeapPiecesAreStagedInOrderAcrossPartialWritesAndTheStagingMemoryGoesBack() throws IOException {
+        Random random = new Random(11);
+        UnpooledByteBufAllocator memory = new UnpooledByteBufAllocator(true);
+        Outbound out = new Outbound(memory);
+        ByteArrayOutputStream expected = new ByteArrayOutputStream();
+        ByteArrayOutputStream received = new ByteArrayOutputStream();
+        ByteBuffer chunk = ByteBuffer.allocate(100_000);
+        int fullTimes = 0;
+        for (int batch = 0; batch < 20; batch++) {
+            for (int i = 0; i < 50; i++) {
+                byte[] header = new byte[16 + random.nextInt(16)];
+                random.nextBytes(header);
+                ByteBuffer h = ByteBuffer.wrap(header);
+                out.add(h);
+                assertFalse("the caller's buffer is consumed", h.hasRemaining());
+                expected.write(header);
+                // up to the staging limit and one past it; sometimes a piece larger than what is left of the staging
+                byte[] data = new byte[random.nextInt(Outbound.STAGED_UP_TO + 2)];
+                random.nextBytes(data);
+                out.add(ByteBuffer.wrap(data));
+                expected.write(data);
+                if (random.nextInt(10) == 0) { // a pooled payload between staged runs
+                    ByteBuf pooled = PayloadPool.shared().directBuffer(3000).writeBytes(new byte[3000]);
+                    out.add(pooled.nioBuffer(), pooled);
+                    expected.write(new byte[3000]);
+                }
+            }
+            // a few turns of the writer with the reader lagging: partial writes, more added while some is queued
+            for (int turn = 0; turn < 3; turn++) {
+                if (!out.writeTo(pipe.sink())) {
+                    fullTimes++;
+                }
+                chunk.clear();
+                pipe.source().read(chunk);
+                received.write(chunk.array(), 0, chunk.position());
+            }
+        }
+        for (int rounds = 0; rounds < 100_000 && !out.isEmpty(); rounds++) {
+            out.writeTo(pipe.sink());
+            chunk.clear();
+            pipe.source().read(chunk);
+            received.write(chunk.array(), 0, chunk.position());
+        }
+        while (received.size() < expected.size()) {
+            chunk.clear();
+            int n = pipe.source().read(chunk);
+            assertTrue("the pipe ran dry early", n > 0);
+            received.write(chunk.array(), 0, n);
+        }
+        assertTrue("the sink was full at least once", fullTimes > 0);
+        assertArrayEquals(expected.toByteArray(), received.toByteArray());
+        assertEquals(0, out.pending());
+        assertEquals("every staging memory taken was given back", 0, memory.metric().usedDirectMemory());
+    }
+
+    @Test
+    public void discardGivesStagingMemoryBack() throws IOException {
+        UnpooledByteBufAllocator memory = new UnpooledByteBufAllocator(true);
+        Outbound out = new Outbound(memory);
+        for (int i = 0; i < 100; i++) {
+            out.add(ByteBuffer.wrap(new byte[4096]));
+        }
+        assertTrue(memory.metric().usedDirectMemory() > 0);
+        assertFalse("a pipe does not take 400 KiB at once", out.writeTo(pipe.sink()));
+        out.discard();
+        assertEquals(0, memory.metric().usedDirectMemory());
+        assertEquals(0, out.pending());
     }
 
     @Test
