@@ -24,8 +24,8 @@ import io.netty.util.ReferenceCounted;
 public final class Outbound {
     /** Buffers per gathering write: Linux takes up to 1,024; a few dozen already make a batch one call. */
     private static final int GATHER = 64;
-    /** Heap pieces up to this size are staged: every header, and the payloads {@link Inbound} keeps on the heap. */
-    static final int STAGED_UP_TO = Inbound.POOLED_FROM;
+    /** Heap pieces up to this size are staged: every header, and the small replies the proxy makes itself. */
+    static final int STAGED_UP_TO = 8 * 1024;
     /**
      * The memory staged pieces are copied into, taken from the pool as needed and given back once written, so an
      * idle connection holds none: 32 KiB, eight 4 KiB replies with their headers.
