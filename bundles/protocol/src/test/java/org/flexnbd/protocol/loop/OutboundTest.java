@@ -59,22 +59,7 @@ public class OutboundTest {
         assertEquals(expected.size(), out.pending());
 
         ByteArrayOutputStream received = new ByteArrayOutputStream();
-        ByteBuffer chunk = ByteBuffer.allocate(100_000);
-        int fullTimes = 0;
-        for (int rounds = 0; rounds < 100_000 && !out.isEmpty(); rounds++) {
-            if (!out.writeTo(pipe.sink())) {
-                fullTimes++;
-            }
-            chunk.clear();
-            pipe.source().read(chunk);
-            received.write(chunk.array(), 0, chunk.position());
-        }
-        while (received.size() < expected.size()) {
-            chunk.clear();
-            int n = pipe.source().read(chunk);
-            assertTrue("the pipe ran dry early", n > 0);
-            received.write(chunk.array(), 0, n);
-        }
+        int fullTimes = writeAll(out, received, expected.size());
         assertTrue("the sink was full at least once, so partial writes were exercised", fullTimes > 0);
         assertArrayEquals(expected.toByteArray(), received.toByteArray());
         assertEquals(0, out.pending());
@@ -90,7 +75,6 @@ public class OutboundTest {
         Outbound out = new Outbound(memory);
         ByteArrayOutputStream expected = new ByteArrayOutputStream();
         ByteArrayOutputStream received = new ByteArrayOutputStream();
-        ByteBuffer chunk = ByteBuffer.allocate(100_000);
         int fullTimes = 0;
         for (int batch = 0; batch < 20; batch++) {
             for (int i = 0; i < 50; i++) {
@@ -113,26 +97,10 @@ public class OutboundTest {
             }
             // a few turns of the writer with the reader lagging: partial writes, more added while some is queued
             for (int turn = 0; turn < 3; turn++) {
-                if (!out.writeTo(pipe.sink())) {
-                    fullTimes++;
-                }
-                chunk.clear();
-                pipe.source().read(chunk);
-                received.write(chunk.array(), 0, chunk.position());
+                fullTimes += turn(out, received);
             }
         }
-        for (int rounds = 0; rounds < 100_000 && !out.isEmpty(); rounds++) {
-            out.writeTo(pipe.sink());
-            chunk.clear();
-            pipe.source().read(chunk);
-            received.write(chunk.array(), 0, chunk.position());
-        }
-        while (received.size() < expected.size()) {
-            chunk.clear();
-            int n = pipe.source().read(chunk);
-            assertTrue("the pipe ran dry early", n > 0);
-            received.write(chunk.array(), 0, n);
-        }
+        fullTimes += writeAll(out, received, expected.size());
         assertTrue("the sink was full at least once", fullTimes > 0);
         assertArrayEquals(expected.toByteArray(), received.toByteArray());
         assertEquals(0, out.pending());
@@ -177,5 +145,30 @@ public class OutboundTest {
         out.add(none.nioBuffer(), none);
         assertEquals(0, none.refCnt());
         assertTrue(out.isEmpty());
+    }
+
+    /** One write of what is queued, then one read of what the pipe holds; 1 when the sink was full, else 0. */
+    private int turn(Outbound out, ByteArrayOutputStream received) throws IOException {
+        int full = out.writeTo(pipe.sink()) ? 0 : 1;
+        ByteBuffer chunk = ByteBuffer.allocate(100_000);
+        pipe.source().read(chunk);
+        received.write(chunk.array(), 0, chunk.position());
+        return full;
+    }
+
+    /** Turns until everything queued is written, then reads the rest; returns how often the sink was full. */
+    private int writeAll(Outbound out, ByteArrayOutputStream received, int expectedSize) throws IOException {
+        int fullTimes = 0;
+        for (int rounds = 0; rounds < 100_000 && !out.isEmpty(); rounds++) {
+            fullTimes += turn(out, received);
+        }
+        ByteBuffer chunk = ByteBuffer.allocate(100_000);
+        while (received.size() < expectedSize) {
+            chunk.clear();
+            int n = pipe.source().read(chunk);
+            assertTrue("the pipe ran dry early", n > 0);
+            received.write(chunk.array(), 0, n);
+        }
+        return fullTimes;
     }
 }
