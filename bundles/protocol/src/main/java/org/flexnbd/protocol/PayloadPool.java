@@ -3,6 +3,7 @@ package org.flexnbd.protocol;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.internal.PlatformDependent;
 
 /**
@@ -53,6 +54,17 @@ public final class PayloadPool {
      */
     public static void releaseThreadCache() {
         FastThreadLocal.removeAll();
+    }
+
+    /**
+     * A thread that takes and frees payloads all the time (an event loop): one of Netty's own kind. The pool finds
+     * such a thread's cache, and its recycled buffer objects, through a field instead of a JDK thread-local, and a
+     * buffer object it frees goes into a batch of its own; for other threads Netty puts each one on a queue shared
+     * with every thread, and takes them back from there (2.4% of the loop's samples under 4 KiB writes with the
+     * write journal, which frees payloads in batches).
+     */
+    public static Thread newThread(Runnable task, String name) {
+        return new FastThreadLocalThread(task, name);
     }
 
     /**

@@ -77,7 +77,7 @@ final class UpstreamLink {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open a selector for " + name, e);
         }
-        this.loopThread = new Thread(new RestartingLoop(name + "-loop", () -> {
+        this.loopThread = PayloadPool.newThread(new RestartingLoop(name + "-loop", () -> {
             try {
                 loop.run();
             } finally {
