@@ -12,14 +12,14 @@ import io.netty.util.ReferenceCounted;
 /**
  * Messages read from one non-blocking socket as their bytes arrive. Headers are read in bulk into one buffer (many
  * messages a system call); a payload goes from the socket straight into pooled memory of its own,
- * taking first what the buffer already holds of it.
+ * taking first what the buffer already holds of it. The reader asks for what it needs next and is told
+ * whether it is there yet: nothing blocks, and nothing is lost when a message comes in pieces.
  * <p>
  * Every payload is pooled, however small. Small ones were kept on the heap while threads read them (a pooled buffer
  * taken on one thread and given back on another cost more than a heap allocation), but on a loop a payload is taken
  * and given back by one thread, from its cache, and a pooled payload is written on without being copied: 4 KiB
  * random reads at QD32 went from 58k to 67k IOPS for 0.86 of the CPU per request, writes from 46k to 48k for 0.92
- * (one interleaved run, bench/results/2026-12-02/night). The reader asks for what it needs next and is told
- * whether it is there yet: nothing blocks, and nothing is lost when a message comes in pieces.
+ * (one interleaved run, bench/results/2026-12-02/night).
  */
 public final class Inbound {
     /** The memory an arriving payload first takes, and how much more each time what arrived has filled it. */
