@@ -124,14 +124,6 @@ workload() { # NAME URI SECONDS RAMP: sets result
 }
 workloads=(randwrite seqwrite)
 
-# Runs the paths in an order rotated by ROUND, so that no path always follows the same one.
-rotated() { # ROUND PATH...
-    local r=$1; shift
-    local n=$# i
-    local all=("$@")
-    for ((i = 0; i < n; i++)); do echo "${all[$(((i + r) % n))]}"; done
-}
-
 note "filling each upstream once: nbdkit's memory plugin is several times slower on the first write of a page"
 for p in "${paths[@]}"; do
     fio --name=fill --ioengine=nbd --uri="nbd://127.0.0.1:${upstream_port[up-$p]}" --rw=write --bs=1M \

@@ -36,6 +36,14 @@ copy_distribution() { # DIST NAME
     echo "$work/$2/bin/flexnbd-proxy"
 }
 
+# Runs the paths in an order rotated by ROUND, so that no path always follows the same one.
+rotated() { # ROUND PATH...
+    local r=$1; shift
+    local n=$# i
+    local all=("$@")
+    for ((i = 0; i < n; i++)); do echo "${all[$(((i + r) % n))]}"; done
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

@@ -76,9 +76,7 @@ f=$out/pipe.tsv
 : >"$f"
 for r in $(seq 1 "$rounds"); do
     for dir in write read; do
-        n=${#paths[@]}
-        for ((i = 0; i < n; i++)); do
-            p=${paths[$(((i + r) % n))]}
+        for p in $(rotated "$r" "${paths[@]}"); do
             pid=${pid_of[$p]}
             if [ "$dir" = write ]; then src=$work/src.img dst=${uri[$p]}; else src=${uri[$p]} dst=null:; fi
             c0=$(cpu_of "$pid") t0=$EPOCHREALTIME

@@ -78,14 +78,6 @@ record() {
     printf '%s\t%s\t%s\t%s\t%s\n' "$2" "$3" "$4" "$5" "$6" >>"$1"
 }
 
-# Runs the paths in an order rotated by ROUND, so that no path always follows the same one.
-rotated() { # ROUND PATH...
-    local r=$1; shift
-    local n=$# i
-    local all=("$@")
-    for ((i = 0; i < n; i++)); do echo "${all[$(((i + r) % n))]}"; done
-}
-
 # --- setup: one upstream, every path to it (for the sections that use them) ----------------------------
 head -c "$bytes" /dev/urandom >"$work/src.img"
 if has main || has scaling || has startup; then

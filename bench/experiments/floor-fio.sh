@@ -54,9 +54,7 @@ done
 f=$out/floor-fio.tsv
 : >"$f"
 for r in $(seq 1 "$rounds"); do
-    n=${#paths[@]}
-    for ((i = 0; i < n; i++)); do
-        p=${paths[$(((i + r) % n))]}
+    for p in $(rotated "$r" "${paths[@]}"); do
         IFS=$'\t' read -r _ iops lat < <(fio_run "${uri[$p]}" randread 4k 1)
         printf '%s\t%s\trandread QD1 IOPS\t%s\n%s\t%s\trandread QD1 latency us\t%s\n' "$r" "$p" "$iops" "$r" "$p" "$lat" >>"$f"
         IFS=$'\t' read -r _ iops _ < <(fio_run "${uri[$p]}" randread 4k 32)

@@ -76,9 +76,7 @@ measure() { # ROUND PATH RW DEPTH
 f=$out/small-requests.tsv
 : >"$f"
 for r in $(seq 1 "$rounds"); do
-    n=${#paths[@]}
-    for ((i = 0; i < n; i++)); do
-        p=${paths[$(((i + r) % n))]}
+    for p in $(rotated "$r" "${paths[@]}"); do
         measure "$r" "$p" randread 1
         measure "$r" "$p" randread 32
         measure "$r" "$p" randwrite 32
