@@ -8,6 +8,7 @@
 # ratios within each round (the goal: the journal costs at most 5% by both).
 #
 #   bench/journal.sh [--quick] [--rounds N] [--seconds N] [--no-direct] [--out DIR]
+#   bench/journal.sh --report TSV...
 #
 #   --quick       1 round, 2 s runs: a smoke test of the harness; results go to a temporary folder (printed),
 #                 never over the documented ones
@@ -15,6 +16,8 @@
 #   --seconds N   measured seconds of each fio run, after a 1 s ramp (default 10)
 #   --no-direct   leave out the reference path straight to nbdkit
 #   --out DIR     where journal.tsv, journal.md and the servers' logs (logs/journal/) go (default: bench/results)
+#   --report TSV...  measure nothing: the report of the journal.tsv of earlier runs, every round of every run
+#                 taken together (a single run's interval is wide on a shared machine), to standard output
 #
 # Workloads (fio's nbd engine, one connection, time-based over the whole 1 GiB):
 #   randwrite   4 KiB random writes, iodepth 32, --fsync=256
@@ -37,7 +40,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 proxy_bin=${FLEXNBD_DIST:-$here/../distribution/target/flexnbd-proxy}/bin/flexnbd-proxy
-rounds=3 runtime=10 ramp=1 warm=2 direct=1 out="" quick=0
+rounds=3 runtime=10 ramp=1 warm=2 direct=1 out="" quick=0 report_only=()
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) quick=1; rounds=1; runtime=2; ramp=0.5; warm=1 ;;
@@ -45,6 +48,7 @@ while [ $# -gt 0 ]; do
         --seconds) runtime=${2:?}; shift ;;
         --no-direct) direct=0 ;;
         --out) out=${2:?}; shift ;;
+        --report) shift; [ $# -gt 0 ] || die "--report wants journal.tsv files"; report_only=("$@"); break ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -54,6 +58,86 @@ done
 [[ $runtime =~ ^[1-9][0-9]*$ ]] || die "--seconds wants a whole number above 0, not $runtime"
 if [ -z "$out" ]; then
     if [ "$quick" = 1 ]; then out=${TMPDIR:-/tmp}/flexnbd-bench-journal-quick; else out=$here/results; fi
+fi
+
+# The report of one run or several: INFO (markdown lines on how they ran), then every journal.tsv to take together.
+report() { # INFO TSV...
+    python3 - "$@" <<'PY'
+import random, statistics, sys
+# A round is named by its file and its number in it, so that the rounds of several runs stay apart.
+rows = [[f"{k}:{r[0]}"] + r[1:] for k, tsv in enumerate(sys.argv[2:])
+        for r in (l.rstrip("\n").split("\t") for l in open(tsv) if l.strip())]
+LABEL = {"randwrite": "4K random write QD32, --fsync=256", "seqwrite": "1M sequential write QD16, --fsync=256"}
+PATHS = ["journal", "nojournal", "direct"]
+workloads = list(dict.fromkeys(r[2] for r in rows))
+paths = [p for p in PATHS if any(r[1] == p for r in rows)]
+# (workload, path) -> round -> (MiB/s, IOPS, writes, flushes)
+runs = {}
+for rnd, p, w, bw, iops, writes, flushes in rows:
+    runs.setdefault((w, p), {})[rnd] = (float(bw), float(iops), int(writes), int(flushes))
+
+def med(w, p, i):
+    return statistics.median(v[i] for v in runs[(w, p)].values())
+
+def fmt(v):
+    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+
+print("## The write journal's cost (bench/journal.sh)\n")
+print(open(sys.argv[1]).read())
+print("Medians over rounds; min–max of MiB/s beside them. Writes per FLUSH: fio's counts over all rounds (fio sends a")
+print("burst of FLUSH at every 256th write when more than one request is in flight).\n")
+print("| workload | path | MiB/s | IOPS | MiB/s min–max | writes per FLUSH |")
+print("|---|---|---|---|---|---|")
+for w in workloads:
+    for p in paths:
+        if (w, p) not in runs:
+            continue
+        v = runs[(w, p)].values()
+        writes, flushes = sum(x[2] for x in v), sum(x[3] for x in v)
+        per = f"{writes / flushes:.1f}" if flushes else "no FLUSH"
+        print(f"| {LABEL.get(w, w)} | {p} | {fmt(med(w, p, 0))} | {fmt(med(w, p, 1))} | "
+              f"{fmt(min(x[0] for x in v))}–{fmt(max(x[0] for x in v))} | {per} |")
+print()
+print("journal / nojournal: the ratio of the medians, and the same ratio within each round (its median, then min–max:")
+print("on a shared machine whole rounds run slow for both paths, and the paired ratio sees through that); the")
+print("journal's cost is 1 − the lower of the two medians, the goal at most 5%. Beside the per-round median, a 90%")
+print("interval for it (a bootstrap over the rounds): when it spans 0.95, this run alone cannot tell whether the")
+print("cost is within 5%.\n")
+head = ["workload", "journal / nojournal MiB/s", "IOPS", "per round: median [90% interval] (min–max)", "cost",
+        "within 5%"]
+if "direct" in paths:
+    head += ["journal / direct", "nojournal / direct"]
+print("| " + " | ".join(head) + " |")
+print("|" + "---|" * len(head))
+for w in workloads:
+    if (w, "journal") not in runs or (w, "nojournal") not in runs:
+        continue
+    ratio = med(w, "journal", 0) / med(w, "nojournal", 0)
+    j, n = runs[(w, "journal")], runs[(w, "nojournal")]
+    per_round = [j[r][0] / n[r][0] for r in j if r in n]
+    paired = statistics.median(per_round)
+    worse = min(ratio, paired)
+    rng = random.Random(1)  # the same rounds give the same interval
+    boots = sorted(statistics.median(rng.choices(per_round, k=len(per_round))) for _ in range(2000))
+    low, high = boots[len(boots) // 20], boots[len(boots) - 1 - len(boots) // 20]
+    cells = [LABEL.get(w, w), f"{ratio:.3f}", f"{med(w, 'journal', 1) / med(w, 'nojournal', 1):.3f}",
+             f"{paired:.3f} [{low:.3f}–{high:.3f}] ({min(per_round):.3f}–{max(per_round):.3f})",
+             f"{(1 - worse) * 100:.1f}%",
+             "yes" if worse >= 0.95 else "**no**"]
+    if "direct" in paths and (w, "direct") in runs:
+        cells += [f"{med(w, 'journal', 0) / med(w, 'direct', 0):.3f}", f"{med(w, 'nojournal', 0) / med(w, 'direct', 0):.3f}"]
+    print("| " + " | ".join(cells) + " |")
+PY
+}
+
+if [ ${#report_only[@]} -gt 0 ]; then
+    command -v python3 >/dev/null || die "python3 is not installed"
+    for t in "${report_only[@]}"; do [ -r "$t" ] || die "cannot read $t"; done
+    info=$(mktemp)
+    printf -- '- every round of %d runs taken together: %s\n' "${#report_only[@]}" "${report_only[*]}" >"$info"
+    report "$info" "${report_only[@]}"
+    rm -f "$info"
+    exit 0
 fi
 
 for tool in nbdkit fio python3 awk; do
@@ -164,68 +248,5 @@ info=$work/info.txt
     echo "- proxy: $proxy_built; $(java -version 2>&1 | head -1)"
 } >"$info"
 
-python3 - "$f" "$info" <<'PY' | tee "$out/journal.md"
-import random, statistics, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-LABEL = {"randwrite": "4K random write QD32, --fsync=256", "seqwrite": "1M sequential write QD16, --fsync=256"}
-PATHS = ["journal", "nojournal", "direct"]
-workloads = list(dict.fromkeys(r[2] for r in rows))
-paths = [p for p in PATHS if any(r[1] == p for r in rows)]
-# (workload, path) -> round -> (MiB/s, IOPS, writes, flushes)
-runs = {}
-for rnd, p, w, bw, iops, writes, flushes in rows:
-    runs.setdefault((w, p), {})[int(rnd)] = (float(bw), float(iops), int(writes), int(flushes))
-
-def med(w, p, i):
-    return statistics.median(v[i] for v in runs[(w, p)].values())
-
-def fmt(v):
-    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
-
-print("## The write journal's cost (bench/journal.sh)\n")
-print(open(sys.argv[2]).read())
-print("Medians over rounds; min–max of MiB/s beside them. Writes per FLUSH: fio's counts over all rounds (fio sends a")
-print("burst of FLUSH at every 256th write when more than one request is in flight).\n")
-print("| workload | path | MiB/s | IOPS | MiB/s min–max | writes per FLUSH |")
-print("|---|---|---|---|---|---|")
-for w in workloads:
-    for p in paths:
-        if (w, p) not in runs:
-            continue
-        v = runs[(w, p)].values()
-        writes, flushes = sum(x[2] for x in v), sum(x[3] for x in v)
-        per = f"{writes / flushes:.1f}" if flushes else "no FLUSH"
-        print(f"| {LABEL.get(w, w)} | {p} | {fmt(med(w, p, 0))} | {fmt(med(w, p, 1))} | "
-              f"{fmt(min(x[0] for x in v))}–{fmt(max(x[0] for x in v))} | {per} |")
-print()
-print("journal / nojournal: the ratio of the medians, and the same ratio within each round (its median, then min–max:")
-print("on a shared machine whole rounds run slow for both paths, and the paired ratio sees through that); the")
-print("journal's cost is 1 − the lower of the two medians, the goal at most 5%. Beside the per-round median, a 90%")
-print("interval for it (a bootstrap over the rounds): when it spans 0.95, this run alone cannot tell whether the")
-print("cost is within 5%.\n")
-head = ["workload", "journal / nojournal MiB/s", "IOPS", "per round: median [90% interval] (min–max)", "cost",
-        "within 5%"]
-if "direct" in paths:
-    head += ["journal / direct", "nojournal / direct"]
-print("| " + " | ".join(head) + " |")
-print("|" + "---|" * len(head))
-for w in workloads:
-    if (w, "journal") not in runs or (w, "nojournal") not in runs:
-        continue
-    ratio = med(w, "journal", 0) / med(w, "nojournal", 0)
-    j, n = runs[(w, "journal")], runs[(w, "nojournal")]
-    per_round = [j[r][0] / n[r][0] for r in j if r in n]
-    paired = statistics.median(per_round)
-    worse = min(ratio, paired)
-    rng = random.Random(1)  # the same rounds give the same interval
-    boots = sorted(statistics.median(rng.choices(per_round, k=len(per_round))) for _ in range(2000))
-    low, high = boots[len(boots) // 20], boots[len(boots) - 1 - len(boots) // 20]
-    cells = [LABEL.get(w, w), f"{ratio:.3f}", f"{med(w, 'journal', 1) / med(w, 'nojournal', 1):.3f}",
-             f"{paired:.3f} [{low:.3f}–{high:.3f}] ({min(per_round):.3f}–{max(per_round):.3f})",
-             f"{(1 - worse) * 100:.1f}%",
-             "yes" if worse >= 0.95 else "**no**"]
-    if "direct" in paths and (w, "direct") in runs:
-        cells += [f"{med(w, 'journal', 0) / med(w, 'direct', 0):.3f}", f"{med(w, 'nojournal', 0) / med(w, 'direct', 0):.3f}"]
-    print("| " + " | ".join(cells) + " |")
-PY
+report "$info" "$f" | tee "$out/journal.md"
 note "results in $out (journal.tsv, journal.md; servers' logs in $logs)"
