@@ -3,9 +3,9 @@ package org.flexnbd.downstream;
 import java.util.logging.Logger;
 
 /**
- * How many clients the memory can hold. Each client served costs a fixed amount whatever it does: four 16 KiB wire
- * buffers (two of its own, two of its upstream connection) in direct memory, beside the payload budget, and the
- * objects around them on the heap. With {@code --max-clients} in the hundreds that adds up, and a JVM out of memory
+ * How many clients the memory can hold. Each client served costs a fixed amount whatever it does: two 16 KiB wire
+ * buffers in direct memory (one reading its socket, one its upstream connection), four more while the two
+ * handshakes last, beside the payload budget, and the objects around them on the heap. With {@code --max-clients} in the hundreds that adds up, and a JVM out of memory
  * fails wherever it happens to allocate. So the places are bounded here, at start, with a log line, instead.
  */
 final class ClientMemory {
@@ -15,8 +15,11 @@ final class ClientMemory {
      * collection, 84 KiB each, 64 KiB of it the buffers; with some margin.
      */
     static final long HEAP_PER_CLIENT = 32 * 1024;
-    /** Direct memory per client: its wire buffers, with some margin. */
-    static final long DIRECT_PER_CLIENT = 80 * 1024;
+    /**
+     * Direct memory per client, the most it holds: its six wire buffers while both handshakes last. Once they are
+     * over it holds two; the others go at the next collection, which the JDK forces before it refuses direct memory.
+     */
+    static final long DIRECT_PER_CLIENT = 96 * 1024;
     /** Heap for everything but the clients: the framework and its bundles (4 MiB), with slack. */
     static final long HEAP_RESERVE = 16L * 1024 * 1024;
     /** Direct memory beside the budget and the clients: what the pool's thread caches keep, with slack. */

@@ -44,8 +44,6 @@ final class ClientSession implements Runnable {
     private final StartTlsChannel wire;
     private final String peer;
     private final SessionHost host;
-    private final WireInput in;
-    private final WireOutput out;
     private final ReadClock readClock = new ReadClock();
     private final PayloadBudget.Share share;
     private final RequestLedger ledger;
@@ -68,8 +66,6 @@ final class ClientSession implements Runnable {
         this.peer = peer;
         this.host = host;
         this.wire = new StartTlsChannel(socket);
-        this.in = new WireInput(wire, BUFFER, () -> { }, PayloadPool.shared());
-        this.out = new WireOutput(wire, BUFFER, true);
         this.readAhead = new ReadAhead(host.readAheadBytes());
         this.warnings = new RateLimitedWarnings(LOG, "client " + peer);
         this.share = host.budget().join();
@@ -108,7 +104,11 @@ final class ClientSession implements Runnable {
                 return;
             }
             readClock.start("handshake", host.limits().handshakeNanos());
-            ClientAgreement agreement = handshake(export);
+            // The handshake's buffers are the client thread's alone: once it has handed the client over, they go
+            // with the thread, and a client served for days holds only its transmission's.
+            WireInput in = new WireInput(wire, BUFFER, () -> { }, PayloadPool.shared());
+            WireOutput out = new WireOutput(wire, BUFFER, true);
+            ClientAgreement agreement = handshake(export, in, out);
             readClock.stop();
             if (agreement == null) {
                 LOG.info("client " + peer + " aborted the handshake");
@@ -118,7 +118,7 @@ final class ClientSession implements Runnable {
             negotiated = true;
             LOG.info("client " + peer + " connected (" + (agreement.oldstyle() ? "oldstyle" : "newstyle")
                     + (agreement.structuredReplies() ? ", structured replies" : "") + tlsNote() + ")");
-            handedOver = handOver(export);
+            handedOver = handOver(export, in.takeBuffered());
         } catch (NbdException e) {
             LOG.warning("client " + peer + ": " + e.getMessage() + "; closing");
         } catch (IOException e) {
@@ -136,7 +136,7 @@ final class ClientSession implements Runnable {
     }
 
     /** The transmission phase goes to the loop of the upstream session; false when there is none any more. */
-    private boolean handOver(UpstreamExport export) {
+    private boolean handOver(UpstreamExport export, ByteBuffer early) {
         UpstreamSession to;
         ClientTransmission t = new ClientTransmission(peer, socket, wire, ledger, share, readAhead, translation,
                 warnings, readClock, host.limits().payloadNanos(), this::currentSession, export.export().maxBlock(),
@@ -148,7 +148,6 @@ final class ClientSession implements Runnable {
             }
             transmission = t;
         }
-        ByteBuffer early = in.takeBuffered();
         to.loop().execute(() -> t.start(to.loop(), early));
         return true;
     }
@@ -181,7 +180,7 @@ final class ClientSession implements Runnable {
         return null;
     }
 
-    private ClientAgreement handshake(UpstreamExport upstream) throws IOException {
+    private ClientAgreement handshake(UpstreamExport upstream, WireInput in, WireOutput out) throws IOException {
         ExportInfo export = upstream.export();
         int flags = export.transmissionFlags();
         if (!host.multiConnAllowed()) {

@@ -28,8 +28,13 @@ final class Connection {
     final ProgressChannel channel;
     /** The connection as the wire reads and writes it: TLS once the server agreed to STARTTLS. */
     final StartTlsChannel wire;
-    final WireInput in;
-    final WireOutput out;
+    /**
+     * The blocking reader and writer of the handshake and of a replay of the journal, on the connecting thread; let go
+     * once the loop serves the connection ({@link #servedByLoop}), which reads and writes through buffers of its
+     * own: a connection that lasts for days need not hold two idle buffers.
+     */
+    private volatile WireInput in;
+    private volatile WireOutput out;
     final UpstreamExport export;
     private volatile String failure;
     private volatile boolean quiet;
@@ -48,6 +53,25 @@ final class Connection {
         this.in = in;
         this.out = out;
         this.export = export;
+    }
+
+    WireInput in() {
+        return in;
+    }
+
+    WireOutput out() {
+        return out;
+    }
+
+    /**
+     * The loop serves the connection from now on: what the blocking reader had read beyond what was asked of it
+     * (bytes nobody asked for), after which the blocking reader and writer are let go.
+     */
+    int servedByLoop() {
+        int unasked = in.buffered();
+        in = null;
+        out = null;
+        return unasked;
     }
 
     /**

@@ -100,17 +100,18 @@ final class ConnectionJournal {
      * reach the client, and the connection must be given up, so that the write is sent again after the replay.
      */
     boolean answered(Binding b, Request request, Reply reply) {
-        if (!journal.isOn() || request == null || b == null || !sendsFlush || reply.error() != 0) {
+        if (request == null || b == null || !sendsFlush || reply.error() != 0) {
             return true;
         }
         if (request.type() == Nbd.CMD_FLUSH) {
-            Long mark = flushMarks.remove(request.cookie());
+            Long mark = flushMarks.remove(request.cookie()); // none when the journal was off as it was written
             if (mark != null) {
                 journal.flushed(origin, mark, multiConn);
             }
             return true;
         }
-        if (!WriteJournal.journals(request)) {
+        // Its lock is taken only for writes: a READ's reply, the bulk of most traffic, has nothing to do here.
+        if (!WriteJournal.journals(request) || !journal.isOn()) {
             return true;
         }
         Request held = b.ledger().retainSent(b.token(), request.cookie());

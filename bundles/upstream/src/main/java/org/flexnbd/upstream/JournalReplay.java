@@ -31,12 +31,12 @@ final class JournalReplay {
             for (Request w : writes) {
                 Request again = new Request(w.flags(), w.type(), ++cookie, w.offset(), w.length(), w.payload(),
                         null); // the payload's reference stays with the caller's list
-                RequestCodec.write(c.out, again);
-                c.out.flush();
+                RequestCodec.write(c.out(), again);
+                c.out().flush();
                 Reply reply = null;
                 while (reply == null) {
                     long expected = cookie;
-                    ReplyMessage m = ReplyCodec.read(c.in, k -> k == expected ? again : null, Nbd.MAX_PAYLOAD);
+                    ReplyMessage m = ReplyCodec.read(c.in(), k -> k == expected ? again : null, Nbd.MAX_PAYLOAD);
                     reply = assembler.add(m, again);
                 }
                 int error = reply.error();

@@ -357,8 +357,9 @@ final class UpstreamLink {
         if (w.c.isFailed()) {
             return;
         }
-        if (w.c.in.buffered() > 0) {
-            w.c.fail("the server sent " + w.c.in.buffered() + " bytes nobody asked for", false);
+        int unasked = w.c.servedByLoop();
+        if (unasked > 0) {
+            w.c.fail("the server sent " + unasked + " bytes nobody asked for", false);
             return;
         }
         try {

@@ -7,6 +7,7 @@ import static org.junit.Assert.assertTrue;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -68,6 +69,10 @@ public class ManyClientsIT {
                         assertEquals((byte) i, data.get(j));
                     }
                 }
+                // Their handshakes over, idle clients hold their transmissions' wire buffers only: two each, one for
+                // the client's socket and one for its upstream connection (six each when the handshakes' stayed).
+                long buffers = liveDirectBuffers(proxy.process.pid());
+                assertTrue(buffers + " direct buffers alive for " + CLIENTS + " clients", buffers < 3L * CLIENTS);
             } finally {
                 for (ScriptedClient c : clients) {
                     c.close();
@@ -80,5 +85,21 @@ public class ManyClientsIT {
             assertFalse(err, err.contains("OutOfMemoryError"));
             assertTrue(proxy.process.isAlive());
         }
+    }
+
+    /** The DirectByteBuffer objects alive in the JVM {@code pid} after a full collection (jcmd's class histogram). */
+    private static long liveDirectBuffers(long pid) throws IOException, InterruptedException {
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), "GC.class_histogram")
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue("jcmd did not finish", p.waitFor(60, TimeUnit.SECONDS));
+        for (String line : out.split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length >= 4 && f[3].equals("java.nio.DirectByteBuffer")) {
+                return Long.parseLong(f[1]);
+            }
+        }
+        throw new AssertionError("no java.nio.DirectByteBuffer in jcmd's histogram:\n" + out);
     }
 }
