@@ -5,8 +5,9 @@ import java.util.logging.Logger;
 /**
  * How many clients the memory can hold. Each client served costs a fixed amount whatever it does: two 16 KiB wire
  * buffers in direct memory (one reading its socket, one its upstream connection), four more while the two
- * handshakes last, beside the payload budget, and the objects around them on the heap. With {@code --max-clients} in the hundreds that adds up, and a JVM out of memory
- * fails wherever it happens to allocate. So the places are bounded here, at start, with a log line, instead.
+ * handshakes last, beside the payload budget, and the objects around them on the heap. With {@code --max-clients}
+ * in the hundreds that adds up, and a JVM out of memory fails wherever it happens to allocate. So the places are
+ * bounded here, at start, with a log line, instead.
  */
 final class ClientMemory {
     private static final Logger LOG = Logger.getLogger(ClientMemory.class.getName());
