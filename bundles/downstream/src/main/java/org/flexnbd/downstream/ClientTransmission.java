@@ -46,8 +46,12 @@ final class ClientTransmission implements EventLoop.Handler {
     private static final long UNREAD_LIMIT = 1 << 20;
     /** Payload bytes admitted in one turn after which they go upstream at once, not at the end of the turn. */
     private static final long SEND_EVERY = 1 << 20;
-    /** How often a client waiting for room looks again, when nothing it does itself frees any. */
-    private static final long ROOM_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    /**
+     * How long a client waiting for room waits at most before it looks again. What frees room wakes it (replies
+     * written, budget another client gives back, the upstream taking what was queued, the journal letting writes go
+     * on); this bounds the wait should a wake-up be missed, such as an upstream connection replaced while congested.
+     */
+    private static final long ROOM_RECHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
     private final Runnable ended;
     private final String peer;
@@ -78,6 +82,8 @@ final class ClientTransmission implements EventLoop.Handler {
     /** Payload bytes of a refused WRITE still to be read past. */
     private long skip;
     private boolean waitingForRoom;
+    /** Whether a look at the room after {@link #ROOM_RECHECK_NANOS} is due on the host's timer. */
+    private boolean recheckDue;
     private Request disconnect;
     private long disconnectDeadline;
     private boolean finished;
@@ -156,6 +162,7 @@ final class ClientTransmission implements EventLoop.Handler {
         if (finished) {
             return;
         }
+        recheckDue = false; // a timer of the loop it left may never run
         try {
             key = host.register(socket, interestOps(), this);
         } catch (IOException e) {
@@ -225,7 +232,7 @@ final class ClientTransmission implements EventLoop.Handler {
                     continue; // answered without the upstream
                 }
                 if (!charged) {
-                    if (!share.tryAcquire(cost)) {
+                    if (!share.tryAcquire(cost, this::budgetCameBack)) {
                         awaitRoom();
                         break;
                     }
@@ -352,7 +359,21 @@ final class ClientTransmission implements EventLoop.Handler {
         if (to != null) {
             to.flush(); // what is held can only be freed by replies to what was sent
         }
-        host.schedule(ROOM_POLL_NANOS, this::roomMayBeThere);
+        if (!recheckDue) {
+            recheckDue = true; // one at a time: a client may wait and be woken thousands of times a second
+            host.schedule(ROOM_RECHECK_NANOS, () -> {
+                recheckDue = false;
+                roomMayBeThere();
+            });
+        }
+    }
+
+    /** Budget came back, on the thread of whichever client gave it: the loop hosting this one tries again. */
+    private void budgetCameBack() {
+        EventLoop h = host;
+        if (h != null && h.isRunning()) {
+            h.execute(this::roomMayBeThere);
+        }
     }
 
     private void roomMayBeThere() {

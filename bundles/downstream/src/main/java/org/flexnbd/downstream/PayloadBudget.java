@@ -1,5 +1,8 @@
 package org.flexnbd.downstream;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * Bounds the payload held across all clients, and keeps a part of it for each client, so that one client's stalled
  * requests cannot stop another's.
@@ -10,6 +13,9 @@ package org.flexnbd.downstream;
  * {@code clients * guaranteed} is at most the limit less one maximum-sized request, a client holding nothing can
  * always take one maximum-sized request once the others are back within their promises, and a client that holds
  * nothing never waits for ever: borrowers give back as their replies are written, or as they are closed.
+ * <p>
+ * A client that has to wait is told when budget comes back, by whichever client gives it back: its loop then tries
+ * again, instead of looking every millisecond.
  */
 final class PayloadBudget {
     private final long limit;
@@ -17,6 +23,8 @@ final class PayloadBudget {
     /** The sum over the joined shares of max(held, guaranteed): what the limit is checked against. */
     private long committed;
     private long used;
+    /** Shares told, once, the next time budget comes back. */
+    private final List<Share> waiting = new ArrayList<>();
 
     /**
      * @param limit the payload held at most by all clients together
@@ -53,49 +61,72 @@ final class PayloadBudget {
         return limit;
     }
 
+    /** Under the lock: what every waiting share is to be told now; they wait no more. */
+    private List<Runnable> takeWaiting() {
+        if (waiting.isEmpty()) {
+            return List.of();
+        }
+        List<Runnable> due = new ArrayList<>(waiting.size());
+        for (Share s : waiting) {
+            due.add(s.whenRoom);
+            s.whenRoom = null;
+        }
+        waiting.clear();
+        return due;
+    }
+
     /** One client's part of the budget. Not shared between clients; may be used from several threads. */
     final class Share {
         private long held;
         private boolean left;
+        /** Run the next time budget comes back, while the share waits for it; null otherwise. */
+        private Runnable whenRoom;
 
-        /** Takes {@code bytes} if that needs no wait. */
-        boolean tryAcquire(long bytes) {
+        /**
+         * Takes {@code bytes} if that needs no wait. Otherwise false, and {@code whenRoom} is run once, on the thread
+         * that gives budget back, the next time any comes back (it runs outside the budget's lock; the caller then
+         * tries again). Asked again before that, it is told once, with the latest {@code whenRoom}.
+         */
+        boolean tryAcquire(long bytes, Runnable whenRoom) {
             synchronized (PayloadBudget.this) {
-                if (!fits(bytes)) {
-                    return false;
+                if (fits(bytes)) {
+                    take(bytes);
+                    return true;
                 }
-                take(bytes);
-                return true;
-            }
-        }
-
-        void acquire(long bytes) throws InterruptedException {
-            synchronized (PayloadBudget.this) {
-                while (!fits(bytes)) {
-                    PayloadBudget.this.wait();
+                if (this.whenRoom == null) {
+                    waiting.add(this);
                 }
-                take(bytes);
+                this.whenRoom = whenRoom;
+                return false;
             }
         }
 
         void release(long bytes) {
+            List<Runnable> due;
             synchronized (PayloadBudget.this) {
                 long before = counted();
                 held -= bytes;
                 used -= bytes;
                 committed += counted() - before;
-                PayloadBudget.this.notifyAll();
+                due = takeWaiting();
             }
+            due.forEach(Runnable::run);
         }
 
         /** The client has gone: its promise is given back; what it still holds counts until released. */
         void leave() {
+            List<Runnable> due;
             synchronized (PayloadBudget.this) {
                 long before = counted();
                 left = true;
                 committed += counted() - before;
-                PayloadBudget.this.notifyAll();
+                if (whenRoom != null) {
+                    waiting.remove(this);
+                    whenRoom = null;
+                }
+                due = takeWaiting();
             }
+            due.forEach(Runnable::run);
         }
 
         long held() {

@@ -4,13 +4,13 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.Test;
 
 public class PayloadBudgetTest {
     private static final long MIB = 1 << 20;
+    private static final Runnable NOBODY = () -> { };
 
     /** The case of the issue: three clients hold a maximum-sized WRITE each and stall; a fourth must not wait. */
     @Test
@@ -18,13 +18,13 @@ public class PayloadBudgetTest {
         PayloadBudget budget = PayloadBudget.forClients(64 * MIB, 4, 32 * MIB);
         PayloadBudget.Share[] stalled = {budget.join(), budget.join(), budget.join()};
         PayloadBudget.Share fourth = budget.join();
-        assertTrue(stalled[0].tryAcquire(32 * MIB));
-        assertTrue(stalled[1].tryAcquire(32 * MIB));
-        assertFalse("the third borrower waits: the others' promises are kept", stalled[2].tryAcquire(32 * MIB));
+        assertTrue(stalled[0].tryAcquire(32 * MIB, NOBODY));
+        assertTrue(stalled[1].tryAcquire(32 * MIB, NOBODY));
+        assertFalse("the third borrower waits: the others' promises are kept", stalled[2].tryAcquire(32 * MIB, NOBODY));
         for (int i = 0; i < 16; i++) {
-            assertTrue(fourth.tryAcquire(MIB));
+            assertTrue(fourth.tryAcquire(MIB, NOBODY));
         }
-        assertFalse("beyond its promise it borrows, and nothing is left to borrow", fourth.tryAcquire(MIB));
+        assertFalse("beyond its promise it borrows, and nothing is left to borrow", fourth.tryAcquire(MIB, NOBODY));
     }
 
     @Test
@@ -34,22 +34,22 @@ public class PayloadBudgetTest {
         PayloadBudget.Share b = budget.join();
         budget.join();
         budget.join();
-        assertTrue(a.tryAcquire(16 * MIB));
-        assertTrue(b.tryAcquire(32 * MIB));
+        assertTrue(a.tryAcquire(16 * MIB, NOBODY));
+        assertTrue(b.tryAcquire(32 * MIB, NOBODY));
         b.release(32 * MIB);
         PayloadBudget.Share c = budget.join(); // a fifth client would break the promise: forClients is per place
         c.leave();
-        assertTrue(b.tryAcquire(32 * MIB));
+        assertTrue(b.tryAcquire(32 * MIB, NOBODY));
     }
 
     @Test
     public void oneClientAloneHasTheWholeBudget() {
         PayloadBudget budget = PayloadBudget.forClients(64 * MIB, 1, 32 * MIB);
         PayloadBudget.Share only = budget.join();
-        assertTrue(only.tryAcquire(32 * MIB));
-        assertTrue(only.tryAcquire(32 * MIB));
-        assertTrue(only.tryAcquire(32 * MIB));
-        assertFalse(only.tryAcquire(1));
+        assertTrue(only.tryAcquire(32 * MIB, NOBODY));
+        assertTrue(only.tryAcquire(32 * MIB, NOBODY));
+        assertTrue(only.tryAcquire(32 * MIB, NOBODY));
+        assertFalse(only.tryAcquire(1, NOBODY));
         assertEquals(96 * MIB, budget.used());
     }
 
@@ -57,31 +57,56 @@ public class PayloadBudgetTest {
     public void aRequestOverTheLimitPassesWhenNothingIsHeld() {
         PayloadBudget budget = new PayloadBudget(MIB, 0);
         PayloadBudget.Share s = budget.join();
-        assertTrue(s.tryAcquire(4 * MIB));
-        assertFalse(s.tryAcquire(1));
+        assertTrue(s.tryAcquire(4 * MIB, NOBODY));
+        assertFalse(s.tryAcquire(1, NOBODY));
         s.release(4 * MIB);
         assertEquals(0, budget.used());
     }
 
     @Test
-    public void aLeavingClientGivesBackItsPromiseAndWakesWaiters() throws Exception {
+    public void aLeavingClientGivesBackItsPromiseAndWakesWaiters() {
         PayloadBudget budget = PayloadBudget.forClients(8 * MIB, 2, 4 * MIB);
         PayloadBudget.Share a = budget.join();
         PayloadBudget.Share b = budget.join();
-        assertTrue(a.tryAcquire(8 * MIB)); // its 4 MiB promise and 4 borrowed: b's promise is all that is left
-        assertFalse(a.tryAcquire(4 * MIB));
-        CompletableFuture<Void> waiting = CompletableFuture.runAsync(() -> {
-            try {
-                a.acquire(4 * MIB);
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        Thread.sleep(100);
-        assertFalse(waiting.isDone());
+        AtomicInteger woken = new AtomicInteger();
+        assertTrue(a.tryAcquire(8 * MIB, NOBODY)); // its 4 MiB promise and 4 borrowed: b's promise is all that is left
+        assertFalse(a.tryAcquire(4 * MIB, woken::incrementAndGet));
+        assertFalse(a.tryAcquire(4 * MIB, woken::incrementAndGet));
+        assertEquals(0, woken.get());
         b.leave();
-        waiting.get(5, TimeUnit.SECONDS);
+        assertEquals("asked twice, told once", 1, woken.get());
+        assertTrue(a.tryAcquire(4 * MIB, NOBODY));
         assertEquals(12 * MIB, budget.used());
+    }
+
+    /** Budget another client gives back wakes the one waiting for it: its loop need not look again on a timer. */
+    @Test
+    public void budgetGivenBackByAnotherClientWakesTheOneWaiting() {
+        PayloadBudget budget = PayloadBudget.forClients(8 * MIB, 2, 4 * MIB);
+        PayloadBudget.Share a = budget.join();
+        PayloadBudget.Share b = budget.join();
+        AtomicInteger woken = new AtomicInteger();
+        assertTrue(a.tryAcquire(8 * MIB, NOBODY));
+        assertTrue(b.tryAcquire(4 * MIB, NOBODY)); // within its promise
+        assertFalse("beyond it, nothing is left to borrow", b.tryAcquire(MIB, woken::incrementAndGet));
+        a.release(4 * MIB);
+        assertEquals(1, woken.get());
+        assertTrue(b.tryAcquire(MIB, NOBODY));
+        a.release(4 * MIB);
+        assertEquals("told only while waiting", 1, woken.get());
+    }
+
+    @Test
+    public void aClientThatLeavesWhileWaitingIsNotToldLater() {
+        PayloadBudget budget = PayloadBudget.forClients(8 * MIB, 2, 4 * MIB);
+        PayloadBudget.Share a = budget.join();
+        PayloadBudget.Share b = budget.join();
+        AtomicInteger woken = new AtomicInteger();
+        assertTrue(a.tryAcquire(12 * MIB, NOBODY));
+        assertFalse(b.tryAcquire(4 * MIB + 1, woken::incrementAndGet));
+        b.leave();
+        a.release(12 * MIB);
+        assertEquals(0, woken.get());
     }
 
     @Test
@@ -89,12 +114,12 @@ public class PayloadBudgetTest {
         PayloadBudget budget = PayloadBudget.forClients(8 * MIB, 2, 4 * MIB);
         PayloadBudget.Share a = budget.join();
         PayloadBudget.Share b = budget.join();
-        assertTrue(a.tryAcquire(12 * MIB));
+        assertTrue(a.tryAcquire(12 * MIB, NOBODY));
         a.leave();
-        assertFalse(b.tryAcquire(4 * MIB + 1));
-        assertTrue(b.tryAcquire(MIB)); // its promise holds
+        assertFalse(b.tryAcquire(4 * MIB + 1, NOBODY));
+        assertTrue(b.tryAcquire(MIB, NOBODY)); // its promise holds
         a.release(12 * MIB);
-        assertTrue(b.tryAcquire(8 * MIB));
+        assertTrue(b.tryAcquire(8 * MIB, NOBODY));
         assertEquals(9 * MIB, budget.used());
     }
 }
