@@ -6,10 +6,12 @@
 # per GiB of the relaying process (utime + stime, children included, from /proc/PID/stat). Paths alternate in
 # an order that rotates each round; the report gives medians and the proxy's ratios to the relay.
 #
-#   bench/pipe.sh [--rounds N] [--size 1G] [--connections N] [--out DIR]
+#   bench/pipe.sh [--rounds N] [--size 1G] [--connections N] [--requests N] [--out DIR]
 #
 # With --connections N (default 1), nbdcopy uses N connections (-C N) and the proxies serve N clients; the
-# original C proxy, which serves one client, is then left out.
+# original C proxy, which serves one client, is then left out. With --requests N (default 64), nbdcopy keeps N
+# requests in flight per connection (-R N): what the proxy holds for retransmission is N of nbdcopy's 256 KiB
+# requests, so this shows what the depth of that window costs in CPU against a relay, which holds nothing.
 #
 # Build first: mvn -B -q install -DskipTests. The original: build BytemarkHosting/flexnbd-c with make (needs
 # libev-dev) and set FLEXNBD_C=/path/to/build/flexnbd-proxy. Binds only to 127.0.0.1; every process started
@@ -20,12 +22,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 proxy_bin=${FLEXNBD_DIST:-$here/../distribution/target/flexnbd-proxy}/bin/flexnbd-proxy
-rounds=5 size=1G conns=1 out=${TMPDIR:-/tmp}/flexnbd-bench-pipe
+rounds=5 size=1G conns=1 depth=64 out=${TMPDIR:-/tmp}/flexnbd-bench-pipe
 while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=${2:?}; shift ;;
         --size) size=${2:?}; shift ;;
         --connections) conns=${2:?}; shift ;;
+        --requests) depth=${2:?}; shift ;;
         --out) out=${2:?}; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
@@ -67,8 +70,8 @@ head -c "$bytes" /dev/urandom >"$work/src.img"
 note "warming up every path (nbdkit's first writes are slow; the proxy's JIT compiles for several copies)"
 for p in "${paths[@]}"; do
     for _ in 1 2 3; do
-        nbdcopy -C "$conns" -R 64 "$work/src.img" "${uri[$p]}"
-        nbdcopy -C "$conns" -R 64 "${uri[$p]}" null:
+        nbdcopy -C "$conns" -R "$depth" "$work/src.img" "${uri[$p]}"
+        nbdcopy -C "$conns" -R "$depth" "${uri[$p]}" null:
     done
 done
 
@@ -80,7 +83,7 @@ for r in $(seq 1 "$rounds"); do
             pid=${pid_of[$p]}
             if [ "$dir" = write ]; then src=$work/src.img dst=${uri[$p]}; else src=${uri[$p]} dst=null:; fi
             c0=$(cpu_of "$pid") t0=$EPOCHREALTIME
-            nbdcopy -C "$conns" -R 64 "$src" "$dst" || die "nbdcopy $src $dst failed"
+            nbdcopy -C "$conns" -R "$depth" "$src" "$dst" || die "nbdcopy $src $dst failed"
             t1=$EPOCHREALTIME
             sleep 0.3 # socat's child is reaped, and its time counted, once it has exited
             c1=$(cpu_of "$pid")
@@ -90,7 +93,8 @@ for r in $(seq 1 "$rounds"); do
     note "round $r of $rounds done"
 done
 
-python3 - "$f" <<'PY' | tee "$out/pipe.md"
+{ echo "nbdcopy -C $conns -R $depth, $size each way, $rounds rounds"; echo; } | tee "$out/pipe.md"
+python3 - "$f" <<'PY' | tee -a "$out/pipe.md"
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 med = {}
