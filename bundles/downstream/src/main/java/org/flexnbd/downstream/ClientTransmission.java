@@ -162,7 +162,10 @@ final class ClientTransmission implements EventLoop.Handler {
         if (finished) {
             return;
         }
-        recheckDue = false; // a timer of the loop it left may never run
+        // It looks for room again here, and waits again if there is none, with a recheck on this loop: the one
+        // the loop it left had scheduled may never run.
+        recheckDue = false;
+        waitingForRoom = false;
         try {
             key = host.register(socket, interestOps(), this);
         } catch (IOException e) {
@@ -377,8 +380,8 @@ final class ClientTransmission implements EventLoop.Handler {
     }
 
     private void roomMayBeThere() {
-        if (!waitingForRoom || finished) {
-            return;
+        if (!waitingForRoom || finished || !onHost(this::roomMayBeThere)) {
+            return; // a wake-up handed to the loop it has just left goes on to the one hosting it now
         }
         waitingForRoom = false;
         interest();

@@ -102,6 +102,9 @@ final class PayloadBudget {
         }
 
         void release(long bytes) {
+            if (bytes == 0) {
+                return; // a FLUSH or a TRIM held none: nothing comes back, and nobody need look again
+            }
             List<Runnable> due;
             synchronized (PayloadBudget.this) {
                 long before = counted();

@@ -89,6 +89,8 @@ public class PayloadBudgetTest {
         assertTrue(a.tryAcquire(8 * MIB, NOBODY));
         assertTrue(b.tryAcquire(4 * MIB, NOBODY)); // within its promise
         assertFalse("beyond it, nothing is left to borrow", b.tryAcquire(MIB, woken::incrementAndGet));
+        a.release(0); // a FLUSH's reply written: nothing came back
+        assertEquals(0, woken.get());
         a.release(4 * MIB);
         assertEquals(1, woken.get());
         assertTrue(b.tryAcquire(MIB, NOBODY));

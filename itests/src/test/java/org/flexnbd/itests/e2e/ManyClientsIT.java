@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -88,12 +89,16 @@ public class ManyClientsIT {
     }
 
     /** The DirectByteBuffer objects alive in the JVM {@code pid} after a full collection (jcmd's class histogram). */
-    private static long liveDirectBuffers(long pid) throws IOException, InterruptedException {
+    private long liveDirectBuffers(long pid) throws IOException, InterruptedException {
         Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        Path histogram = tmp.newFile("histogram.txt").toPath();
         Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), "GC.class_histogram")
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue("jcmd did not finish", p.waitFor(60, TimeUnit.SECONDS));
+                .redirectErrorStream(true).redirectOutput(histogram.toFile()).start();
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("jcmd " + pid + " GC.class_histogram did not finish within 60 s");
+        }
+        String out = Files.readString(histogram, StandardCharsets.UTF_8);
         for (String line : out.split("\n")) {
             String[] f = line.trim().split("\\s+");
             if (f.length >= 4 && f[3].equals("java.nio.DirectByteBuffer")) {
