@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# fio workload through proxy variants; IOPS and proxy CPU per request. VARIANT: name|DISTDIR|journal(on/off)|JAVA_OPTS
+# fio workload through proxy variants; IOPS and the proxy's CPU per request (us). VARIANT: name|DISTDIR|journal(on/off)|JAVA_OPTS
+# CPU=loop counts the event loop thread's CPU alone (loopcpu.sh), otherwise the whole process's.
 set -euo pipefail
 here=/work/main/bench
 . "$here/lib.sh"
@@ -8,6 +9,12 @@ IFS=: read rw bs qd extra <<<"$WL"
 work=$(mktemp -d /dev/shm/flexnbd-var.XXXXXX); trap cleanup EXIT
 logs=$work/logs; mkdir -p $logs
 names=()
+loop_cpu() { # the event loop thread's utime+stime, seconds
+  local t; for t in /proc/$1/task/*; do
+    if grep -q loop "$t/comm" 2>/dev/null; then awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "$t/stat"; return; fi
+  done; echo 0
+}
+measure() { if [ "${CPU:-process}" = loop ]; then loop_cpu "$1"; else cpu_of "$1"; fi; }
 for v in "$@"; do
   IFS='|' read name dist j jo <<<"$v"
   cp -r "$dist" $work/$name
@@ -22,9 +29,9 @@ for n in "${names[@]}"; do fio --name=f --ioengine=nbd --uri=${uri[$n]} --rw=wri
 for n in "${names[@]}"; do runtime=3 fio_run "${uri[$n]}" $rw $bs $qd $extra >/dev/null; done
 for r in $(seq 1 $rounds); do
   for n in $(rotated $r "${names[@]}"); do
-    pid=${pid_of[$n]}; c0=$(cpu_of $pid)
+    pid=${pid_of[$n]}; c0=$(measure $pid)
     res=$(fio_run "${uri[$n]}" $rw $bs $qd $extra)
-    c1=$(cpu_of $pid)
+    c1=$(measure $pid)
     echo -e "$r\t$n\t$res\t$(python3 -c "print('%.2f' % (($c1-$c0)*1e6/($(echo "$res"|cut -f2)*($runtime+$ramp))))")"
   done
 done > $work/res.tsv
@@ -40,4 +47,4 @@ for n in names:
     cs=[d[n][r][1]/d[b][r][1] for r in d[n] if r in d[b]]
     print(f"{n:10s} IOPS {st.median(v[0] for v in d[n].values()):8.0f}  us/req {st.median(v[1] for v in d[n].values()):6.2f}   vs {b}: IOPS per-round median {st.median(rs):.3f}  cpu/req {st.median(cs):.3f}")
 PY
-cp $work/res.tsv /tmp/exp/var4k.last.tsv
+cp $work/res.tsv ${OUT:-/tmp/exp/var4k.last.tsv}

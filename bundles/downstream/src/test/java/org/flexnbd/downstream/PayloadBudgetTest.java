@@ -12,6 +12,12 @@ public class PayloadBudgetTest {
     private static final long MIB = 1 << 20;
     private static final Runnable NOBODY = () -> { };
 
+    /** Two clients of 8 MiB with 4 MiB promised to each (a fresh pair for each test), and a count of wake-ups. */
+    private final PayloadBudget pair = PayloadBudget.forClients(8 * MIB, 2, 4 * MIB);
+    private final PayloadBudget.Share a = pair.join();
+    private final PayloadBudget.Share b = pair.join();
+    private final AtomicInteger woken = new AtomicInteger();
+
     /** The case of the issue: three clients hold a maximum-sized WRITE each and stall; a fourth must not wait. */
     @Test
     public void stalledClientsCannotStopAnotherWithinItsPromise() {
@@ -30,16 +36,16 @@ public class PayloadBudgetTest {
     @Test
     public void aClientHoldingNothingGetsAMaximumSizedRequestOnceOthersAreWithinTheirPromises() {
         PayloadBudget budget = PayloadBudget.forClients(64 * MIB, 4, 32 * MIB);
-        PayloadBudget.Share a = budget.join();
-        PayloadBudget.Share b = budget.join();
+        PayloadBudget.Share first = budget.join();
+        PayloadBudget.Share second = budget.join();
         budget.join();
         budget.join();
-        assertTrue(a.tryAcquire(16 * MIB, NOBODY));
-        assertTrue(b.tryAcquire(32 * MIB, NOBODY));
-        b.release(32 * MIB);
+        assertTrue(first.tryAcquire(16 * MIB, NOBODY));
+        assertTrue(second.tryAcquire(32 * MIB, NOBODY));
+        second.release(32 * MIB);
         PayloadBudget.Share c = budget.join(); // a fifth client would break the promise: forClients is per place
         c.leave();
-        assertTrue(b.tryAcquire(32 * MIB, NOBODY));
+        assertTrue(second.tryAcquire(32 * MIB, NOBODY));
     }
 
     @Test
@@ -65,10 +71,6 @@ public class PayloadBudgetTest {
 
     @Test
     public void aLeavingClientGivesBackItsPromiseAndWakesWaiters() {
-        PayloadBudget budget = PayloadBudget.forClients(8 * MIB, 2, 4 * MIB);
-        PayloadBudget.Share a = budget.join();
-        PayloadBudget.Share b = budget.join();
-        AtomicInteger woken = new AtomicInteger();
         assertTrue(a.tryAcquire(8 * MIB, NOBODY)); // its 4 MiB promise and 4 borrowed: b's promise is all that is left
         assertFalse(a.tryAcquire(4 * MIB, woken::incrementAndGet));
         assertFalse(a.tryAcquire(4 * MIB, woken::incrementAndGet));
@@ -76,16 +78,12 @@ public class PayloadBudgetTest {
         b.leave();
         assertEquals("asked twice, told once", 1, woken.get());
         assertTrue(a.tryAcquire(4 * MIB, NOBODY));
-        assertEquals(12 * MIB, budget.used());
+        assertEquals(12 * MIB, pair.used());
     }
 
     /** Budget another client gives back wakes the one waiting for it: its loop need not look again on a timer. */
     @Test
     public void budgetGivenBackByAnotherClientWakesTheOneWaiting() {
-        PayloadBudget budget = PayloadBudget.forClients(8 * MIB, 2, 4 * MIB);
-        PayloadBudget.Share a = budget.join();
-        PayloadBudget.Share b = budget.join();
-        AtomicInteger woken = new AtomicInteger();
         assertTrue(a.tryAcquire(8 * MIB, NOBODY));
         assertTrue(b.tryAcquire(4 * MIB, NOBODY)); // within its promise
         assertFalse("beyond it, nothing is left to borrow", b.tryAcquire(MIB, woken::incrementAndGet));
@@ -100,10 +98,6 @@ public class PayloadBudgetTest {
 
     @Test
     public void aClientThatLeavesWhileWaitingIsNotToldLater() {
-        PayloadBudget budget = PayloadBudget.forClients(8 * MIB, 2, 4 * MIB);
-        PayloadBudget.Share a = budget.join();
-        PayloadBudget.Share b = budget.join();
-        AtomicInteger woken = new AtomicInteger();
         assertTrue(a.tryAcquire(12 * MIB, NOBODY));
         assertFalse(b.tryAcquire(4 * MIB + 1, woken::incrementAndGet));
         b.leave();
@@ -113,15 +107,12 @@ public class PayloadBudgetTest {
 
     @Test
     public void whatALeftClientStillHoldsCountsUntilReleased() {
-        PayloadBudget budget = PayloadBudget.forClients(8 * MIB, 2, 4 * MIB);
-        PayloadBudget.Share a = budget.join();
-        PayloadBudget.Share b = budget.join();
         assertTrue(a.tryAcquire(12 * MIB, NOBODY));
         a.leave();
         assertFalse(b.tryAcquire(4 * MIB + 1, NOBODY));
         assertTrue(b.tryAcquire(MIB, NOBODY)); // its promise holds
         a.release(12 * MIB);
         assertTrue(b.tryAcquire(8 * MIB, NOBODY));
-        assertEquals(9 * MIB, budget.used());
+        assertEquals(9 * MIB, pair.used());
     }
 }
