@@ -371,7 +371,11 @@ final class ClientTransmission implements EventLoop.Handler {
         }
     }
 
-    /** Budget came back, on the thread of whichever client gave it: the loop hosting this one tries again. */
+    /**
+     * Budget came back, on the thread of whichever client gave it: the loop hosting this one tries again, later, even
+     * when that is this thread. This client's own reply being written gives budget back in the middle of its
+     * flushOut, under its ledger's lock, where reading requests must not start.
+     */
     private void budgetCameBack() {
         EventLoop h = host;
         if (h != null && h.isRunning()) {
