@@ -7,7 +7,10 @@ import java.util.logging.Logger;
 import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.Reply;
 import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.service.RequestLedger.Answer;
+import org.flexnbd.protocol.service.RequestLedger.Witness;
 import org.flexnbd.protocol.service.WriteJournal;
+import org.flexnbd.protocol.service.WriteJournal.Kept;
 import org.flexnbd.upstream.Connection.Binding;
 
 /**
@@ -35,6 +38,9 @@ final class ConnectionJournal {
     private final Map<Long, Long> flushMarks = new ConcurrentHashMap<>();
     /** The journal's mark of the proxy's own FLUSH in flight here, or -1. */
     private volatile long ownFlushMark = -1;
+    /** Set by {@link #keep} when the journal became half full or full; told once the ledger's lock is let go. */
+    private boolean fuller;
+    private final Witness witness = this::keep;
 
     /**
      * @param transmissionFlags the export's, as negotiated on this connection
@@ -94,35 +100,37 @@ final class ConnectionJournal {
     }
 
     /**
-     * The upstream answered a client's {@code request} with {@code reply}, before the client can see it: an
-     * acknowledged write goes into the journal, a successful FLUSH takes out what it covers. False when the
-     * acknowledgement came too late to be put in order (an upstream loss ended this connection's epoch): it must not
-     * reach the client, and the connection must be given up, so that the write is sent again after the replay.
+     * The upstream answered a client's {@code request} with {@code reply} (not ESHUTDOWN): it goes to the client's
+     * ledger, and the journal sees it first. A successful FLUSH takes out what it covers; an acknowledged write goes
+     * into the journal under the ledger's lock, where its payload cannot go meanwhile (one lookup of the request, not
+     * two, and no reference taken only to be given back). {@link Answer#WITHHELD} when the acknowledgement came too
+     * late to be put in order (an upstream loss ended this connection's epoch): it must not reach the client, and
+     * the connection must be given up, so that the write is sent again after the replay. The ledger has the reply's
+     * memory whatever the answer.
      */
-    boolean answered(Binding b, Request request, Reply reply) {
-        if (request == null || b == null || !sendsFlush || reply.error() != 0) {
-            return true;
-        }
-        if (request.type() == Nbd.CMD_FLUSH) {
+    Answer answered(Binding b, Request request, Reply reply) {
+        if (request != null && request.type() == Nbd.CMD_FLUSH && sendsFlush && reply.error() == 0) {
             Long mark = flushMarks.remove(request.cookie()); // none when the journal was off as it was written
             if (mark != null) {
                 journal.flushed(origin, mark, multiConn);
             }
-            return true;
         }
-        // Its lock is taken only for writes: a READ's reply, the bulk of most traffic, has nothing to do here.
-        if (!WriteJournal.journals(request) || !journal.isOn()) {
-            return true;
+        Answer a = b.ledger().answered(b.token(), reply, sendsFlush ? witness : null);
+        if (fuller) {
+            fuller = false;
+            journal.tellChanged(); // not under the ledger's lock: those told take other clients' ledgers' locks
         }
-        Request held = b.ledger().retainSent(b.token(), request.cookie());
-        if (held == null) {
-            return true; // its client has gone: nobody is told it is done
+        return a;
+    }
+
+    /** An acknowledged request as the ledger's witness, under its lock: a write is kept, or refused when too late. */
+    private boolean keep(Request sent, Reply reply) {
+        if (reply.error() != 0 || !WriteJournal.journals(sent)) {
+            return true; // the journal's lock only for writes: a READ's reply, most traffic, has nothing to do here
         }
-        try {
-            return journal.acknowledged(origin, epoch, held);
-        } finally {
-            held.release();
-        }
+        Kept k = journal.keep(origin, epoch, sent);
+        fuller |= k == Kept.KEPT_NOW_FULLER;
+        return k != Kept.TOO_LATE;
     }
 
     /**

@@ -15,6 +15,7 @@ import org.flexnbd.protocol.ReplyMessage;
 import org.flexnbd.protocol.ReplyValidator;
 import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.loop.Inbound;
+import org.flexnbd.protocol.service.RequestLedger.Answer;
 import org.flexnbd.upstream.Connection.Binding;
 
 /**
@@ -94,21 +95,25 @@ final class ReplyPump {
                     }
                     continue;
                 }
-                if (!journal.answered(b, request, complete)) {
+                if (b == null) {
+                    complete.release(); // its client has gone
+                    continue;
+                }
+                if (complete.error() == Nbd.ESHUTDOWN) {
+                    complete.release();
+                    refused(b, complete.cookie());
+                    told = b;
+                    continue;
+                }
+                Answer a = journal.answered(b, request, complete);
+                if (a == Answer.WITHHELD) {
                     // Acknowledged on a connection whose epoch ended: the journal is being replayed, and this write
                     // must come after it, so it is not an answer yet; the next connection sends it again.
-                    complete.release();
                     c.fail("an acknowledgement arrived after an upstream loss; the write is sent again after the"
                             + " journal", false);
                     return Outcome.ENDED;
                 }
-                if (b == null) {
-                    complete.release(); // its client has gone
-                } else if (complete.error() == Nbd.ESHUTDOWN) {
-                    complete.release();
-                    refused(b, complete.cookie());
-                    told = b;
-                } else if (b.ledger().answered(b.token(), complete)) {
+                if (a == Answer.ANSWERED) {
                     c.delivered();
                     told = b;
                     if (b.ledger().isBacklogged(BACKLOG)) {

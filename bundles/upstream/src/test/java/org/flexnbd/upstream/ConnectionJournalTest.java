@@ -17,6 +17,7 @@ import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.Reply;
 import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.service.RequestLedger;
+import org.flexnbd.protocol.service.RequestLedger.Answer;
 import org.flexnbd.protocol.service.WriteJournal;
 import org.flexnbd.upstream.Connection.Binding;
 import org.junit.After;
@@ -62,9 +63,9 @@ public class ConnectionJournalTest {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
         Request w = sent(c, write(1, 0, 4096));
         Request flush = sent(c, Request.of(Nbd.CMD_FLUSH, 0, 2, 0, 0)); // out before the write's reply came
-        assertTrue(c.answered(binding, w, ok(1)));
+        assertEquals(Answer.ANSWERED, c.answered(binding, w, ok(1)));
         deliver(1);
-        assertTrue(c.answered(binding, flush, ok(2)));
+        assertEquals(Answer.ANSWERED, c.answered(binding, flush, ok(2)));
         deliver(2);
         assertEquals("the upstream may have flushed before it took the write", 1, journal.requests());
     }
@@ -74,10 +75,10 @@ public class ConnectionJournalTest {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
         roundTrip(c, write(1, 0, 4096));
         Request failed = sent(c, write(2, 4096, 4096));
-        assertTrue(c.answered(binding, failed, Reply.simple(2, Nbd.EIO, ByteBuffer.allocate(0))));
+        assertEquals(Answer.ANSWERED, c.answered(binding, failed, Reply.simple(2, Nbd.EIO, ByteBuffer.allocate(0))));
         deliver(2);
         Request flush = sent(c, Request.of(Nbd.CMD_FLUSH, 0, 3, 0, 0));
-        assertTrue(c.answered(binding, flush, Reply.simple(3, Nbd.EIO, ByteBuffer.allocate(0))));
+        assertEquals(Answer.ANSWERED, c.answered(binding, flush, Reply.simple(3, Nbd.EIO, ByteBuffer.allocate(0))));
         deliver(3);
         assertEquals("only the acknowledged write, still there", 1, journal.requests());
     }
@@ -95,8 +96,8 @@ public class ConnectionJournalTest {
         Request w = sent(c, write(1, 0, 4096));
         assertTrue(journal.lost(c.epoch())); // another connection of this epoch was lost
         Reply late = ok(1);
-        assertFalse(c.answered(binding, w, late));
-        late.release();
+        assertEquals("the client is not told", Answer.WITHHELD, c.answered(binding, w, late));
+        assertEquals("and the write is still out, to be sent again", 1, ledger.awaitedOn(g));
         assertEquals(0, journal.requests());
         ConnectionJournal next = new ConnectionJournal(journal, "conn-2", FLUSHES, "test");
         assertEquals("the next connection starts in the new epoch", c.epoch() + 1, next.epoch());
@@ -203,7 +204,7 @@ public class ConnectionJournalTest {
     /** {@code r} sent on {@code c}, answered with success, and the reply taken by the client. */
     private void roundTrip(ConnectionJournal c, Request r) throws Exception {
         Request onWire = sent(c, r);
-        assertTrue(c.answered(binding, onWire, ok(onWire.cookie())));
+        assertEquals(Answer.ANSWERED, c.answered(binding, onWire, ok(onWire.cookie())));
         deliver(onWire.cookie());
     }
 
@@ -217,13 +218,9 @@ public class ConnectionJournalTest {
         return onWire;
     }
 
-    /** The reply reaches the ledger and the client takes it, as after {@link ConnectionJournal#answered}. */
+    /** The client takes the reply {@link ConnectionJournal#answered} gave the ledger. */
     private void deliver(long cookie) {
         RequestLedger.Delivery d = ledger.takeAnswered();
-        if (d == null) {
-            assertTrue(ledger.answered(g, ok(cookie)));
-            d = ledger.takeAnswered();
-        }
         assertEquals(cookie, d.reply().cookie());
         d.reply().release();
         ledger.written(d);

@@ -287,12 +287,24 @@ public final class RequestLedger {
     }
 
     /**
-     * As {@link #lookup}, with one more payload reference for the caller (who keeps the write, as the journal
-     * does, beyond the ledger's own hold, which the client leaving may give up at any time); null as there.
+     * Sees an upstream's answer before the client can: the write journal keeps an acknowledged write first. It is
+     * called under the ledger's lock, so that the request's payload cannot go meanwhile (the client may leave on
+     * another thread); it must do no I/O and take no other ledger's lock.
      */
-    public synchronized Request retainSent(long g, long cookie) {
-        Request r = lookup(g, cookie);
-        return r == null ? null : r.retain();
+    @FunctionalInterface
+    public interface Witness {
+        /** False when the answer must not reach the client: the request stays sent and unanswered. */
+        boolean saw(Request sent, Reply reply);
+    }
+
+    /** What became of a reply given to {@link #answered(long, Reply, Witness)}. */
+    public enum Answer {
+        /** It answers a request waiting for it; the client's writer will take it. */
+        ANSWERED,
+        /** Stale: the request was sent again on a newer generation, or the client left. */
+        STALE,
+        /** The witness held it back. */
+        WITHHELD
     }
 
     /**
@@ -300,24 +312,36 @@ public final class RequestLedger {
      * for it, which the client's writer will then take; false when it is stale (the request was sent again on a
      * newer generation, or the client left), in which case it has been released.
      */
-    public synchronized boolean answered(long g, Reply reply) {
+    public boolean answered(long g, Reply reply) {
+        return answered(g, reply, null) == Answer.ANSWERED;
+    }
+
+    /**
+     * As {@link #answered(long, Reply)}, with {@code witness} (if any) seeing each reply that answers a waiting
+     * request before the client may. A reply not {@link Answer#ANSWERED} has been released.
+     */
+    public synchronized Answer answered(long g, Reply reply, Witness witness) {
         Generation gen = generations.get(g);
-        if (gen != null) {
-            gen.awaited.remove(reply.cookie());
-        }
         Entry e = entries.get(reply.cookie());
         if (gen == null || e == null || e.state != State.SENT || e.generation != g) {
+            if (gen != null) {
+                gen.awaited.remove(reply.cookie());
+            }
             reply.release();
-            return false;
+            return Answer.STALE;
         }
+        if (witness != null && !witness.saw(e.sent, reply)) {
+            reply.release();
+            return Answer.WITHHELD;
+        }
+        gen.awaited.remove(reply.cookie());
         e.state = State.ANSWERED;
         e.reply = reply;
         e.replyBytes = reply.payloadBytes();
         unwritten += e.replyBytes;
-        e.generation = g;
         answered.add(e);
         notifyAll();
-        return true;
+        return Answer.ANSWERED;
     }
 
     /**

@@ -91,6 +91,16 @@ public final class WriteJournal {
         return r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_WRITE_ZEROES || r.type() == Nbd.CMD_TRIM;
     }
 
+    /** What {@link #keep} did with an acknowledged write. */
+    public enum Kept {
+        /** Too late to be put in order: the caller must not pass the acknowledgement on. */
+        TOO_LATE,
+        /** Kept, or not needed (the journal is off, or a FUA write with nothing older). */
+        KEPT,
+        /** Kept, and the journal is now half full or full: {@link #tellChanged} is due once the caller's locks are let go. */
+        KEPT_NOW_FULLER
+    }
+
     /**
      * The upstream acknowledged {@code write} on {@code origin}, a connection of epoch {@code e}: kept, with its own
      * reference. False, keeping nothing, when the acknowledgement comes too late to be put in order: the epoch
@@ -98,27 +108,41 @@ public final class WriteJournal {
      * the acknowledgement on, but give its connection up, so that the write is sent again after the replay.
      */
     public boolean acknowledged(Object origin, long e, Request write) {
-        boolean full;
+        Kept k = keep(origin, e, write);
+        if (k == Kept.KEPT_NOW_FULLER) {
+            tellChanged();
+        }
+        return k != Kept.TOO_LATE;
+    }
+
+    /**
+     * As {@link #acknowledged}, for a caller that holds a client's ledger's lock so that the write's payload cannot
+     * go meanwhile: it tells nobody, since those told take other ledgers' locks. On {@link Kept#KEPT_NOW_FULLER}
+     * the caller calls {@link #tellChanged} once it holds no lock.
+     */
+    public Kept keep(Object origin, long e, Request write) {
         synchronized (this) {
             if (!on()) {
-                return true;
+                return Kept.KEPT;
             }
             if (e != epoch || replayDue || replaying != null || closed) {
-                return false;
+                return Kept.TOO_LATE;
             }
             if (records.isEmpty() && write.hasFlag(Nbd.CMD_FLAG_FUA)) {
-                return true; // durable, and nothing older to keep in order with
+                return Kept.KEPT; // durable, and nothing older to keep in order with
             }
             long before = bytes;
             Record r = new Record(++lastSeq, origin, write.retain());
             records.add(r);
             bytes += r.bytes;
-            full = (before < limit / 2 && bytes >= limit / 2) || (before < limit && bytes >= limit);
+            boolean fuller = (before < limit / 2 && bytes >= limit / 2) || (before < limit && bytes >= limit);
+            return fuller ? Kept.KEPT_NOW_FULLER : Kept.KEPT;
         }
-        if (full) {
-            changed.run(); // half full: a connection flushes; full: the clients' writes wait too
-        }
-        return true;
+    }
+
+    /** Half full: a connection flushes; full: the clients' writes wait too. */
+    public void tellChanged() {
+        changed.run();
     }
 
     /** Taken when a FLUSH is written: what it will cover once it succeeds. */

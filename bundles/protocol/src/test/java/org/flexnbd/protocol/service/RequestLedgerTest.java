@@ -19,6 +19,7 @@ import org.flexnbd.protocol.NbdException;
 import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.Reply;
 import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.service.RequestLedger.Answer;
 import org.flexnbd.protocol.service.RequestLedger.Delivery;
 import org.junit.After;
 import org.junit.Test;
@@ -81,6 +82,32 @@ public class RequestLedgerTest {
         assertNull("answered there once: nothing more awaited", ledger.lookup(g1, 1));
         assertTrue(ledger.answered(g2, reply(1)));
         assertFalse("a second reply is no answer either", ledger.answered(g2, reply(1)));
+        writeAll();
+        assertEquals(512, budgetBack.get());
+    }
+
+    @Test
+    public void aWitnessSeesTheSentRequestBeforeTheClientAndMayHoldTheAnswerBack() throws Exception {
+        ByteBuf data = pooled(512);
+        admit(write(1, data), 512);
+        long g1 = ledger.begin();
+        Request onWire = ledger.nextToSend(g1);
+        onWire.release();
+        List<Request> seen = new ArrayList<>();
+
+        ByteBuf late = pooled(0);
+        assertEquals(Answer.WITHHELD, ledger.answered(g1, reply(1, late), (sent, r) -> seen.add(sent) && false));
+        assertEquals("held back, its memory went back", 0, late.refCnt());
+        assertFalse("and the client has nothing to take", ledger.hasAnswered());
+        assertSame("it is still awaited there", onWire, ledger.lookup(g1, 1));
+        assertEquals(1, ledger.release(g1));
+
+        long g2 = ledger.begin();
+        ledger.nextToSend(g2).release();
+        assertEquals("a stale reply is shown to nobody", Answer.STALE,
+                ledger.answered(g1, reply(1), (sent, r) -> seen.add(sent)));
+        assertEquals(Answer.ANSWERED, ledger.answered(g2, reply(1), (sent, r) -> seen.add(sent)));
+        assertEquals("the request as sent, twice: held back once, then answered", List.of(onWire, onWire), seen);
         writeAll();
         assertEquals(512, budgetBack.get());
     }
