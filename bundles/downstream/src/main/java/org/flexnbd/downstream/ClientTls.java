@@ -8,6 +8,7 @@ import java.util.Set;
 
 import org.flexnbd.protocol.tls.SecureChannel;
 import org.flexnbd.protocol.tls.TlsCredentials;
+import org.flexnbd.protocol.tls.TlsMemory;
 import org.flexnbd.protocol.tls.TlsMode;
 
 /**
@@ -50,6 +51,11 @@ record ClientTls(TlsMode mode, TlsCredentials credentials) {
             }
         }
         return names;
+    }
+
+    /** What each client's TLS holds for its life; none when TLS is off. */
+    TlsMemory memory() {
+        return credentials == null ? TlsMemory.NONE : credentials.memoryPerConnection();
     }
 
     SecureChannel handshake(ByteChannel plain) throws IOException {

@@ -6,10 +6,11 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.FileSystems;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
@@ -20,6 +21,7 @@ import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.Watchdog;
 import org.flexnbd.protocol.service.Downstream;
 import org.flexnbd.protocol.service.Upstream;
+import org.flexnbd.protocol.tls.TlsMemory;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -49,8 +51,10 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private Watchdog watchdog;
     private final int readAheadBytes;
     private final PayloadBudget budget;
-    private final Semaphore places;
-    private final Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
+    private final ClientMemory memory;
+    /** The clients served, each with the place it holds. */
+    private final Map<ClientSession, ClientMemory.Place> placed = new ConcurrentHashMap<>();
+    private final Set<ClientSession> sessions = Collections.unmodifiableSet(placed.keySet());
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong bytes = new AtomicLong();
     private final AtomicInteger clientNumbers = new AtomicInteger();
@@ -75,8 +79,6 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         }
         this.readAheadBytes = maxClients > 1 ? 0 : Math.max(0, config.cacheBytes());
         this.budget = PayloadBudget.forClients(config.bufferBytes(), maxClients, Nbd.MAX_PAYLOAD);
-        this.places = new Semaphore(ClientMemory.places(maxClients, budget.limit(),
-                Runtime.getRuntime().maxMemory(), PayloadPool.memoryLimit()));
         ServerSocketChannel bound = null;
         IOException failure = null;
         ClientTls clientTls = ClientTls.OFF;
@@ -89,6 +91,8 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             LOG.severe("not listening on " + address + ": " + failure.getMessage());
         }
         this.tls = clientTls;
+        this.memory = new ClientMemory(maxClients, budget.limit(), Runtime.getRuntime().maxMemory(),
+                PayloadPool.memoryLimit(), clientTls.memory());
         AllowList allow = null;
         try {
             allow = allowList(config.allow(), address);
@@ -169,7 +173,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         while (!stopping) {
             SocketChannel client = null;
             ClientSession session = null;
-            boolean placed = false;
+            ClientMemory.Place place = null;
             try {
                 client = server.accept();
                 // Asked before a place is taken: a refused client neither waits for one nor holds one.
@@ -177,11 +181,11 @@ public final class DownstreamComponent implements Downstream, SessionHost {
                     closeQuietly(client);
                     continue;
                 }
-                places.acquire();
-                placed = true;
+                Upstream u = upstream;
+                place = memory.take(u == null ? TlsMemory.NONE : u.tlsMemory());
                 if (stopping) {
                     closeQuietly(client);
-                    places.release();
+                    place.release();
                     return;
                 }
                 if (!address.isUnix()) {
@@ -191,7 +195,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
                 String peer = address.isUnix() ? "unix-client-" + number
                         : String.valueOf(client.getRemoteAddress()).replaceFirst("^/", "");
                 session = new ClientSession(client, peer, this);
-                sessions.add(session);
+                placed.put(session, place);
                 Thread t = new Thread(session, "client-" + number);
                 t.setDaemon(true);
                 t.start();
@@ -204,8 +208,9 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             } catch (Throwable e) { // an Error too (OutOfMemoryError, a thread refused): this thread must go on
                 if (session != null) {
                     session.abandon(); // gives its place back, through ended()
-                } else if (placed) {
-                    places.release();
+                }
+                if (place != null) {
+                    place.release(); // once only: if abandon() did not get as far
                 }
                 closeQuietly(client);
                 if (stopping) {
@@ -275,8 +280,9 @@ public final class DownstreamComponent implements Downstream, SessionHost {
 
     @Override
     public void ended(ClientSession session) {
-        if (sessions.remove(session)) {
-            places.release();
+        ClientMemory.Place place = placed.remove(session);
+        if (place != null) {
+            place.release();
         }
     }
 

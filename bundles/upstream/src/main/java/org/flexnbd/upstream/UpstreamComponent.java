@@ -17,6 +17,7 @@ import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
 import org.flexnbd.protocol.service.UpstreamStatus;
 import org.flexnbd.protocol.service.WriteJournal;
+import org.flexnbd.protocol.tls.TlsMemory;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -42,6 +43,7 @@ public final class UpstreamComponent implements Upstream {
     private final long maxDelayMillis;
     private final long connectMillis;
     private final WriteJournal journal;
+    private final TlsMemory tlsMemory;
 
     private final ArrayDeque<UpstreamLink> idle = new ArrayDeque<>();
     private final List<UpstreamLink> links = new ArrayList<>();
@@ -65,10 +67,16 @@ public final class UpstreamComponent implements Upstream {
             LOG.severe(tls.unreadable().getMessage());
         }
         this.connector = new Connector(endpoint, exportName, tls, Duration.ofMillis(connectMillis), timer);
+        this.tlsMemory = tls.memory();
         this.maxDelayMillis = config.reconnectMaxDelayMillis();
         this.journal = new WriteJournal(config.journalBytes(), this::wakeLinks);
         long timeoutNanos = TimeUnit.SECONDS.toNanos(config.timeoutSeconds());
         this.watchdog = Watchdog.start("upstream-watchdog", 1000, () -> checkProgress(timeoutNanos));
+    }
+
+    @Override
+    public TlsMemory tlsMemory() {
+        return tlsMemory;
     }
 
     @Override

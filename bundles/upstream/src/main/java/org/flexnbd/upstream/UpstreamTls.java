@@ -5,6 +5,7 @@ import java.nio.channels.ByteChannel;
 import java.nio.file.Path;
 
 import org.flexnbd.protocol.tls.SecureChannel;
+import org.flexnbd.protocol.tls.TlsMemory;
 import org.flexnbd.protocol.tls.TlsCredentials;
 import org.flexnbd.protocol.tls.TlsMode;
 
@@ -44,6 +45,11 @@ record UpstreamTls(TlsMode mode, TlsCredentials credentials, IOException unreada
         } catch (IOException | IllegalArgumentException e) {
             return new UpstreamTls(TlsMode.REQUIRE, null, new IOException("upstream TLS: " + e.getMessage(), e));
         }
+    }
+
+    /** What each connection's TLS holds: counted when TLS may be used ({@code on} too), none in plain text. */
+    TlsMemory memory() {
+        return credentials == null ? TlsMemory.NONE : credentials.memoryPerConnection();
     }
 
     /** Throws the reason the credentials could not be read, if they could not. */

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.time.Duration;
 
 import org.flexnbd.protocol.UpstreamExport;
+import org.flexnbd.protocol.tls.TlsMemory;
 
 /**
  * The upstream NBD server, as the proxy's clients need it: connection loss is hidden. A request admitted to the
@@ -21,6 +22,14 @@ public interface Upstream {
      * ledger before (every request in flight there is sent again here).
      */
     UpstreamSession open(RequestLedger ledger) throws IOException, InterruptedException;
+
+    /**
+     * What each upstream connection's TLS holds for its life ({@link TlsMemory#NONE} in plain text): every client
+     * has a connection of its own, so a client's place counts it.
+     */
+    default TlsMemory tlsMemory() {
+        return TlsMemory.NONE;
+    }
 
     /** A snapshot of the connection state, for management. */
     UpstreamStatus status();

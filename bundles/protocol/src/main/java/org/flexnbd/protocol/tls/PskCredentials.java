@@ -10,6 +10,13 @@ import java.util.Map;
  * Bouncy Castle bundles are needed only here, so a proxy without PSK runs without them.
  */
 final class PskCredentials implements TlsCredentials {
+    /**
+     * Measured: 100 idle clients with pre-shared keys on both sides held 46.9 MiB more heap after a full collection
+     * and 12.8 MiB more direct memory than in plain text, 235 and 64 KiB a side: Bouncy Castle's record layer and
+     * {@link PskTlsChannel}'s three buffers of four records. With some margin.
+     */
+    private static final TlsMemory PER_CONNECTION = new TlsMemory(256 * 1024, 72 * 1024);
+
     private final Map<String, byte[]> keys;
     private final String identity;
 
@@ -41,6 +48,11 @@ final class PskCredentials implements TlsCredentials {
             throw new IOException("TLS with pre-shared keys needs Bouncy Castle (bcprov, bcutil, bctls bundles),"
                     + " which is not installed");
         }
+    }
+
+    @Override
+    public TlsMemory memoryPerConnection() {
+        return PER_CONNECTION;
     }
 
     @Override

@@ -5,10 +5,13 @@ import java.nio.channels.ByteChannel;
 import java.nio.file.Path;
 import java.util.Set;
 
+import org.osgi.annotation.versioning.ProviderType;
+
 /**
  * What one side of the proxy proves itself with and checks the other with, read once from the files the operator
  * named: X.509 certificates (the JDK's TLS) or pre-shared keys (Bouncy Castle's TLS, since the JDK has no PSK).
  */
+@ProviderType
 public interface TlsCredentials {
 
     /** The TLS handshake as the listening side, over a connection that has just agreed to STARTTLS. */
@@ -20,6 +23,9 @@ public interface TlsCredentials {
      * only.
      */
     SecureChannel connect(ByteChannel raw, String host, int port) throws IOException;
+
+    /** What each connection made with these credentials holds for its life. */
+    TlsMemory memoryPerConnection();
 
     /**
      * The listening side with X.509: {@code server-cert.pem} (the certificate, then any intermediates) and

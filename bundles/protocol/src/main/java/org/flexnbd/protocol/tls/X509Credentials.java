@@ -33,6 +33,13 @@ final class X509Credentials implements TlsCredentials {
     private static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
     private static final char[] IN_MEMORY = new char[0];
 
+    /**
+     * Measured: 100 idle clients with X.509 TLS on both sides held 13.3 MiB more heap after a full collection and
+     * 26.1 MiB more direct memory (native memory tracking) than in plain text, 67 and 130 KiB a side; the direct part
+     * is {@link TlsEngineBuffers}' four records each way. With some margin.
+     */
+    private static final TlsMemory PER_CONNECTION = new TlsMemory(80 * 1024, 136 * 1024);
+
     private final SSLContext context;
     private final boolean verifyPeer;
 
@@ -96,6 +103,11 @@ final class X509Credentials implements TlsCredentials {
         } catch (GeneralSecurityException e) {
             throw new IOException(dir + ": " + e.getMessage(), e);
         }
+    }
+
+    @Override
+    public TlsMemory memoryPerConnection() {
+        return PER_CONNECTION;
     }
 
     @Override

@@ -1,0 +1,86 @@
+package org.flexnbd.itests.e2e;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.Before;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+/**
+ * The memory of TLS counted in a client's place. With pre-shared keys on both sides a client holds about half a MiB
+ * of heap; under the start script's 64 MiB heap, 129 idle ones once ran it out (an OutOfMemoryError in a client's
+ * thread and in an upstream loop) while {@code --max-clients} allowed 300. Now the clients beyond what the memory
+ * holds wait, unanswered, and are served as others leave.
+ */
+public class ClientMemoryIT {
+    private static final int CLIENTS = 160;
+    /** Fewer than the listener's backlog (16), where the clients waiting for a place are held. */
+    private static final int RELEASED = 10;
+    private static final Pattern FIT = Pattern.compile("a client waits for memory: (\\d+) clients fill it");
+
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+
+    private Path dir;
+    private Path client;
+
+    @Before
+    public void tools() throws Exception {
+        E2E.assumeDistribution();
+        E2E.assumeTool("nbdkit");
+        E2E.assumeTool("nbdsh"); // Debian's python3-libnbd: the nbd module the client imports
+        dir = tmp.getRoot().toPath();
+        client = dir.resolve("idle_clients.py");
+        try (InputStream in = ClientMemoryIT.class.getResourceAsStream("idle_clients.py")) {
+            assertTrue("idle_clients.py is not on the test class path", in != null);
+            Files.copy(in, client);
+        }
+    }
+
+    @Test
+    public void clientsWithKeysOnBothSidesWaitForMemoryInsteadOfRunningTheHeapOut() throws Exception {
+        Path keys = dir.resolve("keys.psk");
+        Files.writeString(keys, "alice:" + "0123456789abcdef".repeat(4) + "\n");
+        Files.setPosixFilePermissions(keys, PosixFilePermissions.fromString("rw-------"));
+        int upPort = Peer.freePort();
+        try (Nbdkit up = new Nbdkit(dir, upPort, "-t", "1", "--tls=require", "--tls-psk=" + keys, "memory", "64M")
+                .start();
+                Proxy proxy = Proxy.start(dir, Peer.freePort(), "-C", "nbds://alice@127.0.0.1:" + upPort
+                        + "?tls-psk-file=" + keys, "--tls", "require", "--tls-psk", keys.toString(),
+                        "--max-clients", "300")) {
+            String uri = "nbds://alice@127.0.0.1:" + proxy.port + "?tls-psk-file=" + keys;
+            Peer clients = Peer.start(dir, "idle-clients", "/usr/bin/python3", client.toString(), uri,
+                    Integer.toString(CLIENTS), Integer.toString(RELEASED));
+            try {
+                Integer status = clients.waitFor(240);
+                assertEquals(clients.stdout() + clients.stderr() + proxy.stderr(), Integer.valueOf(0), status);
+            } finally {
+                clients.close();
+            }
+            String out = clients.stdout();
+            String log = proxy.stderr();
+            assertFalse(log, log.contains("OutOfMemoryError"));
+            Matcher fit = FIT.matcher(log);
+            assertTrue("no client waited for memory:\n" + log, fit.find());
+            int places = Integer.parseInt(fit.group(1));
+            assertTrue(places + " places for " + CLIENTS + " clients", places > RELEASED && places < CLIENTS);
+            assertTrue(out, out.contains("served " + places + "\n"));
+            assertTrue("those who waited took the places given back: " + out, out.contains("then " + places + "\n"));
+            assertTrue(out, out.contains("failed 0"));
+
+            Peer info = Peer.run(dir, "nbdinfo", 60, "nbdinfo", "--size", uri);
+            assertEquals(info.stderr() + proxy.stderr(), 0, info.exitStatus());
+            assertEquals("67108864", info.stdout().strip());
+        }
+    }
+}
