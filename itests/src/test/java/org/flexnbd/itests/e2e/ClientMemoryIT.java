@@ -4,7 +4,6 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -38,13 +37,8 @@ public class ClientMemoryIT {
     public void tools() throws Exception {
         E2E.assumeDistribution();
         E2E.assumeTool("nbdkit");
-        E2E.assumeTool("nbdsh"); // Debian's python3-libnbd: the nbd module the client imports
         dir = tmp.getRoot().toPath();
-        client = dir.resolve("idle_clients.py");
-        try (InputStream in = ClientMemoryIT.class.getResourceAsStream("idle_clients.py")) {
-            assertTrue("idle_clients.py is not on the test class path", in != null);
-            Files.copy(in, client);
-        }
+        client = E2E.pythonClient("idle_clients.py", dir);
     }
 
     @Test

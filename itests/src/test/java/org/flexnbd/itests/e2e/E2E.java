@@ -35,6 +35,21 @@ final class E2E {
         Assume.assumeTrue(why, met);
     }
 
+    /**
+     * A python-libnbd client script from the tests' resources (beside this class), copied into {@code dir} to run:
+     * skipped without python3 and Debian's python3-libnbd, whose nbd module it imports (nbdsh comes with it).
+     */
+    static Path pythonClient(String name, Path dir) throws IOException {
+        assumeTool("python3");
+        assumeTool("nbdsh");
+        Path script = dir.resolve(name);
+        try (InputStream in = E2E.class.getResourceAsStream(name)) {
+            org.junit.Assert.assertTrue(name + " is not on the test class path", in != null);
+            Files.copy(in, script);
+        }
+        return script;
+    }
+
     /** A private copy of the distribution's tree, for tests that change its deploy/ or config/ folders. */
     static Path copyOfTheDistribution(Path to) throws IOException {
         Path from = Proxy.SCRIPT.getParent().getParent();

@@ -67,11 +67,8 @@ public class RequestLedgerTest {
 
     @Test
     public void aReplyReadOnAGenerationThatWasReplacedIsDroppedAndTheRequestAnsweredOnceOnTheNewOne() throws Exception {
-        ByteBuf data = pooled(512);
-        admit(write(1, data), 512);
-        long g1 = ledger.begin();
-        Request onWire = ledger.nextToSend(g1);
-        onWire.release();
+        long g1 = writeSentOnANewGeneration(1);
+        Request onWire = ledger.lookup(g1, 1);
         long g2 = ledger.begin();
         ledger.nextToSend(g2).release();
 
@@ -88,11 +85,8 @@ public class RequestLedgerTest {
 
     @Test
     public void aWitnessSeesTheSentRequestBeforeTheClientAndMayHoldTheAnswerBack() throws Exception {
-        ByteBuf data = pooled(512);
-        admit(write(1, data), 512);
-        long g1 = ledger.begin();
-        Request onWire = ledger.nextToSend(g1);
-        onWire.release();
+        long g1 = writeSentOnANewGeneration(1);
+        Request onWire = ledger.lookup(g1, 1);
         List<Request> seen = new ArrayList<>();
 
         ByteBuf late = pooled(0);
@@ -415,6 +409,14 @@ public class RequestLedgerTest {
 
     private static Request write(long cookie, ByteBuf data) {
         return new Request(0, Nbd.CMD_WRITE, cookie, 0, data.readableBytes(), data.nioBuffer(), data);
+    }
+
+    /** A WRITE of 512 bytes admitted and written on a new generation, whose token is returned. */
+    private long writeSentOnANewGeneration(long cookie) throws NbdException {
+        admit(write(cookie, pooled(512)), 512);
+        long g = ledger.begin();
+        ledger.nextToSend(g).release(); // the writer's reference, given back once written
+        return g;
     }
 
     private void admit(Request r, long cost) throws NbdException {
