@@ -1,7 +1,7 @@
 package org.flexnbd.downstream;
 
 import static org.junit.Assert.assertEquals;
-import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
 
 import java.util.ArrayList;
@@ -40,31 +40,15 @@ public class ClientMemoryTest {
         for (int i = 0; i < 90; i++) {
             places.add(m.take(PSK));
         }
-        CompletableFuture<ClientMemory.Place> next = CompletableFuture.supplyAsync(() -> {
-            try {
-                return m.take(PSK);
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        try {
-            next.get(200, TimeUnit.MILLISECONDS);
-            throw new AssertionError("a 91st client took memory that 90 hold");
-        } catch (TimeoutException expected) {
-            // it waits
-        }
+        CompletableFuture<ClientMemory.Place> next = arriving(m, PSK);
+        assertTrue("a 91st client took memory that 90 hold", stillWaiting(next));
         places.get(0).release();
         places.get(0).release(); // twice gives back once
         ClientMemory.Place p = next.get(10, TimeUnit.SECONDS);
-        assertFalse("and only one more fits", CompletableFuture.supplyAsync(() -> {
-            try {
-                m.take(PSK).release();
-                return true;
-            } catch (InterruptedException e) {
-                return false;
-            }
-        }).completeOnTimeout(false, 200, TimeUnit.MILLISECONDS).get());
+        CompletableFuture<ClientMemory.Place> another = arriving(m, PSK);
+        assertTrue("and only one more fits", stillWaiting(another));
         p.release();
+        another.get(10, TimeUnit.SECONDS).release();
         places.subList(1, places.size()).forEach(ClientMemory.Place::release);
     }
 
@@ -73,7 +57,7 @@ public class ClientMemoryTest {
         ClientMemory m = new ClientMemory(10, 96 * MIB, 16 * MIB + 256 * 1024, 224 * MIB, PSK);
         assertEquals(1, m.fit(PSK));
         m.take(PSK).release();
-        assertTrue("given back whole", m.take(PSK) != null);
+        assertNotNull("given back whole", arriving(m, PSK).get(10, TimeUnit.SECONDS));
     }
 
     @Test
@@ -81,16 +65,31 @@ public class ClientMemoryTest {
         ClientMemory m = new ClientMemory(2, 96 * MIB, 64 * MIB, 224 * MIB, TlsMemory.NONE);
         ClientMemory.Place a = m.take(TlsMemory.NONE);
         ClientMemory.Place b = m.take(TlsMemory.NONE);
-        CompletableFuture<Boolean> third = CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<ClientMemory.Place> third = arriving(m, TlsMemory.NONE);
+        assertTrue("a third waits", stillWaiting(third));
+        a.release();
+        third.get(10, TimeUnit.SECONDS).release();
+        b.release();
+    }
+
+    /** A client arriving while the test holds places: its take, on another thread. */
+    private static CompletableFuture<ClientMemory.Place> arriving(ClientMemory m, TlsMemory upstreamTls) {
+        return CompletableFuture.supplyAsync(() -> {
             try {
-                m.take(TlsMemory.NONE).release();
-                return true;
+                return m.take(upstreamTls);
             } catch (InterruptedException e) {
-                return false;
+                throw new IllegalStateException(e);
             }
         });
-        assertFalse("a third waits", third.completeOnTimeout(false, 200, TimeUnit.MILLISECONDS).get());
-        a.release();
-        b.release();
+    }
+
+    /** Whether the client is still without a place after 200 ms. */
+    private static boolean stillWaiting(CompletableFuture<ClientMemory.Place> client) throws Exception {
+        try {
+            client.get(200, TimeUnit.MILLISECONDS);
+            return false;
+        } catch (TimeoutException e) {
+            return true;
+        }
     }
 }

@@ -5,8 +5,8 @@ import java.nio.channels.ByteChannel;
 import java.nio.file.Path;
 
 import org.flexnbd.protocol.tls.SecureChannel;
-import org.flexnbd.protocol.tls.TlsMemory;
 import org.flexnbd.protocol.tls.TlsCredentials;
+import org.flexnbd.protocol.tls.TlsMemory;
 import org.flexnbd.protocol.tls.TlsMode;
 
 /**

@@ -97,7 +97,10 @@ public final class WriteJournal {
         TOO_LATE,
         /** Kept, or not needed (the journal is off, or a FUA write with nothing older). */
         KEPT,
-        /** Kept, and the journal is now half full or full: {@link #tellChanged} is due once the caller's locks are let go. */
+        /**
+         * Kept, and the journal is now half full or full: {@link #tellChanged} is due once the caller's locks are let
+         * go.
+         */
         KEPT_NOW_FULLER
     }
 
