@@ -39,6 +39,7 @@ import org.flexnbd.protocol.tls.StartTlsChannel;
 final class ClientTransmission implements EventLoop.Handler {
     private static final Logger LOG = Logger.getLogger(ClientTransmission.class.getName());
     private static final long DRAIN_MILLIS = 60_000;
+    private static final Runnable NO_TIMER = () -> { };
     /**
      * Replies made by the proxy itself (errors, read-ahead answers) a client may leave unread before its requests
      * are read no more: without it, a client sending bad requests and reading nothing would fill the heap.
@@ -84,6 +85,9 @@ final class ClientTransmission implements EventLoop.Handler {
     private boolean waitingForRoom;
     /** Whether a look at the room after {@link #ROOM_RECHECK_NANOS} is due on the host's timer. */
     private boolean recheckDue;
+    /** What cancels the timers this client has set, once it has gone: a timer holds the client until it is due. */
+    private Runnable cancelRecheck = NO_TIMER;
+    private Runnable cancelDisconnectDeadline = NO_TIMER;
     private Request disconnect;
     private long disconnectDeadline;
     private boolean finished;
@@ -364,7 +368,7 @@ final class ClientTransmission implements EventLoop.Handler {
         }
         if (!recheckDue) {
             recheckDue = true; // one at a time: a client may wait and be woken thousands of times a second
-            host.schedule(ROOM_RECHECK_NANOS, () -> {
+            cancelRecheck = host.schedule(ROOM_RECHECK_NANOS, () -> {
                 recheckDue = false;
                 roomMayBeThere();
             });
@@ -399,7 +403,8 @@ final class ClientTransmission implements EventLoop.Handler {
         disconnect = disc;
         disconnectDeadline = deadline;
         interest();
-        host.schedule(TimeUnit.MILLISECONDS.toNanos(Math.max(0, deadline - System.currentTimeMillis())) + 1,
+        cancelDisconnectDeadline = host.schedule(
+                TimeUnit.MILLISECONDS.toNanos(Math.max(0, deadline - System.currentTimeMillis())) + 1,
                 this::disconnectIfDone);
         disconnectIfDone();
     }
@@ -553,6 +558,9 @@ final class ClientTransmission implements EventLoop.Handler {
         if (key != null) {
             key.cancel();
         }
+        // Whatever it held, 60 s longer after a DISCONNECT, while the place it held already served another client.
+        cancelRecheck.run();
+        cancelDisconnectDeadline.run();
         readClock.stop();
         in.discardPayload();
         if (charged) {

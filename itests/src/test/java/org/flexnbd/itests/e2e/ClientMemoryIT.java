@@ -72,6 +72,15 @@ public class ClientMemoryIT {
             assertTrue("those who waited took the places given back: " + out, out.contains("then " + places + "\n"));
             assertTrue(out, out.contains("failed 0"));
 
+            // Each client left with a DISCONNECT, whose drain set a timer of a minute: the memory its place was given
+            // back for must go with it, not a minute later (a client arriving meanwhile once found the heap full).
+            long left = -1;
+            long deadline = System.currentTimeMillis() + 15_000;
+            while (left != 0 && System.currentTimeMillis() < deadline) {
+                left = E2E.liveInstances(proxy.process.pid(), "org.flexnbd.downstream.ClientTransmission", dir);
+            }
+            assertEquals("clients gone, their transmissions still alive", 0, left);
+
             Peer info = Peer.run(dir, "nbdinfo", 60, "nbdinfo", "--size", uri);
             assertEquals(info.stderr() + proxy.stderr(), 0, info.exitStatus());
             assertEquals("67108864", info.stdout().strip());

@@ -2,11 +2,13 @@ package org.flexnbd.itests.e2e;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.Assume;
 
@@ -48,6 +50,32 @@ final class E2E {
             Files.copy(in, script);
         }
         return script;
+    }
+
+    /**
+     * The objects of class {@code className} alive in the JVM {@code pid} after a full collection: jcmd's class
+     * histogram, its output in {@code scratch} (bounded: jcmd is destroyed after 60 s).
+     */
+    static long liveInstances(long pid, String className, Path scratch) throws IOException, InterruptedException {
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        Path histogram = Files.createTempFile(scratch, "histogram", ".txt");
+        Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), "GC.class_histogram")
+                .redirectErrorStream(true).redirectOutput(histogram.toFile()).start();
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("jcmd " + pid + " GC.class_histogram did not finish within 60 s");
+        }
+        String out = Files.readString(histogram, StandardCharsets.UTF_8);
+        if (!out.contains("java.lang.String ")) {
+            throw new AssertionError("no class histogram from jcmd " + pid + ":\n" + out);
+        }
+        for (String line : out.split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length >= 4 && f[3].equals(className)) {
+                return Long.parseLong(f[1]);
+            }
+        }
+        return 0;
     }
 
     /** A private copy of the distribution's tree, for tests that change its deploy/ or config/ folders. */

@@ -7,8 +7,6 @@ import static org.junit.Assert.assertTrue;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -72,7 +70,8 @@ public class ManyClientsIT {
                 }
                 // Their handshakes over, idle clients hold their transmissions' wire buffers only: two each, one for
                 // the client's socket and one for its upstream connection (six each when the handshakes' stayed).
-                long buffers = liveDirectBuffers(proxy.process.pid());
+                long buffers = E2E.liveInstances(proxy.process.pid(), "java.nio.DirectByteBuffer", tmp.newFolder().toPath());
+                assertTrue("no DirectByteBuffer in jcmd's histogram", buffers > 0);
                 assertTrue(buffers + " direct buffers alive for " + CLIENTS + " clients", buffers < 3L * CLIENTS);
             } finally {
                 for (ScriptedClient c : clients) {
@@ -86,25 +85,5 @@ public class ManyClientsIT {
             assertFalse(err, err.contains("OutOfMemoryError"));
             assertTrue(proxy.process.isAlive());
         }
-    }
-
-    /** The DirectByteBuffer objects alive in the JVM {@code pid} after a full collection (jcmd's class histogram). */
-    private long liveDirectBuffers(long pid) throws IOException, InterruptedException {
-        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
-        Path histogram = tmp.newFile("histogram.txt").toPath();
-        Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), "GC.class_histogram")
-                .redirectErrorStream(true).redirectOutput(histogram.toFile()).start();
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("jcmd " + pid + " GC.class_histogram did not finish within 60 s");
-        }
-        String out = Files.readString(histogram, StandardCharsets.UTF_8);
-        for (String line : out.split("\n")) {
-            String[] f = line.trim().split("\\s+");
-            if (f.length >= 4 && f[3].equals("java.nio.DirectByteBuffer")) {
-                return Long.parseLong(f[1]);
-            }
-        }
-        throw new AssertionError("no java.nio.DirectByteBuffer in jcmd's histogram:\n" + out);
     }
 }

@@ -26,7 +26,18 @@ public final class EventLoop implements Runnable {
         void failed(Throwable cause);
     }
 
-    private record Timer(long dueNanos, long order, Runnable task) implements Comparable<Timer> {
+    /** A task due at a time; cancelled, it lets go of its task at once and is dropped when due. */
+    private static final class Timer implements Comparable<Timer> {
+        final long dueNanos;
+        final long order;
+        volatile Runnable task;
+
+        Timer(long dueNanos, long order, Runnable task) {
+            this.dueNanos = dueNanos;
+            this.order = order;
+            this.task = task;
+        }
+
         @Override
         public int compareTo(Timer o) {
             int c = Long.compare(dueNanos - o.dueNanos, 0);
@@ -78,9 +89,15 @@ public final class EventLoop implements Runnable {
         }
     }
 
-    /** Runs {@code task} on the loop's thread after {@code delayNanos}; on the loop's thread only. */
-    public void schedule(long delayNanos, Runnable task) {
-        timers.add(new Timer(clock.getAsLong() + delayNanos, timerOrder++, task));
+    /**
+     * Runs {@code task} on the loop's thread after {@code delayNanos}; on the loop's thread only. Returns what cancels
+     * it, from any thread: a timer holds its task, and everything the task holds, until it is due, so that whoever
+     * is done before then (a client gone within the minute its DISCONNECT may take) lets go of it.
+     */
+    public Runnable schedule(long delayNanos, Runnable task) {
+        Timer t = new Timer(clock.getAsLong() + delayNanos, timerOrder++, task);
+        timers.add(t);
+        return () -> t.task = null;
     }
 
     /** Whether tasks handed in will still run: the loop has not been stopped. */
@@ -164,7 +181,10 @@ public final class EventLoop implements Runnable {
         Timer t;
         while ((t = timers.peek()) != null && t.dueNanos - now <= 0) {
             timers.poll();
-            t.task.run();
+            Runnable task = t.task;
+            if (task != null) {
+                task.run();
+            }
         }
     }
 

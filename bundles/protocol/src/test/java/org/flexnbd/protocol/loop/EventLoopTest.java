@@ -82,6 +82,19 @@ public class EventLoopTest {
     }
 
     @Test
+    public void aCancelledTimerDoesNotRun() throws InterruptedException {
+        List<String> ran = new CopyOnWriteArrayList<>();
+        CountDownLatch after = new CountDownLatch(1);
+        onLoop(() -> {
+            Runnable cancel = loop.schedule(TimeUnit.MILLISECONDS.toNanos(40), () -> ran.add("cancelled"));
+            loop.schedule(TimeUnit.MILLISECONDS.toNanos(80), () -> { ran.add("kept"); after.countDown(); });
+            cancel.run();
+        });
+        assertTrue(after.await(5, TimeUnit.SECONDS));
+        assertEquals(List.of("kept"), ran);
+    }
+
+    @Test
     public void aReadySocketCallsItsHandlerAndAHandlerThatThrowsLosesItsSocketOnly() throws Exception {
         CountDownLatch read = new CountDownLatch(1);
         CountDownLatch failed = new CountDownLatch(1);
