@@ -160,7 +160,6 @@ public final class WriteJournal {
      */
     public void flushed(Object origin, long mark, boolean multiConn) {
         boolean wake;
-        List<Request> durable = new ArrayList<>();
         synchronized (this) {
             boolean wasFull = isFull();
             Record r;
@@ -169,9 +168,7 @@ public final class WriteJournal {
                 if (!covered && !r.write.hasFlag(Nbd.CMD_FLAG_FUA)) {
                     break;
                 }
-                records.poll();
-                bytes -= r.bytes;
-                durable.add(r.write);
+                drop();
             }
             notifyAll();
             // Still half full: the connection whose own FLUSH this was may (must) send the next one, and its writer
@@ -183,12 +180,6 @@ public final class WriteJournal {
         // context switch per FLUSH, several per cent of the CPU with a FLUSH every few 4 KiB writes.
         if (wake) {
             changed.run();
-        }
-        // Newest first: the pool hands the buffers given back out again in that order, and the last written are the
-        // ones still in the processor's cache, so the next payloads are copied into warm memory, not into memory
-        // last touched a FLUSH ago.
-        for (int i = durable.size() - 1; i >= 0; i--) {
-            durable.get(i).release();
         }
     }
 

@@ -5,7 +5,6 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -17,8 +16,6 @@ import org.junit.After;
 import org.junit.Test;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.util.AbstractReferenceCounted;
-import io.netty.util.ReferenceCounted;
 
 /** The journal alone, with payloads in real pooled memory so that every reference it keeps is counted. */
 public class WriteJournalTest {
@@ -110,16 +107,6 @@ public class WriteJournalTest {
         assertEquals(List.of(after), replay);
         replay.forEach(Request::release);
         journal.replayEnded(clientA, true);
-    }
-
-    @Test
-    public void aFlushGivesTheNewestPayloadBackFirstSoThatThePoolHandsOutWarmMemoryNext() {
-        List<Long> givenBack = new ArrayList<>();
-        for (long cookie = 1; cookie <= 3; cookie++) {
-            ack(clientA, counted(cookie, givenBack));
-        }
-        journal.flushed(clientA, journal.mark(), true);
-        assertEquals(List.of(3L, 2L, 1L), givenBack);
     }
 
     @Test
@@ -297,22 +284,6 @@ public class WriteJournalTest {
         b.writerIndex(bytes);
         memory.add(b);
         return new Request(0, Nbd.CMD_WRITE, cookie, offset, bytes, b.nioBuffer(), b);
-    }
-
-    /** A write whose memory says, by its cookie, when its last reference goes. */
-    private static Request counted(long cookie, List<Long> givenBack) {
-        ReferenceCounted memory = new AbstractReferenceCounted() {
-            @Override
-            protected void deallocate() {
-                givenBack.add(cookie);
-            }
-
-            @Override
-            public ReferenceCounted touch(Object hint) {
-                return this;
-            }
-        };
-        return new Request(0, Nbd.CMD_WRITE, cookie, 0, 512, ByteBuffer.allocate(512), memory);
     }
 
     private static Request fua(Request w) {
