@@ -30,18 +30,25 @@ import org.bouncycastle.tls.crypto.impl.bc.BcTlsCrypto;
 final class PskTlsChannel implements SecureChannel {
     /** Plaintext per protocol call: one TLS record. */
     private static final int RECORD = 16 * 1024;
+    /**
+     * One record's ciphertext at most (TLS 1.2 allows 2048 bytes of expansion). The buffers hold one record, not
+     * four: every client holds three of them for as long as it stays, idle or not, and four records each cost 150 KiB
+     * of heap more per side, which limited how many clients the default heap serves; the ciphers, not the extra
+     * system calls, set the pace.
+     */
+    private static final int WIRE = RECORD + 2048;
 
     private final ByteChannel raw;
     private final TlsProtocol protocol;
     private final ContextHolder peer;
     private final ReentrantLock reading = new ReentrantLock();
     private final ReentrantLock writing = new ReentrantLock();
-    private final ByteBuffer rawIn = ByteBuffer.allocate(4 * RECORD + 512);
+    private final ByteBuffer rawIn = ByteBuffer.allocate(WIRE);
     private final byte[] plain = new byte[RECORD];
     /** Ciphertext the protocol produced and nobody has written yet; guarded by {@code protocol}. */
-    private ByteBuffer queued = ByteBuffer.allocate(4 * RECORD + 512);
+    private ByteBuffer queued = ByteBuffer.allocate(WIRE);
     /** The buffer {@code queued} is swapped with when it is written out; guarded by {@code writing}. */
-    private ByteBuffer spare = ByteBuffer.allocate(4 * RECORD + 512);
+    private ByteBuffer spare = ByteBuffer.allocate(WIRE);
     /** Ciphertext being written (flipped), which a full non-blocking socket left part of; guarded by {@code writing}. */
     private ByteBuffer draining;
     private boolean inputEnded;
@@ -270,7 +277,7 @@ final class PskTlsChannel implements SecureChannel {
                     synchronized (protocol) {
                         protocol.writeApplicationData(plain, 0, n);
                         queueOutput();
-                        full = queued.position() >= 4 * RECORD;
+                        full = queued.position() >= RECORD;
                     }
                     total += n;
                     if (full && !send()) {
