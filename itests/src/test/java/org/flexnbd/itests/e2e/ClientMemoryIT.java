@@ -19,8 +19,8 @@ import org.junit.rules.TemporaryFolder;
  * The memory of TLS counted in a client's place. With pre-shared keys on both sides a client held about half a MiB
  * of heap; under the start script's 64 MiB heap, 129 idle ones once ran it out (an OutOfMemoryError in a client's
  * thread and in an upstream loop) while {@code --max-clients} allowed 300. Now the clients beyond what the memory
- * holds wait, unanswered, and are served as others leave. A client now holds about 200 KiB, counted as 288: the heap
- * holds about 160 of them, so more come.
+ * holds wait, unanswered, and are served as others leave. A client now holds about 240 KiB, counted as 320: the heap
+ * holds about 145 of them, so more come.
  */
 public class ClientMemoryIT {
     private static final int CLIENTS = 220;
