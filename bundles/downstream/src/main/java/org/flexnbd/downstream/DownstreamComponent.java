@@ -63,6 +63,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private final ClientTls tls;
     private final ClientAdmission admission;
     private volatile Upstream upstream;
+    private final UnflushedWrites unflushed = new UnflushedWrites();
     private volatile boolean stopping;
     private final UpstreamSwitch<ClientSession> upstreamSwitch = new UpstreamSwitch<>(sessions, ClientSession::peer);
 
@@ -135,6 +136,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindUpstream(Upstream u) {
+        unflushed.handTo(u);
         upstream = u;
         upstreamSwitch.moveAll("move to the new upstream service", s -> s.upstreamArrived(u));
     }
@@ -144,6 +146,11 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             upstream = null;
         }
         upstreamSwitch.moveAll("leave the upstream service that went away", s -> s.upstreamGone(u));
+        unflushed.takeFrom(u);
+        Upstream next = upstream;
+        if (next != null) {
+            unflushed.handTo(next); // a service bound before this one went: it takes them now
+        }
     }
 
     /**
@@ -341,6 +348,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         }
         drain();
         upstreamSwitch.stop();
+        unflushed.dropAll();
     }
 
     /**

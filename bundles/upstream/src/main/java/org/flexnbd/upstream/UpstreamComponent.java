@@ -10,6 +10,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
+import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.Watchdog;
 import org.flexnbd.protocol.service.RequestLedger;
@@ -242,6 +243,34 @@ public final class UpstreamComponent implements Upstream {
         long now = System.nanoTime();
         for (UpstreamLink l : all) {
             l.checkProgress(now, timeoutNanos);
+        }
+    }
+
+    @Override
+    public List<Request> handOverUnflushed() {
+        try {
+            journal.drain(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        List<Request> left = journal.handOver();
+        if (!left.isEmpty()) {
+            LOG.warning("stopping with " + left.size() + " acknowledged writes not yet flushed upstream; they go to"
+                    + " the next upstream connector, which writes them first");
+        }
+        return left;
+    }
+
+    @Override
+    public void adoptUnflushed(List<Request> writes) {
+        long ended = journal.adopt(writes);
+        if (ended < 0) {
+            return;
+        }
+        LOG.info("took over " + writes.size() + " acknowledged writes not yet flushed upstream from the connector"
+                + " before; they are written first");
+        for (UpstreamLink l : allLinks()) {
+            l.dropEpoch(ended);
         }
     }
 

@@ -72,7 +72,7 @@ public class JournalIT {
     /** The journal as shipped (on: the default configuration); every acknowledged write survives the crash. */
     @Test
     public void acknowledgedWritesSurviveAnUpstreamCrashBeforeFlush() throws Exception {
-        CrashOutcome o = crashBeforeFlush(null);
+        CrashOutcome o = crashBeforeFlush(null, (home, proxy) -> { });
         assertEquals("blocks read back after the crash and a successful FLUSH (new/old/other: " + o.counts()
                 + ")\nclient: " + o.clientOut + "\nproxy: " + o.proxyLog, BLOCKS, o.fresh);
         assertEquals("what the upstream's file holds, after the client left, in the region written\nproxy: "
@@ -85,13 +85,58 @@ public class JournalIT {
     }
 
     /**
+     * The same crash, and while the upstream is down an operator edits the upstream's configuration: the connector
+     * stops and a new one starts. The journal goes from one to the next through the listener and is written first;
+     * it used to die with the connector, and every block read back old after a FLUSH that succeeded.
+     */
+    @Test
+    public void acknowledgedWritesSurviveAConfigurationEditWhileTheUpstreamIsDown() throws Exception {
+        survivesAConnectorRestart((home, proxy) -> {
+            Path cfg = home.resolve("config/org.flexnbd.upstream.cfg");
+            Path staged = cfg.resolveSibling("upstream.cfg.tmp");
+            Files.writeString(staged, Files.readString(cfg).replaceAll("(?m)^reconnectMaxDelayMillis=.*$", "")
+                    + "\nreconnectMaxDelayMillis=1500\n");
+            Files.move(staged, cfg, StandardCopyOption.ATOMIC_MOVE);
+        });
+    }
+
+    /** The same with a hot update of the upstream bundle while the upstream is down. */
+    @Test
+    public void acknowledgedWritesSurviveAHotUpdateWhileTheUpstreamIsDown() throws Exception {
+        survivesAConnectorRestart((home, proxy) -> {
+            Path staged = home.resolve("deploy/.flexnbd-upstream.jar.tmp");
+            Files.copy(home.resolve("bundle/flexnbd-upstream.jar"), staged);
+            Files.move(staged, home.resolve("deploy/flexnbd-upstream.jar"), StandardCopyOption.ATOMIC_MOVE);
+        });
+    }
+
+    private void survivesAConnectorRestart(WhileDown restart) throws Exception {
+        CrashOutcome o = crashBeforeFlush(null, (home, proxy) -> {
+            restart.act(home, proxy);
+            // The build before logged that it dropped them ("as safe as the upstream's cache").
+            String log = proxy.awaitStderr(l -> l.contains("took over ") || l.contains("as safe as"), 30);
+            assertTrue("the connector did not restart\nproxy: " + log, log.contains("stopping with"));
+        });
+        assertEquals("blocks read back after the crash, a connector restart and a successful FLUSH (new/old/other: "
+                + o.counts() + ")\nclient: " + o.clientOut + "\nproxy: " + o.proxyLog, BLOCKS, o.fresh);
+        assertEquals("what the upstream's file holds in the region written\nproxy: " + o.proxyLog,
+                sha256(o.newData), o.diskRegionSha);
+        assertTrue(o.proxyLog, o.proxyLog.contains("took over " + BLOCKS + " acknowledged writes"));
+    }
+
+    /** What happens while the upstream is down, before it comes back. */
+    private interface WhileDown {
+        void act(Path home, Proxy proxy) throws Exception;
+    }
+
+    /**
      * The same crash with the journal switched off ({@code journalBytes=0}): the FLUSH still succeeds, on an upstream
      * that never had the writes, and the client reads back what the region held before. The loss the journal exists
      * to prevent is real and this harness sees it.
      */
     @Test
     public void withTheJournalOffTheSameCrashLosesAcknowledgedWrites() throws Exception {
-        CrashOutcome o = crashBeforeFlush(0L);
+        CrashOutcome o = crashBeforeFlush(0L, (home, proxy) -> { });
         assertEquals("no block may read back as something neither written nor there before (new/old/other: "
                 + o.counts() + ")\nclient: " + o.clientOut, 0, o.other);
         assertTrue("with journalBytes=0 the crash should lose the unflushed writes, yet every block read back new: "
@@ -247,9 +292,10 @@ public class JournalIT {
 
     /**
      * 64 blocks of 64 KiB written through the proxy, acknowledged, not flushed; the upstream killed and restarted;
-     * the client's FLUSH, then its read-back. {@code journalBytes}: null leaves the configuration as shipped.
+     * the client's FLUSH, then its read-back. {@code journalBytes}: null leaves the configuration as shipped;
+     * {@code whileDown} runs between the kill and the restart.
      */
-    private CrashOutcome crashBeforeFlush(Long journalBytes) throws Exception {
+    private CrashOutcome crashBeforeFlush(Long journalBytes, WhileDown whileDown) throws Exception {
         Path dir = tmp.getRoot().toPath();
         Path home = appliance(dir, journalBytes);
         Path disk = E2E.randomFile(shm, "upstream.img", DISK);
@@ -271,6 +317,7 @@ public class JournalIT {
                         Integer.toString(BLOCK), newFile.toString(), oldData.toString())) {
             awaitSignal(signals.resolve("written"), c, proxy);
             up.kill9();
+            whileDown.act(home, proxy);
             up = writeback(dir, upPort, disk).start();
             touch(signals.resolve("go"));
             Integer status = c.waitFor(60);

@@ -2,7 +2,9 @@ package org.flexnbd.protocol.service;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 
+import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.tls.TlsMemory;
 
@@ -43,4 +45,22 @@ public interface Upstream {
      * with the reason, and stays where it was when the new server cannot be reached or serves something else.
      */
     void retarget(String address, int port) throws IOException;
+
+    /**
+     * This service is going away (its configuration changed, its bundle is updated): after a FLUSH of its own, for
+     * a short while, the writes it acknowledged that the upstream may still lose (the upstream is down), in order,
+     * each with a reference for the caller, who hands them to the next service ({@link #adoptUnflushed}). None
+     * without a write journal.
+     */
+    default List<Request> handOverUnflushed() {
+        return List.of();
+    }
+
+    /**
+     * The writes the service before this one handed over ({@link #handOverUnflushed}), with their references: written
+     * first, in their order, before anything else, and kept until a FLUSH covers them.
+     */
+    default void adoptUnflushed(List<Request> writes) {
+        writes.forEach(Request::release);
+    }
 }

@@ -285,10 +285,60 @@ public final class WriteJournal {
                 for (Record r : records) {
                     r.origin = replayer;
                 }
+                while (!on() && !records.isEmpty()) {
+                    drop(); // adopted with the journal off: written again, as durable as any write now
+                }
             }
             notifyAll();
         }
         changed.run();
+    }
+
+    // ---- from one connector to the next
+
+    /**
+     * The connector stops (its configuration changed, its bundle is updated) with writes a FLUSH of its own could not
+     * make durable, the upstream being down: they go to the caller, in order, each with the journal's reference, to
+     * be handed to the next connector ({@link #adopt}), since the upstream may still lose them. Leaves it empty.
+     */
+    public List<Request> handOver() {
+        List<Request> all = new ArrayList<>();
+        synchronized (this) {
+            Record r;
+            while ((r = records.poll()) != null) {
+                bytes -= r.bytes;
+                all.add(r.write);
+            }
+            notifyAll();
+        }
+        changed.run();
+        return all;
+    }
+
+    /**
+     * The writes the connector before this one handed over ({@link #handOver}), in their order, with their
+     * references: they are older than anything this journal holds, so they go ahead of it, and everything is written
+     * again, as after a loss, before any connection sends anything. Every write is numbered anew, after every mark
+     * already taken: a FLUSH written before now covers none of them. Returns the epoch that ended, whose connections
+     * must be replaced; -1 when there was nothing to adopt. With the journal off they are written all the same, then
+     * let go.
+     */
+    public synchronized long adopt(List<Request> writes) {
+        if (writes.isEmpty()) {
+            return -1;
+        }
+        List<Record> mine = new ArrayList<>(records);
+        records.clear();
+        for (Request w : writes) {
+            Record r = new Record(++lastSeq, null, w);
+            records.add(r);
+            bytes += r.bytes;
+        }
+        for (Record r : mine) {
+            records.add(new Record(++lastSeq, r.origin, r.write));
+        }
+        replayDue = true;
+        return epoch++;
     }
 
     /** Waits, at most {@code millis}, while connections must hold back. */

@@ -110,6 +110,65 @@ public class WriteJournalTest {
     }
 
     @Test
+    public void aStoppingConnectorsWritesAreWrittenFirstByTheNextOneAndKeptUntilAFlush() {
+        Request a1 = ack(clientA, write(1, 0, 4096));
+        Request b1 = ack(clientB, write(1, 4096, 4096));
+        List<Request> handed = journal.handOver();
+        assertEquals(List.of(a1, b1), handed);
+        assertEquals("the stopping journal keeps nothing", 0, journal.requests());
+        assertEquals(0, journal.bytes());
+
+        WriteJournal next = new WriteJournal(64 * 1024, changes::incrementAndGet);
+        long before = next.epoch();
+        Request early = write(2, 0, 512); // acknowledged on a connection of the new connector already
+        assertTrue(next.acknowledged(clientA, before, early));
+        early.release();
+        assertEquals("the epoch that ended", before, next.adopt(handed));
+        assertTrue("nothing goes out before they are written again", next.holding());
+        Request late = write(3, 0, 512);
+        assertFalse("an acknowledgement read on a connection of the ended epoch comes too late",
+                next.acknowledged(clientA, before, late));
+        late.release();
+        List<Request> replay = next.beginReplay("link-9");
+        assertEquals("the handed-over writes are older than what the new journal had: they go first, in their order",
+                List.of(a1, b1, early), replay);
+        replay.forEach(Request::release);
+        next.replayEnded("link-9", true);
+        assertFalse(next.holding());
+        assertEquals("kept until a FLUSH", 3, next.requests());
+        next.flushed("link-9", next.mark(), true);
+        assertEquals(0, next.requests());
+        Request kept = write(4, 0, 512);
+        assertTrue(next.acknowledged(clientA, next.epoch(), kept));
+        kept.release();
+        long markBefore = next.mark();
+        next.adopt(List.of(write(5, 0, 512)));
+        next.flushed(clientA, markBefore, true);
+        assertEquals("a FLUSH written before the adoption covers none of what it renumbered", 2, next.requests());
+        List<Request> again = next.beginReplay("link-9");
+        assertEquals(kept, again.get(1));
+        again.forEach(Request::release);
+        next.replayEnded("link-9", true);
+        assertEquals("nothing to adopt", -1, next.adopt(List.of()));
+        next.close();
+    }
+
+    @Test
+    public void withTheJournalOffAdoptedWritesAreWrittenAgainThenLetGo() {
+        List<Request> handed = List.of(ack(clientA, write(1, 0, 4096)));
+        List<Request> mine = journal.handOver();
+        assertEquals(handed, mine);
+        WriteJournal off = new WriteJournal(0, changes::incrementAndGet);
+        off.adopt(mine);
+        assertTrue(off.holding());
+        List<Request> replay = off.beginReplay("link-9");
+        assertEquals(handed, replay);
+        replay.forEach(Request::release);
+        off.replayEnded("link-9", true);
+        assertEquals(0, off.requests());
+    }
+
+    @Test
     public void withoutMultiConnAFlushCoversOnlyItsOwnConnectionsWritesFromTheOldestOn() {
         ack(clientA, write(1, 0, 4096));
         ack(clientB, write(1, 4096, 4096));
