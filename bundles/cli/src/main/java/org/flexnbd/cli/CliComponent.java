@@ -46,6 +46,7 @@ public final class CliComponent {
     private final Supplier<String[]> args;
     private final IntConsumer exit;
     private final OsgiAppliance appliance;
+    private final ConfigDefaults defaults;
     private final Thread thread;
     private final Path configDirectory;
     private volatile Path demoDirectory;
@@ -63,7 +64,8 @@ public final class CliComponent {
         this.context = context;
         this.configDirectory = configDirectory(context.getProperty(CONFIG_PROPERTY),
                 context.getProperty(HOME_PROPERTY));
-        this.appliance = new OsgiAppliance(context, configAdmin, new ConfigDefaults(configDirectory));
+        this.defaults = new ConfigDefaults(configDirectory);
+        this.appliance = new OsgiAppliance(context, configAdmin, defaults);
         this.thread = new Thread(this::run, "cli");
         thread.setDaemon(true);
         thread.start();
@@ -131,6 +133,7 @@ public final class CliComponent {
             watcher = new ConfigWatcher(configDirectory,
                     Set.of(Pids.DEMO, Pids.UPSTREAM, Pids.DOWNSTREAM, Pids.MANAGEMENT), pid -> {
                         try {
+                            defaults.requireSettings(pid);
                             startup.reapply(pid);
                         } catch (ConfigDefaults.ConfigException e) {
                             LOG.severe(configDirectory.resolve(pid + ".cfg") + " refused: " + e.getMessage()

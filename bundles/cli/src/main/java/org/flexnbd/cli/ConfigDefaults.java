@@ -24,6 +24,22 @@ final class ConfigDefaults {
         this.directory = directory;
     }
 
+    /**
+     * A running appliance's PID.cfg changed: it must still be there and hold a setting. A file removed or emptied (a
+     * slip, an editor that truncates before it writes) would put every setting back to its default, TLS and
+     * {@code allow=} with them: the proxy would go on serving, in plain text, to anyone. Refused instead, as any bad
+     * edit is.
+     */
+    void requireSettings(String pid) throws ConfigException {
+        Path file = directory.resolve(pid + ".cfg");
+        if (!Files.isRegularFile(file)) {
+            throw new ConfigException(file + " is gone; put it back to change the configuration");
+        }
+        if (read(pid).isEmpty()) {
+            throw new ConfigException(file + " holds no setting");
+        }
+    }
+
     /** The typed properties of PID.cfg; empty when there is no such file. */
     Map<String, Object> read(String pid) throws ConfigException {
         Map<String, Object> typed = new LinkedHashMap<>();

@@ -17,6 +17,28 @@ public class ConfigDefaultsTest {
     public TemporaryFolder tmp = new TemporaryFolder();
 
     @Test
+    public void aRunningAppliancesFileMustStayAndHoldASetting() throws Exception {
+        Path dir = tmp.getRoot().toPath();
+        Path file = dir.resolve(Pids.DOWNSTREAM + ".cfg");
+        ConfigDefaults d = new ConfigDefaults(dir);
+        Files.writeString(file, "tls=require\n");
+        d.requireSettings(Pids.DOWNSTREAM);
+        Files.writeString(file, "# only a comment\n\n");
+        assertRefused(d, "holds no setting");
+        Files.delete(file);
+        assertRefused(d, "is gone");
+    }
+
+    private static void assertRefused(ConfigDefaults d, String why) {
+        try {
+            d.requireSettings(Pids.DOWNSTREAM);
+            fail("accepted; expected: " + why);
+        } catch (ConfigDefaults.ConfigException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains(why));
+        }
+    }
+
+    @Test
     public void valuesAreTypedAsTheComponentsReadThem() throws Exception {
         Path dir = tmp.getRoot().toPath();
         Files.writeString(dir.resolve("org.flexnbd.upstream.cfg"), "# a comment\n"

@@ -50,10 +50,17 @@ public class BadConfigEditIT {
             awaitLine(proxy, "E:", "more than a configuration file may hold");
             assertServes(client, 3);
 
+            // Emptied or removed, the file would put every setting back to its default (TLS off, allow= empty).
+            replace(cfg, "# nothing left\n");
+            awaitLine(proxy, "E:", "holds no setting");
+            Files.delete(cfg);
+            awaitLine(proxy, "E:", "is gone");
+            assertServes(client, 5);
+
             replace(cfg, original.replace("timeoutSeconds=30", "timeoutSeconds=29"));
             awaitLine(proxy, "I:", APPLIED);
             assertServes(client, 4);
-            assertEquals("only the good edit was applied", 1,
+            assertEquals("only the good edit was applied, not the emptied file nor the removed one", 1,
                     proxy.stderr().lines().filter(l -> l.contains(APPLIED)).count());
             assertTrue(proxy.stderr(), proxy.stderr().lines().noneMatch(l -> l.startsWith("F:")));
         }
