@@ -37,6 +37,7 @@ final class OsgiAppliance implements Appliance, AutoCloseable {
         Map<String, Object> merged = defaults.read(pid);
         merged.putAll(flags);
         ranges.check(pid, merged);
+        TlsFiles.check(pid, merged);
         try {
             Configuration configuration = configAdmin.getConfiguration(pid, "?");
             // Unchanged properties (the cli running again after an update of its bundle, a .cfg file saved without
@@ -54,6 +55,7 @@ final class OsgiAppliance implements Appliance, AutoCloseable {
         Map<String, Object> merged = defaults.read(pid);
         merged.putAll(flags);
         ranges.check(pid, merged);
+        TlsFiles.check(pid, merged);
     }
 
     @Override

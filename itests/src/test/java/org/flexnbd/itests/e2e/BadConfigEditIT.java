@@ -1,6 +1,7 @@
 package org.flexnbd.itests.e2e;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
 import java.io.RandomAccessFile;
@@ -57,9 +58,17 @@ public class BadConfigEditIT {
             awaitLine(proxy, "E:", "is gone");
             assertServes(client, 5);
 
+            // TLS the listener could not start with: applied, it dropped every client, then the process exited.
+            Path listener = home.resolve("config/org.flexnbd.downstream.cfg");
+            replace(listener, Files.readString(listener).replace("tls=off", "tls=require")
+                    .replace("tlsCertificates=", "tlsCertificates=" + dir.resolve("no-such-folder")));
+            awaitLine(proxy, "E:", "TLS:");
+            assertServes(client, 6);
+
             replace(cfg, original.replace("timeoutSeconds=30", "timeoutSeconds=29"));
             awaitLine(proxy, "I:", APPLIED);
             assertServes(client, 4);
+            assertFalse(proxy.stderr(), proxy.stderr().contains("org.flexnbd.downstream.cfg changed"));
             assertEquals("only the good edit was applied, not the emptied file nor the removed one", 1,
                     proxy.stderr().lines().filter(l -> l.contains(APPLIED)).count());
             assertTrue(proxy.stderr(), proxy.stderr().lines().noneMatch(l -> l.startsWith("F:")));
