@@ -9,7 +9,10 @@ import java.util.logging.Logger;
 /**
  * Gets a link its next connection after one was lost: tries again and again, with back-off, until a server answers
  * that serves the very export the proxy's clients were given (a server now serving something else is refused,
- * loudly, and tried again later). Logs the first failed attempt and every tenth.
+ * loudly, and tried again later). Logs the first failed attempt and every tenth. When another link gets a
+ * connection, the pause ends at once ({@link Comeback}), once: until a connection of its own has answered something,
+ * its next pauses run their course, so that an upstream that accepts and then fails every connection is not
+ * hammered by links waking one another.
  */
 final class Reconnector {
     private static final Logger LOG = Logger.getLogger(Reconnector.class.getName());
@@ -20,25 +23,35 @@ final class Reconnector {
     private final Backoff backoff;
     private final long maxDelayMillis;
     private final BooleanSupplier stopped;
+    private final Comeback comeback;
     private int attempts;
+    private boolean cutShort;
 
     Reconnector(Supplier<Connector> connectors, ReferenceExport reference, Stats stats, long maxDelayMillis,
-            BooleanSupplier stopped) {
+            BooleanSupplier stopped, Comeback comeback) {
         this.connectors = connectors;
         this.reference = reference;
         this.stats = stats;
         this.backoff = new Backoff(maxDelayMillis);
         this.maxDelayMillis = maxDelayMillis;
         this.stopped = stopped;
+        this.comeback = comeback;
     }
 
     /** The next connection to the same export; null once stopped. */
     Connection next() throws InterruptedException {
+        long mark = comeback.mark();
         while (!stopped.getAsBoolean()) {
             Connector connector = connectors.get();
             Connection c;
             try {
-                Thread.sleep(backoff.nextDelayMillis());
+                long delay = backoff.nextDelayMillis();
+                if (cutShort) {
+                    Thread.sleep(delay);
+                } else {
+                    cutShort = comeback.pause(mark, delay);
+                }
+                mark = comeback.mark();
                 attempts++;
                 c = connector.connect();
             } catch (InterruptedIOException e) {
@@ -57,6 +70,7 @@ final class Reconnector {
             }
             String change = reference.check(c.export);
             if (change == null) {
+                comeback.connected();
                 return c;
             }
             LOG.severe("upstream " + connector.endpoint() + " now serves a different export (" + change
@@ -77,6 +91,12 @@ final class Reconnector {
         attempts = 0;
     }
 
+    /** The connection was given up for a reason of the proxy's own (the journal is written again first). */
+    void replaced() {
+        backoff.reset();
+        cutShort = false;
+    }
+
     /**
      * Only a connection that answered something, or lasted, resets the pace: a server that accepts and then refuses
      * everything (ESHUTDOWN, a reset) must not be hammered.
@@ -84,6 +104,7 @@ final class Reconnector {
     void connectionEnded(Connection c) {
         if (c.hasDelivered() || c.ageMillis() > maxDelayMillis) {
             backoff.reset();
+            cutShort = false;
         }
     }
 }

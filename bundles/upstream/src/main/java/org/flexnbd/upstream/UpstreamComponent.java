@@ -40,6 +40,7 @@ public final class UpstreamComponent implements Upstream {
     private final ScheduledExecutorService timer;
     private final Watchdog watchdog;
     private final ReferenceExport reference = new ReferenceExport();
+    private final Comeback comeback = new Comeback();
     private final Stats stats = new Stats();
     private final long maxDelayMillis;
     private final long connectMillis;
@@ -136,7 +137,7 @@ public final class UpstreamComponent implements Upstream {
         String name = "upstream-" + (links.size() + 1);
         UpstreamLink[] self = new UpstreamLink[1];
         UpstreamLink link = new UpstreamLink(name, () -> connector, reference, stats, maxDelayMillis, first,
-                () -> returned(self[0]), journal, this::lost);
+                () -> returned(self[0]), journal, this::lost, comeback);
         self[0] = link;
         links.add(link);
         idle.add(link);

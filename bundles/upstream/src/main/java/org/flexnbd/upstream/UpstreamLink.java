@@ -57,20 +57,22 @@ final class UpstreamLink {
     private boolean closed;
     /** The connection writing the journal again, before it starts: watched for progress like a started one. */
     private volatile Connection replayingOn;
+    /** The connection was given up for the journal's sake, not for a fault of the upstream: no pause before the next. */
+    private volatile boolean replacedForJournal;
     private final Thread thread;
 
     /**
      * @param onLoss told the journal epoch of a connection lost while the upstream may have lost acknowledged writes
      */
     UpstreamLink(String name, Supplier<Connector> connectors, ReferenceExport reference, Stats stats, long maxDelayMillis,
-            Connection first, Runnable onIdle, WriteJournal journal, LongConsumer onLoss) {
+            Connection first, Runnable onIdle, WriteJournal journal, LongConsumer onLoss, Comeback comeback) {
         this.name = name;
         this.journal = journal;
         this.onLoss = onLoss;
         this.connectors = connectors;
         this.reference = reference;
         this.stats = stats;
-        this.reconnector = new Reconnector(connectors, reference, stats, maxDelayMillis, this::isClosed);
+        this.reconnector = new Reconnector(connectors, reference, stats, maxDelayMillis, this::isClosed, comeback);
         this.onIdle = onIdle;
         try {
             this.loop = new EventLoop();
@@ -343,6 +345,10 @@ final class UpstreamLink {
             }
             ended(c);
             reconnector.connectionEnded(c);
+            if (replacedForJournal) {
+                replacedForJournal = false;
+                reconnector.replaced();
+            }
             lost = !c.isQuiet();
             if (lost && !isClosed()) {
                 stats.failed(c.failure());
@@ -414,6 +420,7 @@ final class UpstreamLink {
         synchronized (lock) {
             Connection c = connection;
             if (c != null && c.journal().epoch() <= e) {
+                replacedForJournal = true;
                 c.fail("another upstream connection was lost; the journal is replayed first", false);
             }
         }

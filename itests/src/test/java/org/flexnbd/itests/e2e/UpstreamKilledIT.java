@@ -4,8 +4,11 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
 import java.io.RandomAccessFile;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
+import org.flexnbd.protocol.Reply;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Rule;
@@ -97,5 +100,46 @@ public class UpstreamKilledIT {
             up = upstream(port).start();
         }
         return up;
+    }
+
+    /**
+     * After an outage, a link that finds the upstream back wakes the others, which were waiting out their back-off.
+     * Client a's request stays unanswered through the outage, long enough for its link's pauses to reach 6.4 s; a
+     * new client's link (new: a and a second client hold the readiness probe's link and one more) connects at once,
+     * and a's request is answered right after, not when a's next attempt comes, 12.7 s after the loss (its
+     * unanswered writes would otherwise land after whatever the new client wrote meanwhile).
+     */
+    @Test
+    public void aLinkThatFindsTheUpstreamBackWakesTheOthersWaitingOutTheirBackOff() throws Exception {
+        Path dir = tmp.getRoot().toPath();
+        Path home = E2E.copyOfTheDistribution(dir.resolve("appliance"));
+        Path cfg = home.resolve("config/org.flexnbd.upstream.cfg");
+        Files.writeString(cfg, Files.readString(cfg).replace("reconnectMaxDelayMillis=5000",
+                "reconnectMaxDelayMillis=30000"));
+        int upPort = Peer.freePort();
+        Nbdkit up = new Nbdkit(dir, upPort, "memory", "1M").start();
+        try (Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                Integer.toString(upPort), "--max-clients", "3", "-v");
+                ScriptedClient a = new ScriptedClient(proxy.port);
+                ScriptedClient other = new ScriptedClient(proxy.port)) {
+            assertEquals(0, a.call(ScriptedClient.read(1, 0, 4096)).error());
+            assertEquals(0, other.call(ScriptedClient.read(1, 0, 4096)).error());
+            up.kill9();
+            a.send(ScriptedClient.read(2, 0, 4096));
+            Thread.sleep(7_000); // a's link tries at 0, 0.1, 0.3 ... 3.1 and 6.3 s after the loss; the next at 12.7 s
+            up = new Nbdkit(dir, upPort, "memory", "1M").start();
+            try (ScriptedClient b = new ScriptedClient(proxy.port)) {
+                assertEquals(0, b.call(ScriptedClient.read(3, 0, 4096)).error());
+                long answeredB = System.nanoTime();
+                Reply r = a.next();
+                long later = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - answeredB);
+                assertEquals(2, r.cookie());
+                assertEquals(0, r.error());
+                assertTrue("a's request answered " + later + " ms after b's: its link waited out its back-off\n"
+                        + proxy.stderr(), later < 2500);
+            }
+        } finally {
+            up.close();
+        }
     }
 }
