@@ -89,6 +89,28 @@ public class DrainIT {
     }
 
     /**
+     * An upstream that stops answering: SIGTERM still exits 0 within the drain bound, and the request dropped at the
+     * bound is logged (a client's connection drops; the operator learns why).
+     */
+    @Test
+    public void aRequestTheUpstreamNeverAnswersIsDroppedAtTheBoundAndLogged() throws Exception {
+        Path dir = tmp.getRoot().toPath();
+        try (ScriptedUpstream up = new ScriptedUpstream(ScriptedUpstream.Fault.STALL_ON_READ, 0);
+                Proxy proxy = Proxy.start(dir, Peer.freePort(), "-C", "127.0.0.1", "-P", Integer.toString(up.port()));
+                ScriptedClient c = new ScriptedClient(proxy.port)) {
+            c.send(ScriptedClient.read(1, 0, BLOCK));
+            Thread.sleep(500);
+            long start = System.nanoTime();
+            proxy.process.signal("TERM");
+            Integer status = proxy.process.waitFor(20);
+            long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertEquals(proxy.stderr(), Integer.valueOf(0), status);
+            assertTrue("stopped in " + took + " ms", took < 5000 + 3000);
+            assertTrue(proxy.stderr(), proxy.stderr().contains("closed at the drain bound with 1 requests unanswered"));
+        }
+    }
+
+    /**
      * Keeps DEPTH writes in flight on its own region until the proxy closes the connection; each block's fill changes
      * with every write to it, and only acknowledged writes are recorded (one write in flight per block at a time).
      */
