@@ -52,6 +52,7 @@ public final class CliComponent {
     private volatile Path demoDirectory;
     private volatile ConfigWatcher watcher;
     private volatile ListenerGuard guard;
+    private volatile boolean stopping;
     private final BundleContext context;
 
     @Activate
@@ -110,6 +111,11 @@ public final class CliComponent {
             startup.run();
             guard = new ListenerGuard(context, exit, LISTENER_GRACE);
         } catch (StartupFailure e) {
+            if (stopping) {
+                // A stop asked for during the start (SIGTERM while the upstream's handshake was awaited): no failure.
+                LOG.info("stopped during the start: " + e.getMessage());
+                return;
+            }
             LOG.log(FATAL, e.getMessage());
             exit.accept(e.status());
         } catch (IOException e) {
@@ -119,6 +125,10 @@ public final class CliComponent {
             // The framework is stopping: nothing more to do.
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
+            if (stopping) {
+                LOG.info("stopped during the start: " + e);
+                return;
+            }
             LOG.log(FATAL, "start-up failed", e);
             exit.accept(1);
         }
@@ -147,6 +157,7 @@ public final class CliComponent {
 
     @Deactivate
     void deactivate() {
+        stopping = true;
         ListenerGuard g = guard;
         if (g != null) {
             g.close();

@@ -70,6 +70,22 @@ public class LifecycleIT {
         }
     }
 
+    /** SIGTERM while the upstream's handshake is awaited at start: a stop asked for, not a failure. */
+    @Test
+    public void sigtermDuringTheUpstreamHandshakeAtStartIsACleanStop() throws Exception {
+        try (ServerSocket silent = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            // Never accepted: the kernel completes the connection, and no hello ever comes.
+            try (Peer p = Proxy.launch(dir(), "-l", "127.0.0.1", "-p", Integer.toString(Peer.freePort()), "-C",
+                    "127.0.0.1", "-P", Integer.toString(silent.getLocalPort()))) {
+                Thread.sleep(3000);
+                p.signal("TERM");
+                Integer status = p.waitFor(30);
+                assertEquals(p.stderr(), Integer.valueOf(0), status);
+                assertFalse("a fatal line for a stop asked for: " + p.stderr(), p.stderr().contains("F:"));
+            }
+        }
+    }
+
     @Test
     public void usageErrorsExitWithStatusTwo() throws Exception {
         String port = Integer.toString(Peer.freePort());
