@@ -413,8 +413,14 @@ final class ClientTransmission implements EventLoop.Handler {
         if (disconnect == null || finished) {
             return;
         }
-        if ((ledger.inFlight() > 0 || !out.isEmpty()) && System.currentTimeMillis() < disconnectDeadline) {
+        int unanswered = ledger.inFlight();
+        if ((unanswered > 0 || !out.isEmpty()) && System.currentTimeMillis() < disconnectDeadline) {
             return;
+        }
+        if (unanswered > 0) {
+            String how = drainDeadlineMillis != 0 ? "closed at the drain bound" : "disconnected";
+            LOG.warning("client " + peer + ": " + how + " with " + unanswered
+                    + " requests unanswered (the upstream did not answer them in time)");
         }
         ledger.disconnect(disconnect);
         UpstreamSession to = upstream.get();
