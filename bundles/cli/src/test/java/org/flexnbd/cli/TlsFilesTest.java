@@ -35,6 +35,7 @@ public class TlsFilesTest {
         assertRefused(Pids.DOWNSTREAM, Map.of("tls", "require", "tlsPsk", keys("rw-r--r--").toString()), "chmod");
         assertRefused(Pids.UPSTREAM, Map.of("tls", "require", "tlsPsk", keys("rw-------").toString(), "tlsUsername",
                 "mallory"), "mallory");
+        assertRefused(Pids.UPSTREAM, Map.of("tls", "require", "address", "/run/nbd.sock"), "UNIX socket");
     }
 
     private Path keys(String mode) throws Exception {

@@ -2,7 +2,6 @@ package org.flexnbd.upstream;
 
 import java.io.IOException;
 import java.nio.channels.ByteChannel;
-import java.nio.file.Path;
 
 import org.flexnbd.protocol.tls.SecureChannel;
 import org.flexnbd.protocol.tls.TlsCredentials;
@@ -23,25 +22,10 @@ record UpstreamTls(TlsMode mode, TlsCredentials credentials, IOException unreada
      * its first); otherwise X.509 from {@code certificates}.
      */
     static UpstreamTls of(String mode, String certificates, String psk, String username, boolean unixSocket) {
-        TlsMode m;
         try {
-            m = TlsMode.parse(mode);
-            if (m == TlsMode.OFF) {
-                return OFF;
-            }
-            if (!psk.isEmpty() && !certificates.isEmpty()) {
-                throw new IOException("X.509 certificates or a pre-shared key, not both");
-            }
-            if (!psk.isEmpty()) {
-                return new UpstreamTls(m, TlsCredentials.clientPsk(Path.of(psk), username), null);
-            }
-            if (certificates.isEmpty() && unixSocket) {
-                // No host name to check: any certificate a public authority signed would pass.
-                throw new IOException("on a UNIX socket, name the authority that signs the server's certificate"
-                        + " (tlsCertificates, a folder with ca-cert.pem)");
-            }
-            Path dir = certificates.isEmpty() ? null : Path.of(certificates);
-            return new UpstreamTls(m, TlsCredentials.client(dir), null);
+            TlsMode m = TlsMode.parse(mode);
+            TlsCredentials credentials = TlsCredentials.connecting(m, certificates, psk, username, unixSocket);
+            return credentials == null ? OFF : new UpstreamTls(m, credentials, null);
         } catch (IOException | IllegalArgumentException e) {
             return new UpstreamTls(TlsMode.REQUIRE, null, new IOException("upstream TLS: " + e.getMessage(), e));
         }

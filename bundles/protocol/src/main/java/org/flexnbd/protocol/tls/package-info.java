@@ -4,7 +4,7 @@
  * layout, and the modes the two sides take. No OSGi types.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package org.flexnbd.protocol.tls;
 
 import org.osgi.annotation.bundle.Export;
