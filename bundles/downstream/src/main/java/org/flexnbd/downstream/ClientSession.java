@@ -322,12 +322,7 @@ final class ClientSession implements Runnable {
             closing = true;
             lock.notifyAll();
         }
-        int unanswered = ledger.inFlight();
-        if (unanswered > 0) {
-            // The client sees its connection drop and knows these may not have happened; the operator should too.
-            LOG.warning("client " + peer + ": closed at the drain bound with " + unanswered
-                    + " requests unanswered (the upstream did not answer them in time)");
-        }
+        ClientTransmission.warnUnanswered(peer, "closed at the drain bound", ledger.inFlight());
         ledger.clientLeft();
         closeSocket();
     }

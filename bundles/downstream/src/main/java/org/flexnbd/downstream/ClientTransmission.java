@@ -417,11 +417,7 @@ final class ClientTransmission implements EventLoop.Handler {
         if ((unanswered > 0 || !out.isEmpty()) && System.currentTimeMillis() < disconnectDeadline) {
             return;
         }
-        if (unanswered > 0) {
-            String how = drainDeadlineMillis != 0 ? "closed at the drain bound" : "disconnected";
-            LOG.warning("client " + peer + ": " + how + " with " + unanswered
-                    + " requests unanswered (the upstream did not answer them in time)");
-        }
+        warnUnanswered(peer, drainDeadlineMillis != 0 ? "closed at the drain bound" : "disconnected", unanswered);
         ledger.disconnect(disconnect);
         UpstreamSession to = upstream.get();
         if (to != null) {
@@ -429,6 +425,14 @@ final class ClientTransmission implements EventLoop.Handler {
         }
         LOG.info("client " + peer + " disconnected");
         finish();
+    }
+
+    /** The client sees its connection drop and knows these may not have happened; the operator should too. */
+    static void warnUnanswered(String peer, String how, int unanswered) {
+        if (unanswered > 0) {
+            LOG.warning("client " + peer + ": " + how + " with " + unanswered
+                    + " requests unanswered (the upstream did not answer them in time)");
+        }
     }
 
     /**
