@@ -322,7 +322,10 @@ final class ClientSession implements Runnable {
             closing = true;
             lock.notifyAll();
         }
-        ClientTransmission.warnUnanswered(peer, "closed at the drain bound", ledger.inFlight());
+        ClientTransmission t = transmission;
+        if (t != null) { // before it there is nothing in flight
+            t.warnUnanswered("closed at the drain bound", ledger.inFlight());
+        }
         ledger.clientLeft();
         closeSocket();
     }

@@ -7,6 +7,7 @@ import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import java.util.logging.Level;
@@ -91,6 +92,7 @@ final class ClientTransmission implements EventLoop.Handler {
     private Request disconnect;
     private long disconnectDeadline;
     private boolean finished;
+    private final AtomicBoolean unansweredTold = new AtomicBoolean();
     /** Since when replies have waited for the client to take them; 0 while it takes them. */
     private volatile long stalledSince;
     /** Set when the proxy stops: the client's input is shut, and what is in flight may finish until then. */
@@ -417,7 +419,7 @@ final class ClientTransmission implements EventLoop.Handler {
         if ((unanswered > 0 || !out.isEmpty()) && System.currentTimeMillis() < disconnectDeadline) {
             return;
         }
-        warnUnanswered(peer, drainDeadlineMillis != 0 ? "closed at the drain bound" : "disconnected", unanswered);
+        warnUnanswered(drainDeadlineMillis != 0 ? "closed at the drain bound" : "disconnected", unanswered);
         ledger.disconnect(disconnect);
         UpstreamSession to = upstream.get();
         if (to != null) {
@@ -427,9 +429,12 @@ final class ClientTransmission implements EventLoop.Handler {
         finish();
     }
 
-    /** The client sees its connection drop and knows these may not have happened; the operator should too. */
-    static void warnUnanswered(String peer, String how, int unanswered) {
-        if (unanswered > 0) {
+    /**
+     * The client sees its connection drop and knows these may not have happened; the operator should too. Once: at
+     * the drain bound the listener's forced close and the client's own deadline on the loop race to say it.
+     */
+    void warnUnanswered(String how, int unanswered) {
+        if (unanswered > 0 && unansweredTold.compareAndSet(false, true)) {
             LOG.warning("client " + peer + ": " + how + " with " + unanswered
                     + " requests unanswered (the upstream did not answer them in time)");
         }
