@@ -267,7 +267,7 @@ final class ClientTransmission implements EventLoop.Handler {
                     read = new Request(header.flags(), header.type(), header.cookie(), header.offset(),
                             header.length(), data.data(), data.owner());
                 }
-                Request up = readAhead.isOn() ? readAhead.widen(read, exportSize) : read;
+                Request up = readAhead.isOn() ? readAhead.widen(read, exportSize, maxPayload) : read;
                 long charge = cost;
                 header = null;
                 charged = false;
@@ -322,6 +322,12 @@ final class ClientTransmission implements EventLoop.Handler {
         if (r.type() == Nbd.CMD_DISC) {
             beginDisconnect(r, System.currentTimeMillis() + DRAIN_MILLIS);
             return false;
+        }
+        String unasked = translation.notNegotiated(r);
+        if (unasked != null) {
+            warnings.warn("client " + peer + ": " + unasked + "; answered with error " + Nbd.EINVAL);
+            send(translation.error(r.cookie(), Nbd.EINVAL));
+            return true;
         }
         if (readAhead.isOn()) {
             Reply cached = readAhead.answer(r, ledger.generation());

@@ -46,17 +46,18 @@ final class ReadAhead {
     }
 
     /**
-     * What to send upstream for {@code r}: a small READ doubled (within the export), anything else as it is. A READ
-     * is not doubled while another request is out: the upstream may run them in any order, so the extra half could
-     * be older than a write the client already has an answer for.
+     * What to send upstream for {@code r}: a small READ doubled (within the export, and within {@code maxBlock}, the
+     * largest request the upstream takes: a larger one it refuses, EINVAL for a READ the client made right), anything
+     * else as it is. A READ is not doubled while another request is out: the upstream may run them in any order, so
+     * the extra half could be older than a write the client already has an answer for.
      */
-    synchronized Request widen(Request r, long exportSize) {
+    synchronized Request widen(Request r, long exportSize, int maxBlock) {
         if (r.type() != Nbd.CMD_READ) {
             othersOut++;
             forget();
             return r;
         }
-        long length = Math.min(2 * r.length(), exportSize - r.offset());
+        long length = Math.min(Math.min(2 * r.length(), exportSize - r.offset()), maxBlock);
         if (r.length() == 0 || r.length() > limit || length <= r.length() || othersOut > 0) {
             return r;
         }

@@ -43,6 +43,19 @@ final class ReplyTranslation {
         return agreement.structuredReplies() ? renumbered(reply) : SimpleConversion.toSimple(sent, reply);
     }
 
+    /**
+     * Why {@code r} asks for what this client did not negotiate, though the proxy's upstream connection did:
+     * BLOCK_STATUS without a meta context selected. Null when it did not. Passed on, the upstream answered it for
+     * the proxy's contexts, and the client got a success with no extents, which the spec forbids (nbdkit answers
+     * EINVAL).
+     */
+    String notNegotiated(Request r) {
+        if (r.type() == Nbd.CMD_BLOCK_STATUS && agreement.metaContexts().isEmpty()) {
+            return "BLOCK_STATUS without a meta context selected";
+        }
+        return null;
+    }
+
     /** An error the proxy answers itself: the spec forbids a simple reply to a READ once structured replies are on. */
     Reply error(long cookie, int error) {
         if (!agreement.structuredReplies()) {

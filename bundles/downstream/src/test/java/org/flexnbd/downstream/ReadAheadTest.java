@@ -14,6 +14,7 @@ import org.flexnbd.protocol.Request;
 import org.junit.Test;
 
 public class ReadAheadTest {
+    private static final int MAX = Nbd.MAX_PAYLOAD;
     private static final long SIZE = 1 << 20;
 
     private static Request read(long cookie, long offset, int length) {
@@ -33,7 +34,7 @@ public class ReadAheadTest {
     public void aSmallReadIsDoubledAndItsSecondHalfAnswersTheNextRead() {
         ReadAhead cache = new ReadAhead(4096);
         Request first = read(1, 8192, 4096);
-        Request sent = cache.widen(first, SIZE);
+        Request sent = cache.widen(first, SIZE, MAX);
         assertEquals(8192, sent.length());
         assertEquals(first.offset(), sent.offset());
         assertEquals(first.cookie(), sent.cookie());
@@ -51,7 +52,7 @@ public class ReadAheadTest {
     public void readsOutsideTheKeptRangeOrOnAnotherConnectionMiss() {
         ReadAhead cache = new ReadAhead(4096);
         Request first = read(1, 0, 4096);
-        Request sent = cache.widen(first, SIZE);
+        Request sent = cache.widen(first, SIZE, MAX);
         cache.narrow(first, sent, data(sent), 1);
         assertNull(cache.answer(read(2, 6144, 4096), 1));
         assertNull(cache.answer(read(3, 0, 512), 1));
@@ -62,22 +63,31 @@ public class ReadAheadTest {
     public void anyOtherRequestEmptiesItEvenForReadsStillOut() {
         ReadAhead cache = new ReadAhead(4096);
         Request first = read(1, 0, 4096);
-        Request sent = cache.widen(first, SIZE);
+        Request sent = cache.widen(first, SIZE, MAX);
         Request write = Request.write(0, 2, 4096, ByteBuffer.allocate(512));
-        assertSame(write, cache.widen(write, SIZE));
+        assertSame(write, cache.widen(write, SIZE, MAX));
         cache.narrow(first, sent, data(sent), 1);
         assertNull("a READ that was out during the write does not fill it", cache.answer(read(3, 4096, 512), 1));
+    }
+
+    @Test
+    public void aReadIsWidenedNoFurtherThanTheUpstreamsLargestRequest() {
+        ReadAhead cache = new ReadAhead(4096);
+        Request atMax = read(1, 0, 4096);
+        assertSame("an upstream taking 4 KiB at most refused the doubled READ", atMax, cache.widen(atMax, SIZE, 4096));
+        Request under = read(2, 0, 2048);
+        assertEquals(3072, cache.widen(under, SIZE, 3072).length());
     }
 
     @Test
     public void largeReadsAndReadsAtTheEndAreSentAsTheyAre() {
         ReadAhead cache = new ReadAhead(4096);
         Request large = read(1, 0, 8192);
-        assertSame(large, cache.widen(large, SIZE));
+        assertSame(large, cache.widen(large, SIZE, MAX));
         Request last = read(2, SIZE - 4096, 4096);
-        assertSame(last, cache.widen(last, SIZE));
+        assertSame(last, cache.widen(last, SIZE, MAX));
         Request nearEnd = read(3, SIZE - 6144, 4096);
-        assertEquals(6144, cache.widen(nearEnd, SIZE).length());
+        assertEquals(6144, cache.widen(nearEnd, SIZE, MAX).length());
         assertFalse(cache.isWidened(1));
         assertTrue(cache.isWidened(3));
     }
@@ -86,7 +96,7 @@ public class ReadAheadTest {
     public void anErrorIsPassedOnAndKeepsNothing() {
         ReadAhead cache = new ReadAhead(4096);
         Request first = read(1, 0, 4096);
-        Request sent = cache.widen(first, SIZE);
+        Request sent = cache.widen(first, SIZE, MAX);
         Reply error = cache.narrow(first, sent, Reply.simple(1, Nbd.EIO, null), 1);
         assertEquals(Nbd.EIO, error.error());
         assertNull(cache.answer(read(2, 4096, 512), 1));

@@ -5,6 +5,8 @@ import static org.junit.Assert.assertTrue;
 
 import java.nio.file.Path;
 
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.Request;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Rule;
@@ -61,6 +63,43 @@ public class RealPeersIT {
             assertTrue(qemu, qemu.contains("read 4194304/4194304 bytes at offset 536870912"));
             assertTrue(qemu, !qemu.contains("Pattern verification failed"));
             copyBothWays(proxy.uri(), true);
+        }
+    }
+
+    /**
+     * BLOCK_STATUS from a client that selected no meta context is refused as nbdkit refuses it, though the proxy's
+     * own connection selected base:allocation: it got a success with no extents through the proxy, EINVAL direct.
+     */
+    @Test
+    public void blockStatusWithoutAMetaContextGetsEinvalAsDirect() throws Exception {
+        try (Nbdkit up = new Nbdkit(dir(), Peer.freePort(), "memory", "64M").start();
+                Proxy proxy = Proxy.start(dir(), Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port))) {
+            for (int port : new int[] {up.port, proxy.port}) {
+                try (ScriptedClient c = new ScriptedClient(port)) { // simple replies, no meta context
+                    assertEquals("port " + port, Nbd.EINVAL,
+                            c.call(Request.of(Nbd.CMD_BLOCK_STATUS, 0, 1, 0, 4096)).error());
+                    assertEquals("port " + port, 0, c.call(ScriptedClient.read(3, 0, 4096)).error());
+                }
+            }
+        }
+    }
+
+    /**
+     * The read-ahead doubles small READs: never beyond the largest request the upstream takes, which refused the
+     * doubled READ (EINVAL for READs the client made right).
+     */
+    @Test
+    public void theReadAheadStaysWithinTheUpstreamsLargestRequest() throws Exception {
+        try (Nbdkit up = new Nbdkit(dir(), Peer.freePort(), "--filter=blocksize-policy", "memory", "64M",
+                "blocksize-minimum=512", "blocksize-maximum=4096", "blocksize-error-policy=error").start();
+                Proxy proxy = Proxy.start(dir(), Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port), "--cache")) {
+            String qemu = run("qemu-io", "qemu-io", "-f", "raw", proxy.uri(), "-c", "read 0 4k", "-c",
+                    "read 4k 4k", "-c", "read 12k 2k");
+            assertTrue(qemu, qemu.contains("read 4096/4096 bytes at offset 4096"));
+            assertTrue(qemu, qemu.contains("read 2048/2048 bytes at offset 12288"));
+            assertTrue(qemu, !qemu.contains("Invalid argument"));
         }
     }
 
