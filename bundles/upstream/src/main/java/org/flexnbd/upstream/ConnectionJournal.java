@@ -69,7 +69,25 @@ final class ConnectionJournal {
         if (!journal.wantsFlush() || ownFlushMark >= 0 || refusing || journal.holding()) {
             return false;
         }
+        // Without CAN_MULTI_CONN a FLUSH here makes only this connection's writes durable: with none waiting, it
+        // would empty nothing, and its success would ask for the next at once (184,148 FLUSHes in 5 s, seen).
+        if (!multiConn && !journal.awaitsFlushOf(origin)) {
+            return false;
+        }
         return b == null || b.ledger().lookup(b.token(), OWN_FLUSH) == null;
+    }
+
+    /**
+     * Whether the connection must not end quietly yet: writes acknowledged on it wait for a FLUSH that only it can
+     * send (the upstream has no CAN_MULTI_CONN). A DISCONNECT then waits for the proxy's own FLUSH first.
+     */
+    boolean awaitsOwnFlush() {
+        return sendsFlush && !multiConn && journal.awaitsFlushOf(origin);
+    }
+
+    /** Whether the proxy's own FLUSH is out on this connection. */
+    boolean ownFlushOut() {
+        return ownFlushMark >= 0;
     }
 
     /** The proxy's own FLUSH is about to be written: returns it, covering what the journal holds now. */

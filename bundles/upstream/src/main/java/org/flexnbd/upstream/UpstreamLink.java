@@ -232,14 +232,21 @@ final class UpstreamLink {
         }
         synchronized (lock) {
             Connection c = connection;
-            Binding b = c == null ? null : c.binding();
-            if (b == null || b.ledger().awaitedOn(b.token()) == 0 || b.ledger().isBacklogged(ReplyPump.BACKLOG)) {
+            if (c == null) {
                 return;
             }
+            Binding b = c.binding();
+            if (b != null && b.ledger().isBacklogged(ReplyPump.BACKLOG)) {
+                return; // not read while the client is slow
+            }
+            int owed = b == null ? 0 : b.ledger().awaitedOn(b.token());
+            if (c.journal() != null && c.journal().ownFlushOut()) {
+                owed++; // its own FLUSH, which a DISCONNECT may wait for with no client left
+            }
             long idle = nowNanos - c.channel.lastProgressNanos();
-            if (idle > timeoutNanos) {
-                c.fail("no progress for " + idle / 1_000_000_000L + " s with " + b.ledger().awaitedOn(b.token())
-                        + " requests outstanding", false);
+            if (owed > 0 && idle > timeoutNanos) {
+                c.fail("no progress for " + idle / 1_000_000_000L + " s with " + owed + " requests outstanding",
+                        false);
             }
         }
     }
@@ -354,6 +361,14 @@ final class UpstreamLink {
                 stats.failed(c.failure());
                 LOG.warning("upstream " + connectors.get().endpoint() + " lost (" + c.failure() + "); reconnecting");
                 onLoss.accept(c.journal().epoch());
+            }
+            if (!isClosed() && c.journal().awaitsOwnFlush()) {
+                // Ended before its own FLUSH made its writes durable, and no other connection's FLUSH counts for
+                // them: ended quietly, or lost in an epoch already over (it replayed the journal, so owned all of
+                // it). As after a loss, they are written again first, and then flushed, on the next connection.
+                LOG.warning("upstream connection ended with acknowledged writes only its own FLUSH could make durable"
+                        + " (no CAN_MULTI_CONN); the journal is written again on the next connection");
+                onLoss.accept(journal.epoch());
             }
         }
     }
@@ -517,6 +532,10 @@ final class UpstreamLink {
                 leftDisconnect = null;
             }
             if (departed != null) {
+                if (flushFirst(w, b)) {
+                    holdDisconnect(departed);
+                    return;
+                }
                 disconnect(w, departed, "client disconnected; a fresh connection for the next one", true);
                 return;
             }
@@ -542,6 +561,10 @@ final class UpstreamLink {
                     break;
                 }
                 if (next.type() == Nbd.CMD_DISC) {
+                    if (flushFirst(w, b)) {
+                        holdDisconnect(next);
+                        return;
+                    }
                     disconnect(w, next, "client disconnected; a fresh connection for the next one", true);
                     return;
                 }
@@ -562,6 +585,45 @@ final class UpstreamLink {
             w.flushOut();
         } catch (IOException e) {
             c.fail("write failed: " + e.getMessage(), false);
+        }
+    }
+
+    /**
+     * Before a DISCONNECT: when writes acknowledged on this connection wait for a FLUSH only it can send (the upstream
+     * has no CAN_MULTI_CONN), the proxy's own FLUSH goes first, and true says the DISCONNECT waits for its answer.
+     * Not when a client's request of the same cookie is out: the connection then ends, and the journal is written
+     * again on the next one ({@link #run}).
+     */
+    private boolean flushFirst(UpstreamWire w, Binding b) throws IOException {
+        ConnectionJournal j = w.c.journal();
+        if (!j.awaitsOwnFlush() || w.c.isRefusing()) {
+            return false;
+        }
+        if (!j.ownFlushOut()) {
+            if (b != null && b.ledger().lookup(b.token(), ConnectionJournal.OWN_FLUSH) != null) {
+                return false;
+            }
+            w.out.add(RequestCodec.header(j.beginOwnFlush()));
+        }
+        w.flushOut();
+        return true;
+    }
+
+    /** The DISCONNECT waits for the proxy's own FLUSH: sent first by the next drain once that is answered. */
+    private void holdDisconnect(Request disc) {
+        synchronized (lock) {
+            if (leftDisconnect == null) {
+                leftDisconnect = disc;
+            } else {
+                disc.release();
+            }
+        }
+    }
+
+    /** Whether a DISCONNECT waits for the proxy's own FLUSH: its answer must wake the writer. On the loop. */
+    boolean disconnectHeld() {
+        synchronized (lock) {
+            return leftDisconnect != null;
         }
     }
 

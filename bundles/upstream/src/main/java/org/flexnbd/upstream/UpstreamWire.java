@@ -71,8 +71,8 @@ final class UpstreamWire implements EventLoop.Handler {
                 interest();
             }
         }
-        if (c.isRefusing()) {
-            link.send(null, true);
+        if (c.isRefusing() || link.disconnectHeld()) {
+            link.send(null, true); // the writer decides: a DISCONNECT may have waited for what was just read
         }
     }
 

@@ -180,6 +180,56 @@ public class JournalIT {
     }
 
     /**
+     * The storm with two clients on an upstream without CAN_MULTI_CONN (nbdkit's multi-conn filter switches it off):
+     * a FLUSH counts only for its own connection's writes, and connections given up while the server lives (an
+     * acknowledgement after another connection's loss) must not let their old copies of writes land after the ones
+     * sent again.
+     */
+    @Test
+    public void killStormWithTwoClientsOnAnUpstreamWithoutMultiConn() throws Exception {
+        storm(null, 2, "killStormWithTwoClientsOnAnUpstreamWithoutMultiConn", false);
+    }
+
+    /**
+     * Without CAN_MULTI_CONN only a connection's own FLUSH makes its writes durable. A client that wrote 1 MiB and
+     * left without a FLUSH used to leave its writes in the journal for good, owned by a connection gone: the journal
+     * filled, and the next client's writes were held for ever after 31 MiB (a hostile tester's find). Now the
+     * proxy's own FLUSH goes before the departing client's DISCONNECT: the next client writes its 48 MiB, and the
+     * first one's data is on the upstream's file, the write-back cache emptied into it.
+     */
+    @Test
+    public void withoutMultiConnAClientLeavingWithoutFlushHoldsNobodyBack() throws Exception {
+        Path dir = tmp.getRoot().toPath();
+        Path disk = shm.resolve("nomulti.img");
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(64L << 20);
+        }
+        try (Nbdkit up = writeback(dir, Peer.freePort(), disk, false).start();
+                Proxy proxy = Proxy.start(dir, Peer.freePort(), "-C", "127.0.0.1", "-P", Integer.toString(up.port),
+                        "-v")) {
+            String uri = proxy.uri();
+            Peer a = Peer.run(dir, "leaves-unflushed", 30, "/usr/bin/python3", "-c", "import nbd\n"
+                    + "h = nbd.NBD(); h.connect_uri('" + uri + "')\n"
+                    + "h.pwrite(b'\\xaa' * 1048576, 0); h.shutdown()\n");
+            assertEquals(a.stderr(), 0, a.exitStatus());
+            Peer b = Peer.run(dir, "writes-on", 60, "/usr/bin/python3", "-c", "import nbd\n"
+                    + "h = nbd.NBD(); h.connect_uri('" + uri + "')\n"
+                    + "for i in range(48):\n"
+                    + "    h.pwrite(b'\\xbb' * 1048576, (2 + i) * 1048576)\n"
+                    + "    if i % 4 == 3: h.flush()\n"
+                    + "h.shutdown()\n");
+            assertEquals(b.stderr() + "\nproxy: " + proxy.stderr(), 0, b.exitStatus());
+        }
+        byte[] first = new byte[1 << 20];
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "r")) {
+            f.readFully(first);
+        }
+        byte[] expected = new byte[1 << 20];
+        Arrays.fill(expected, (byte) 0xaa);
+        assertTrue("the departed client's MiB is on the upstream's file", Arrays.equals(expected, first));
+    }
+
+    /**
      * Four clients writing faster than their upstream takes it (nbdkit's rate filter: 100 MiB/s), with FLUSH from
      * none of them: the journal fills, the proxy's own FLUSHes must keep emptying it, and while one is out more
      * writes are acknowledged, so that the journal is still half full or full when it ends. A lost wake-up there once
@@ -213,6 +263,10 @@ public class JournalIT {
      * the export, which it writes and checks alone: client i gets seed {@code seed + i}.
      */
     private void storm(Long journalBytes, int clients, String name) throws Exception {
+        storm(journalBytes, clients, name, true);
+    }
+
+    private void storm(Long journalBytes, int clients, String name, boolean multiConn) throws Exception {
         long seed = Long.getLong("journal.seed", System.nanoTime());
         Random random = new Random(seed);
         Path dir = tmp.getRoot().toPath();
@@ -222,7 +276,7 @@ public class JournalIT {
         Files.copy(disk, base);
         long share = STORM_DISK / clients;
         int upPort = Peer.freePort();
-        Nbdkit up = writeback(dir, upPort, disk).start();
+        Nbdkit up = writeback(dir, upPort, disk, multiConn).start();
         List<String> stats = new ArrayList<>();
         String proxyLog;
         long started = System.nanoTime();
@@ -246,7 +300,7 @@ public class JournalIT {
                             + "\nproxy: " + proxy.stderr(), c.isAlive());
                 }
                 up.kill9();
-                up = writeback(dir, upPort, disk).start();
+                up = writeback(dir, upPort, disk, multiConn).start();
             }
             for (Path s : signals) {
                 touch(s.resolve("stop"));
@@ -395,7 +449,19 @@ public class JournalIT {
 
     /** nbdkit's file plugin behind its cache filter in write-back mode: a write reaches the file only on FLUSH. */
     private static Nbdkit writeback(Path dir, int port, Path disk) {
-        return new Nbdkit(dir, port, "--filter=cache", "file", disk.toString(), "cache=writeback");
+        return writeback(dir, port, disk, true);
+    }
+
+    /**
+     * The same; without {@code multiConn}, nbdkit's multi-conn filter takes CAN_MULTI_CONN away. Its dirty tracking
+     * is off: with it (the default), the filter answered some FLUSHes without passing them down after restarts, and
+     * blocks its own log showed written and flushed on one connection were missing from the file (2 runs in 10 of a
+     * 4-client kill storm; none in 8 with tracking off, the same proxy).
+     */
+    private static Nbdkit writeback(Path dir, int port, Path disk, boolean multiConn) {
+        return multiConn ? new Nbdkit(dir, port, "--filter=cache", "file", disk.toString(), "cache=writeback")
+                : new Nbdkit(dir, port, "--filter=multi-conn", "--filter=cache", "file", disk.toString(),
+                        "cache=writeback", "multi-conn-mode=disable", "multi-conn-track-dirty=off");
     }
 
     private static void awaitSignal(Path signal, Peer c, Proxy proxy) throws Exception {

@@ -26,12 +26,18 @@ public final class WriteJournal {
         final Request write;
         final long bytes;
         Object origin;
+        /**
+         * On the upstream's stable storage (a FUA write, or a FLUSH covered it), but kept while anything older is:
+         * replayed after an older write to the same blocks, it must land after it again.
+         */
+        boolean durable;
 
         Record(long seq, Object origin, Request write) {
             this.seq = seq;
             this.origin = origin;
             this.write = write;
             this.bytes = Nbd.REQUEST_HEADER_LENGTH + write.payloadLength();
+            this.durable = write.hasFlag(Nbd.CMD_FLAG_FUA);
         }
     }
 
@@ -155,19 +161,24 @@ public final class WriteJournal {
 
     /**
      * A FLUSH written at {@code mark} on a connection of {@code origin} succeeded: the writes acknowledged before it
-     * leave the journal, from the oldest on. Without CAN_MULTI_CONN a FLUSH covers only its own connection's writes,
-     * so it stops at the first write of another.
+     * are durable, and leave the journal from the oldest on, as far as nothing older is not. Without CAN_MULTI_CONN a
+     * FLUSH covers only its own connection's writes: those of another stay until a FLUSH of that connection, and keep
+     * the durable ones after them (a replay must write them again after it).
      */
     public void flushed(Object origin, long mark, boolean multiConn) {
         boolean wake;
         synchronized (this) {
             boolean wasFull = isFull();
-            Record r;
-            while ((r = records.peek()) != null) {
-                boolean covered = r.seq <= mark && (multiConn || r.origin == origin);
-                if (!covered && !r.write.hasFlag(Nbd.CMD_FLAG_FUA)) {
+            for (Record r : records) {
+                if (r.seq > mark) {
                     break;
                 }
+                if (multiConn || r.origin == origin) {
+                    r.durable = true;
+                }
+            }
+            Record r;
+            while ((r = records.peek()) != null && r.durable) {
                 drop();
             }
             notifyAll();
@@ -218,6 +229,22 @@ public final class WriteJournal {
             }
             return records.isEmpty();
         }
+    }
+
+    /**
+     * Whether writes acknowledged on {@code origin}'s connection wait for a FLUSH on it: without CAN_MULTI_CONN only
+     * that connection's FLUSH makes them durable, so it must not end quietly before one has.
+     */
+    public synchronized boolean awaitsFlushOf(Object origin) {
+        if (!on() || replayDue || replaying != null) {
+            return false; // a replay writes them again, on the connection that will own them
+        }
+        for (Record r : records) {
+            if (r.origin == origin && !r.durable) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Full: the clients' writes wait until the proxy's own FLUSH has succeeded. */
@@ -284,6 +311,7 @@ public final class WriteJournal {
                 replays++;
                 for (Record r : records) {
                     r.origin = replayer;
+                    r.durable = r.write.hasFlag(Nbd.CMD_FLAG_FUA); // written again: durable once a FLUSH says so
                 }
                 while (!on() && !records.isEmpty()) {
                     drop(); // adopted with the journal off: written again, as durable as any write now

@@ -174,13 +174,41 @@ public class WriteJournalTest {
         ack(clientB, write(1, 4096, 4096));
         ack(clientA, write(2, 8192, 4096));
         long mark = journal.mark();
-        journal.flushed(clientB, mark, false);
-        assertEquals("B's flush cannot vouch for A's older write", 3, journal.requests());
         journal.flushed(clientA, mark, false);
         assertEquals("A's takes its own, up to B's", 2, journal.requests());
+        assertFalse("A's second write is durable, kept behind B's", journal.awaitsFlushOf(clientA));
+        assertTrue(journal.awaitsFlushOf(clientB));
         journal.flushed(clientB, mark, false);
-        assertEquals(1, journal.requests());
-        journal.flushed(clientA, mark, true);
+        assertEquals(0, journal.requests());
+    }
+
+    @Test
+    public void withoutMultiConnAFlushBehindAnotherConnectionsWriteIsRememberedNotLost() {
+        ack(clientA, write(1, 0, 4096));
+        ack(clientB, write(1, 0, 4096)); // the same blocks, later: a replay must write it after A's again
+        ack(clientB, write(2, 4096, 4096));
+        journal.flushed(clientB, journal.mark(), false);
+        assertEquals("B's writes are durable, but A's older one leads: all stay, for the order", 3,
+                journal.requests());
+        assertFalse("nothing of B's waits: its own FLUSH would empty nothing", journal.awaitsFlushOf(clientB));
+        assertTrue(journal.awaitsFlushOf(clientA));
+        journal.flushed(clientA, journal.mark(), false);
+        assertEquals("A's FLUSH empties it: B's were durable already", 0, journal.requests());
+    }
+
+    @Test
+    public void writesWrittenAgainByAReplayAwaitAFlushOfTheReplayersConnection() {
+        ack(clientA, write(1, 0, 4096));
+        ack(clientB, write(1, 4096, 4096));
+        journal.flushed(clientB, journal.mark(), false);
+        assertTrue(journal.lost(journal.epoch()));
+        assertFalse("a replay is due: it, not a FLUSH, comes next", journal.awaitsFlushOf(clientA));
+        List<Request> replay = journal.beginReplay("link-9");
+        replay.forEach(Request::release);
+        journal.replayEnded("link-9", true);
+        assertFalse(journal.awaitsFlushOf(clientA));
+        assertTrue("B's durable write was written again: durable only after a FLUSH", journal.awaitsFlushOf("link-9"));
+        journal.flushed("link-9", journal.mark(), false);
         assertEquals(0, journal.requests());
     }
 
