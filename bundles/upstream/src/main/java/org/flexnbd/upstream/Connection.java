@@ -1,6 +1,9 @@
 package org.flexnbd.upstream;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.TimeUnit;
 
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
@@ -38,6 +41,8 @@ final class Connection {
     final UpstreamExport export;
     private volatile String failure;
     private volatile boolean quiet;
+    /** Set once the loop serves it: from then on a failure shuts it for sending and {@link #fence} closes it. */
+    private volatile boolean loopServed;
     private volatile String disconnectReason;
     private volatile boolean disconnectQuietly;
     private volatile boolean delivered;
@@ -71,6 +76,7 @@ final class Connection {
         int unasked = in.buffered();
         in = null;
         out = null;
+        loopServed = true;
         return unasked;
     }
 
@@ -83,7 +89,12 @@ final class Connection {
         disconnectReason = reason;
     }
 
-    /** Ends the connection; {@code quietly} when nothing went wrong (a client left, a DISCONNECT). */
+    /**
+     * Ends the connection; {@code quietly} when nothing went wrong (a client left, a DISCONNECT). Served by the loop,
+     * it is only shut for sending: the server may still be carrying out requests it read, and {@link #fence} waits
+     * for it to close its end before anything is sent again elsewhere. Otherwise (a blocking reader may wait on it)
+     * it is closed.
+     */
     synchronized void fail(String reason, boolean quietly) {
         if (failure == null) {
             String asked = disconnectReason;
@@ -91,11 +102,64 @@ final class Connection {
             quiet = asked != null ? disconnectQuietly : quietly;
         }
         try {
+            if (loopServed && channel.socket().isOpen()) {
+                channel.socket().shutdownOutput();
+            } else {
+                channel.close();
+            }
+        } catch (IOException e) {
+            close();
+        }
+        notifyAll();
+    }
+
+    /**
+     * After the loop let the failed connection go, before its unanswered requests are sent again elsewhere: a server
+     * carries out what it had read even when the proxy hung up, so a write sent again on a new connection, answered,
+     * then overwritten by the client, could be undone by the old copy landing late (seen: an acknowledged and
+     * flushed block read back with an older write, after the proxy gave up a connection to a live server). Waits
+     * until the server closes its end, at most {@code millis}, discarding what it still sends; then closes. A dead
+     * server's connection ends at once. Returns false when the server did not close in time.
+     */
+    boolean fence(long millis) {
+        if (!loopServed) {
+            close();
+            return true;
+        }
+        try {
+            SocketChannel socket = channel.socket();
+            if (!socket.isOpen() || socket.isBlocking()) {
+                return true; // never taken by the loop's selector: nothing was sent on it by the loop
+            }
+            ByteBuffer scratch = ByteBuffer.allocate(4096);
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            while (System.nanoTime() < deadline) {
+                scratch.clear();
+                int n = socket.read(scratch);
+                if (n < 0) {
+                    return true;
+                }
+                if (n == 0) {
+                    Thread.sleep(5);
+                }
+            }
+            return false;
+        } catch (IOException e) {
+            return true; // reset: the server is gone
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // stopping
+            return true;
+        } finally {
+            close();
+        }
+    }
+
+    private void close() {
+        try {
             channel.close();
         } catch (IOException ignored) {
             // closing is all we wanted
         }
-        notifyAll();
     }
 
     /** Waits until the connection has failed, for whatever reason. */

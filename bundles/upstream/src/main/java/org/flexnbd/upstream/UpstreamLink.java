@@ -57,6 +57,8 @@ final class UpstreamLink {
     private boolean closed;
     /** The connection writing the journal again, before it starts: watched for progress like a started one. */
     private volatile Connection replayingOn;
+    /** How long a connection given up may take to close its end before its requests are sent again elsewhere. */
+    private static final long FENCE_MILLIS = 5000;
     /** The connection was given up for the journal's sake, not for a fault of the upstream: no pause before the next. */
     private volatile boolean replacedForJournal;
     private final Thread thread;
@@ -349,6 +351,11 @@ final class UpstreamLink {
                 });
                 // The loop lets the connection go before the ledger forgets it: no late reply after that.
                 let.await(5, TimeUnit.SECONDS);
+                if (!c.fence(FENCE_MILLIS)) {
+                    LOG.warning("upstream " + connectors.get().endpoint() + " did not close a connection given up ("
+                            + c.failure() + ") within " + FENCE_MILLIS / 1000 + " s; what it had read of its"
+                            + " requests may still land after they are sent again");
+                }
             }
             ended(c);
             reconnector.connectionEnded(c);

@@ -38,7 +38,9 @@ import org.flexnbd.protocol.WireOutput;
 final class ScriptedUpstream implements AutoCloseable {
     enum Fault {
         NONE, CLOSE_ON_READ, CLOSE_ON_WRITE, STALL_ON_READ, STALL_ON_WRITE, EIO_ON_READ, ESHUTDOWN_ON_WRITE,
-        ESHUTDOWN_ON_FLUSH, STRAY_DATA_ON_READ
+        ESHUTDOWN_ON_FLUSH, STRAY_DATA_ON_READ,
+        /** The first WRITE is carried out 4 s late, as a slow server does, even if the proxy has hung up meanwhile. */
+        LATE_WRITE
     }
 
     static final int SIZE = 16 * 1024 * 1024;
@@ -133,6 +135,13 @@ final class ScriptedUpstream implements AutoCloseable {
                     received.add(new Seen(number, r));
                     if (r.type() == Nbd.CMD_DISC) {
                         return;
+                    }
+                    if (fault == Fault.LATE_WRITE && r.type() == Nbd.CMD_WRITE && faultSpent.compareAndSet(false,
+                            true)) {
+                        Thread.sleep(4000);
+                        answer(r, out, structured); // on the disk first: the reply may find the socket gone
+                        out.flush();
+                        continue;
                     }
                     if (misbehave(r, c, structured)) {
                         if (!c.isOpen()) {

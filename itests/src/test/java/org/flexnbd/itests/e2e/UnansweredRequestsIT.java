@@ -83,6 +83,23 @@ public class UnansweredRequestsIT {
         assertTrue(proxy.stderr(), proxy.stderr().contains("no progress"));
     }
 
+    /**
+     * A slow server, not a dead one: the proxy gives its connection up at the timeout and sends the WRITE again on the
+     * next, but the server still carries out the copy it had read. Sent again at once, the WRITE was answered, the
+     * client wrote the same block anew, and then the old copy landed on it: the block read back the older data.
+     */
+    @Test
+    public void aWriteOnAConnectionGivenUpLandsBeforeItIsSentAgain() throws Exception {
+        start(ScriptedUpstream.Fault.LATE_WRITE, 0);
+        assertEquals(0, client.call(ScriptedClient.write(1, 0, (byte) 0x11, 4096)).error());
+        assertEquals(0, client.call(ScriptedClient.write(2, 0, (byte) 0x22, 4096)).error());
+        Thread.sleep(5000); // past the old copy's landing, had it been left to land late
+        Reply r = client.call(ScriptedClient.read(3, 0, 4096));
+        assertEquals(0, r.error());
+        assertEquals(proxy.stderr(), 0x22, r.data().get(0));
+        assertTrue(proxy.stderr(), proxy.stderr().contains("no progress"));
+    }
+
     @Test
     public void anUpstreamErrorPassesThroughAndAReadErrorCarriesNoData() throws Exception {
         start(ScriptedUpstream.Fault.EIO_ON_READ, 0);
