@@ -25,6 +25,8 @@ final class Reconnector {
     private final BooleanSupplier stopped;
     private final Comeback comeback;
     private int attempts;
+    /** Why the attempt before failed, so that a new reason is logged at once. */
+    private String lastWhy;
     private boolean cutShort;
 
     Reconnector(Supplier<Connector> connectors, ReferenceExport reference, Stats stats, long maxDelayMillis,
@@ -62,10 +64,13 @@ final class Reconnector {
                 }
                 String why = e.getMessage() == null ? e.toString() : e.getMessage();
                 stats.failed("cannot reconnect to upstream " + connector.endpoint() + ": " + why);
-                if (attempts == 1 || attempts % 10 == 0) {
+                // The first, every tenth, and any whose reason differs from the one before: an upstream that
+                // went from refusing connections to accepting them and never answering the handshake said so.
+                if (attempts == 1 || attempts % 10 == 0 || !why.equals(lastWhy)) {
                     LOG.warning("upstream " + connector.endpoint() + ": attempt " + attempts + " failed: " + why
                             + "; retrying");
                 }
+                lastWhy = why;
                 continue;
             }
             String change = reference.check(c.export);
@@ -89,6 +94,7 @@ final class Reconnector {
     /** Connected: the count of attempts starts again. */
     void connected() {
         attempts = 0;
+        lastWhy = null;
     }
 
     /** The connection was given up for a reason of the proxy's own (the journal is written again first). */
