@@ -52,8 +52,11 @@ final class UpstreamLink {
     private final AtomicBoolean drainAsked = new AtomicBoolean();
     private Connection connection;
     private LinkSession session;
-    /** A DISCONNECT left by a client that has gone: sent before anything of the next client's. */
-    private Request leftDisconnect;
+    /**
+     * A DISCONNECT left by a client that has gone, or one waiting for the proxy's own FLUSH: sent before anything of
+     * the next client's. Written under the lock; volatile so that the loop may look at it after every read.
+     */
+    private volatile Request leftDisconnect;
     private boolean closed;
     /** The connection writing the journal again, before it starts: watched for progress like a started one. */
     private volatile Connection replayingOn;
@@ -627,11 +630,12 @@ final class UpstreamLink {
         }
     }
 
-    /** Whether a DISCONNECT waits for the proxy's own FLUSH: its answer must wake the writer. On the loop. */
+    /**
+     * Whether a DISCONNECT waits for the proxy's own FLUSH: its answer must wake the writer. On the loop, after every
+     * read: no lock taken.
+     */
     boolean disconnectHeld() {
-        synchronized (lock) {
-            return leftDisconnect != null;
-        }
+        return leftDisconnect != null;
     }
 
     /** Writes {@code disc} and ends the connection once it is out: the one place a DISCONNECT goes upstream. */
