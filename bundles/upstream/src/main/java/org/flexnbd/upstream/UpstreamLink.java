@@ -1,7 +1,6 @@
 package org.flexnbd.upstream;
 
 import java.io.IOException;
-import java.util.List;
 import java.io.UncheckedIOException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -10,10 +9,8 @@ import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
 
-import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.Request;
-import org.flexnbd.protocol.RequestCodec;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.loop.EventLoop;
 import org.flexnbd.protocol.service.RequestLedger;
@@ -25,8 +22,8 @@ import org.flexnbd.upstream.Connection.Binding;
  * only I/O: what to send, and what a reply means, is the ledger's to say. Its {@link EventLoop}, on a thread of its
  * own, reads the connection's replies ({@link ReplyPump}) and writes what the ledger queues; the client's socket
  * joins the same loop, so that a request and its reply go through one thread. Connecting, the handshake and
- * writing the journal again happen on a second thread, which hands each ready connection to the loop and waits
- * for it to end. One connection's part in the write journal is its {@link ConnectionJournal}.
+ * writing the journal again happen on a second thread ({@link ConnectionCycle}), which hands each ready connection
+ * to the loop and waits for it to end. One connection's part in the write journal is its {@link ConnectionJournal}.
  * <p>
  * No socket I/O happens under the link's lock: closing a connection under it only marks it failed and closes the
  * channel, which never blocks.
@@ -35,36 +32,23 @@ final class UpstreamLink {
     static final Logger LOG = Logger.getLogger(UpstreamLink.class.getName());
 
     private final String name;
-    private final Supplier<Connector> connectors;
     private final ReferenceExport reference;
-    private final Stats stats;
-    private final Reconnector reconnector;
     private final Runnable onIdle;
     private final WriteJournal journal;
-    private final LongConsumer onLoss;
+    private final LinkWriter writer;
+    private final ConnectionCycle cycle;
 
     private final Object lock = new Object();
     private final EventLoop loop;
     private final Thread loopThread;
+    private final Thread thread;
     /** The connection the loop serves, with what it has read and has to write; the loop's alone. */
     private UpstreamWire wire;
     /** A turn of {@link #drain} is already asked for: requests admitted meanwhile go with it. */
     private final AtomicBoolean drainAsked = new AtomicBoolean();
     private Connection connection;
     private LinkSession session;
-    /**
-     * A DISCONNECT left by a client that has gone, or one waiting for the proxy's own FLUSH: sent before anything of
-     * the next client's. Written under the lock; volatile so that the loop may look at it after every read.
-     */
-    private volatile Request leftDisconnect;
     private boolean closed;
-    /** The connection writing the journal again, before it starts: watched for progress like a started one. */
-    private volatile Connection replayingOn;
-    /** How long a connection given up may take to close its end before its requests are sent again elsewhere. */
-    private static final long FENCE_MILLIS = 5000;
-    /** The connection was given up for the journal's sake, not for a fault of the upstream: no pause before the next. */
-    private volatile boolean replacedForJournal;
-    private final Thread thread;
 
     /**
      * @param onLoss told the journal epoch of a connection lost while the upstream may have lost acknowledged writes
@@ -73,12 +57,11 @@ final class UpstreamLink {
             Connection first, Runnable onIdle, WriteJournal journal, LongConsumer onLoss, Comeback comeback) {
         this.name = name;
         this.journal = journal;
-        this.onLoss = onLoss;
-        this.connectors = connectors;
         this.reference = reference;
-        this.stats = stats;
-        this.reconnector = new Reconnector(connectors, reference, stats, maxDelayMillis, this::isClosed, comeback);
         this.onIdle = onIdle;
+        this.writer = new LinkWriter(lock, journal);
+        this.cycle = new ConnectionCycle(this, connectors, reference, stats,
+                new Reconnector(connectors, reference, stats, maxDelayMillis, this::isClosed, comeback), journal, onLoss);
         try {
             this.loop = new EventLoop();
         } catch (IOException e) {
@@ -98,7 +81,7 @@ final class UpstreamLink {
             Connection c = once[0];
             once[0] = null; // a restart connects afresh
             try {
-                run(c);
+                cycle.run(c);
             } catch (InterruptedException e) {
                 // stopped
             }
@@ -138,7 +121,7 @@ final class UpstreamLink {
                 int late = b == null ? 0 : b.ledger().release(b.token());
                 Request disc = s.ledger().takeDisconnectOfDeparted();
                 if (disc != null && !c.isFailed()) {
-                    leftDisconnect = disc; // sent first; the connection is replaced after it anyway
+                    writer.leave(disc); // sent first; the connection is replaced after it anyway
                 } else if (late > 0) {
                     c.fail("client left with " + late + " requests outstanding; replacing the connection", true);
                 } else if (c.isRefusing()) {
@@ -231,10 +214,7 @@ final class UpstreamLink {
      * nothing has moved on it for {@code timeoutNanos}. A slow client is not counted: its replies are the ledger's.
      */
     void checkProgress(long nowNanos, long timeoutNanos) {
-        Connection replay = replayingOn;
-        if (replay != null && nowNanos - replay.channel.lastProgressNanos() > timeoutNanos) {
-            replay.fail("no progress replaying the journal for " + timeoutNanos / 1_000_000_000L + " s", false);
-        }
+        cycle.checkReplay(nowNanos, timeoutNanos);
         synchronized (lock) {
             Connection c = connection;
             if (c == null) {
@@ -295,92 +275,25 @@ final class UpstreamLink {
             return false;
         }
         Binding b = c.binding();
-        return leftDisconnect != null || (b != null && b.ledger().hasDisconnect());
+        return writer.disconnectHeld() || (b != null && b.ledger().hasDisconnect());
     }
 
-    /**
-     * The connecting thread: makes a connection ready (connects, negotiates, writes the journal again when due),
-     * hands it to the loop, and waits for it to end; then the next.
-     */
-    private void run(Connection first) throws InterruptedException {
-        Connection next = first;
-        boolean lost = false;
-        while (!isClosed()) {
-            boolean fresh = next != null;
-            Connection c = fresh ? next : reconnector.next();
-            next = null;
-            if (c == null) {
-                return;
+    /** The loop serves {@code w}'s connection from now on. */
+    void serve(UpstreamWire w) {
+        loop.execute(() -> adopt(w));
+    }
+
+    /** The loop lets {@code w}'s connection go: no reply read on it after this returns (or 5 s have passed). */
+    void letGo(UpstreamWire w) throws InterruptedException {
+        CountDownLatch let = new CountDownLatch(1);
+        loop.execute(() -> {
+            if (wire == w) {
+                wire = null;
             }
-            if (!fresh && reconnector.attempts() > 1) {
-                // The upstream was unreachable for a while: it may have restarted, losing what it had acknowledged,
-                // even if the connection this link lost went quietly.
-                onLoss.accept(journal.epoch());
-            }
-            String upstream = connectors.get().endpoint().toString();
-            c.join(journal, upstream);
-            if (!replayJournal(c)) {
-                if (isClosed()) {
-                    return;
-                }
-                lost = true;
-                stats.failed(c.failure());
-                LOG.warning("upstream " + connectors.get().endpoint() + " lost while the journal was replayed ("
-                        + c.failure() + "); reconnecting");
-                continue;
-            }
-            int resent = start(c);
-            if (resent < 0) {
-                return;
-            }
-            if (lost) {
-                stats.reconnected(resent);
-                LOG.info("reconnected to upstream " + connectors.get().endpoint() + " after "
-                        + reconnector.attempts() + " attempts; retransmitting " + resent + " requests");
-            }
-            reconnector.connected();
-            UpstreamWire w = new UpstreamWire(this, c, new ReplyPump(c, reference.contextIdMap(c.export), upstream));
-            loop.execute(() -> adopt(w));
-            try {
-                c.awaitFailed();
-            } finally {
-                CountDownLatch let = new CountDownLatch(1);
-                loop.execute(() -> {
-                    if (wire == w) {
-                        wire = null;
-                    }
-                    w.discard();
-                    let.countDown();
-                });
-                // The loop lets the connection go before the ledger forgets it: no late reply after that.
-                let.await(5, TimeUnit.SECONDS);
-                if (!c.fence(FENCE_MILLIS)) {
-                    LOG.warning("upstream " + connectors.get().endpoint() + " did not close a connection given up ("
-                            + c.failure() + ") within " + FENCE_MILLIS / 1000 + " s; what it had read of its"
-                            + " requests may still land after they are sent again");
-                }
-            }
-            ended(c);
-            reconnector.connectionEnded(c);
-            if (replacedForJournal) {
-                replacedForJournal = false;
-                reconnector.replaced();
-            }
-            lost = !c.isQuiet();
-            if (lost && !isClosed()) {
-                stats.failed(c.failure());
-                LOG.warning("upstream " + connectors.get().endpoint() + " lost (" + c.failure() + "); reconnecting");
-                onLoss.accept(c.journal().epoch());
-            }
-            if (!isClosed() && c.journal().awaitsOwnFlush()) {
-                // Ended before its own FLUSH made its writes durable, and no other connection's FLUSH counts for
-                // them: ended quietly, or lost in an epoch already over (it replayed the journal, so owned all of
-                // it). As after a loss, they are written again first, and then flushed, on the next connection.
-                LOG.warning("upstream connection ended with acknowledged writes only its own FLUSH could make durable"
-                        + " (no CAN_MULTI_CONN); the journal is written again on the next connection");
-                onLoss.accept(journal.epoch());
-            }
-        }
+            w.discard();
+            let.countDown();
+        });
+        let.await(5, TimeUnit.SECONDS);
     }
 
     /** On the loop: the connection is served from now on. */
@@ -404,48 +317,12 @@ final class UpstreamLink {
         w.read();
     }
 
-    /**
-     * Before a new connection sends anything: when the upstream may have lost acknowledged writes, one connection
-     * writes the journal again, in order, and the others wait for it. False when {@code c} failed meanwhile.
-     */
-    private boolean replayJournal(Connection c) throws InterruptedException {
-        while (journal.holding() && !c.isFailed()) {
-            if (isClosed()) {
-                c.fail("stopping", true);
-                return false;
-            }
-            List<Request> writes = journal.beginReplay(c);
-            if (writes == null) {
-                journal.awaitRelease(100); // another connection replays
-                continue;
-            }
-            boolean ok = false;
-            long bytes = 0;
-            replayingOn = c;
-            try {
-                bytes = JournalReplay.write(c, writes);
-                ok = true;
-            } catch (IOException e) {
-                c.fail("replaying the journal: " + e.getMessage(), false);
-            } finally {
-                replayingOn = null;
-                writes.forEach(Request::release);
-                journal.replayEnded(c, ok);
-            }
-            if (ok && !writes.isEmpty()) {
-                LOG.info("replayed " + writes.size() + " journalled writes (" + bytes + " bytes) to upstream "
-                        + connectors.get().endpoint() + " before anything else");
-            }
-        }
-        return !c.isFailed();
-    }
-
     /** The journal's connections of epoch {@code e} are replaced: the upstream may have lost what it acknowledged. */
     void dropEpoch(long e) {
         synchronized (lock) {
             Connection c = connection;
             if (c != null && c.journal().epoch() <= e) {
-                replacedForJournal = true;
+                cycle.replacedForJournal();
                 c.fail("another upstream connection was lost; the journal is replayed first", false);
             }
         }
@@ -476,7 +353,7 @@ final class UpstreamLink {
      * Makes {@code c} current, working for the attached client's ledger if there is one; returns how many requests
      * it is to send again, or -1 when the link was closed meanwhile (and {@code c} with it).
      */
-    private int start(Connection c) {
+    int start(Connection c) {
         synchronized (lock) {
             if (closed) {
                 c.fail("stopping", true);
@@ -492,7 +369,7 @@ final class UpstreamLink {
         }
     }
 
-    private void ended(Connection c) {
+    void ended(Connection c) {
         synchronized (lock) {
             connection = null;
             Binding b = c.binding();
@@ -512,121 +389,17 @@ final class UpstreamLink {
         }
     }
 
-    private boolean isClosed() {
+    boolean isClosed() {
         synchronized (lock) {
             return closed;
         }
     }
 
-    /**
-     * On the loop: writes what is due on the connection, in order: a departed client's DISCONNECT; after
-     * ESHUTDOWN, the soft disconnect once everything sent is answered; the proxy's own FLUSH when the journal wants
-     * one; and what the ledger queues, unless a replay of the journal holds everything back.
-     */
+    /** On the loop: writes what is due on the connection. */
     private void drain() {
         UpstreamWire w = wire;
-        if (w == null || w.c.isFailed()) {
-            return;
-        }
-        Connection c = w.c;
-        try {
-            if (w.isDisconnecting()) {
-                w.flushOut();
-                return;
-            }
-            Binding b;
-            Request departed;
-            synchronized (lock) {
-                b = c.binding();
-                departed = leftDisconnect;
-                leftDisconnect = null;
-            }
-            if (departed != null) {
-                if (flushFirst(w, b)) {
-                    holdDisconnect(departed);
-                    return;
-                }
-                disconnect(w, departed, "client disconnected; a fresh connection for the next one", true);
-                return;
-            }
-            if (b != null && b.ledger().isRefusing(b.token())) {
-                Request soft = b.ledger().softDisconnect(b.token());
-                if (soft != null) {
-                    disconnect(w, soft, "upstream is shutting down (ESHUTDOWN); disconnected once it had answered"
-                            + " what it accepted", false);
-                } else {
-                    w.flushOut();
-                }
-                return;
-            }
-            if (b != null && b.ledger().awaitedOn(b.token()) == 0) {
-                c.channel.touch(); // the upstream timeout counts from when something is outstanding
-            }
-            while (true) {
-                if (c.journal().ownFlushDue(c.isRefusing(), b)) {
-                    w.out.add(RequestCodec.header(c.journal().beginOwnFlush()));
-                }
-                Request next;
-                if (b == null || journal.holding() || (next = b.ledger().nextToSend(b.token())) == null) {
-                    break;
-                }
-                if (next.type() == Nbd.CMD_DISC) {
-                    if (flushFirst(w, b)) {
-                        holdDisconnect(next);
-                        return;
-                    }
-                    disconnect(w, next, "client disconnected; a fresh connection for the next one", true);
-                    return;
-                }
-                if (c.journal().clashesWithOwnFlush(next)) {
-                    next.release();
-                    // Its reply could not be told from the proxy's own FLUSH's: a fresh connection sends it.
-                    c.fail("a client's cookie met the proxy's own FLUSH; replacing the connection", false);
-                    return;
-                }
-                c.journal().writing(next);
-                w.out.add(RequestCodec.header(next));
-                if (next.type() == Nbd.CMD_WRITE) {
-                    w.out.add(next.payload(), next.owner()); // the ledger's reference for this write, until written
-                } else {
-                    next.release();
-                }
-            }
-            w.flushOut();
-        } catch (IOException e) {
-            c.fail("write failed: " + e.getMessage(), false);
-        }
-    }
-
-    /**
-     * Before a DISCONNECT: when writes acknowledged on this connection wait for a FLUSH only it can send (the upstream
-     * has no CAN_MULTI_CONN), the proxy's own FLUSH goes first, and true says the DISCONNECT waits for its answer.
-     * Not when a client's request of the same cookie is out: the connection then ends, and the journal is written
-     * again on the next one ({@link #run}).
-     */
-    private boolean flushFirst(UpstreamWire w, Binding b) throws IOException {
-        ConnectionJournal j = w.c.journal();
-        if (!j.awaitsOwnFlush() || w.c.isRefusing()) {
-            return false;
-        }
-        if (!j.ownFlushOut()) {
-            if (b != null && b.ledger().lookup(b.token(), ConnectionJournal.OWN_FLUSH) != null) {
-                return false;
-            }
-            w.out.add(RequestCodec.header(j.beginOwnFlush()));
-        }
-        w.flushOut();
-        return true;
-    }
-
-    /** The DISCONNECT waits for the proxy's own FLUSH: sent first by the next drain once that is answered. */
-    private void holdDisconnect(Request disc) {
-        synchronized (lock) {
-            if (leftDisconnect == null) {
-                leftDisconnect = disc;
-            } else {
-                disc.release();
-            }
+        if (w != null && !w.c.isFailed()) {
+            writer.write(w);
         }
     }
 
@@ -635,16 +408,7 @@ final class UpstreamLink {
      * read: no lock taken.
      */
     boolean disconnectHeld() {
-        return leftDisconnect != null;
-    }
-
-    /** Writes {@code disc} and ends the connection once it is out: the one place a DISCONNECT goes upstream. */
-    private void disconnect(UpstreamWire w, Request disc, String why, boolean quietly) throws IOException {
-        w.c.disconnecting(why, quietly);
-        w.out.add(RequestCodec.header(disc));
-        disc.release();
-        w.endAfterWriting(why, quietly);
-        w.flushOut();
+        return writer.disconnectHeld();
     }
 
     /** A DISCONNECT went out and the connection ended: the links wait no longer, a stopping one least of all. */

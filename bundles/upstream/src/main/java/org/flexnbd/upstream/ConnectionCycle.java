@@ -1,0 +1,183 @@
+package org.flexnbd.upstream;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.function.LongConsumer;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+
+import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.service.WriteJournal;
+
+/**
+ * The life of a link's connections, one after another, on the link's connecting thread: makes a connection ready
+ * (connects, negotiates, writes the journal again when due), hands it to the link's loop, waits for it to end, and
+ * says what its end means for the journal; then the next, for as long as the link lives. All of it blocks, so none
+ * of it runs on the loop.
+ */
+final class ConnectionCycle {
+    private static final Logger LOG = Logger.getLogger(ConnectionCycle.class.getName());
+    /** How long a connection given up may take to close its end before its requests are sent again elsewhere. */
+    private static final long FENCE_MILLIS = 5000;
+
+    private final UpstreamLink link;
+    private final Supplier<Connector> connectors;
+    private final ReferenceExport reference;
+    private final Stats stats;
+    private final Reconnector reconnector;
+    private final WriteJournal journal;
+    private final LongConsumer onLoss;
+    /** The connection writing the journal again, before it starts: watched for progress like a started one. */
+    private volatile Connection replayingOn;
+    /** The connection was given up for the journal's sake, not for a fault of the upstream: no pause before the next. */
+    private volatile boolean replacedForJournal;
+
+    /**
+     * @param onLoss told the journal epoch of a connection lost while the upstream may have lost acknowledged writes
+     */
+    ConnectionCycle(UpstreamLink link, Supplier<Connector> connectors, ReferenceExport reference, Stats stats,
+            Reconnector reconnector, WriteJournal journal, LongConsumer onLoss) {
+        this.link = link;
+        this.connectors = connectors;
+        this.reference = reference;
+        this.stats = stats;
+        this.reconnector = reconnector;
+        this.journal = journal;
+        this.onLoss = onLoss;
+    }
+
+    /** Connections, from {@code first} (null: a new one) on, until the link is closed. */
+    void run(Connection first) throws InterruptedException {
+        Connection next = first;
+        boolean lost = false;
+        while (!link.isClosed()) {
+            boolean fresh = next != null;
+            Connection c = fresh ? next : reconnector.next();
+            next = null;
+            if (c == null) {
+                return;
+            }
+            if (!fresh && reconnector.attempts() > 1) {
+                // The upstream was unreachable for a while: it may have restarted, losing what it had acknowledged,
+                // even if the connection this link lost went quietly.
+                onLoss.accept(journal.epoch());
+            }
+            String upstream = endpoint();
+            c.join(journal, upstream);
+            if (!replayJournal(c)) {
+                if (link.isClosed()) {
+                    return;
+                }
+                lost = true;
+                stats.failed(c.failure());
+                LOG.warning("upstream " + endpoint() + " lost while the journal was replayed (" + c.failure()
+                        + "); reconnecting");
+                continue;
+            }
+            int resent = link.start(c);
+            if (resent < 0) {
+                return;
+            }
+            if (lost) {
+                stats.reconnected(resent);
+                LOG.info("reconnected to upstream " + endpoint() + " after " + reconnector.attempts()
+                        + " attempts; retransmitting " + resent + " requests");
+            }
+            reconnector.connected();
+            serveUntilEnded(c, upstream);
+            link.ended(c);
+            reconnector.connectionEnded(c);
+            if (replacedForJournal) {
+                replacedForJournal = false;
+                reconnector.replaced();
+            }
+            lost = !c.isQuiet();
+            if (lost && !link.isClosed()) {
+                stats.failed(c.failure());
+                LOG.warning("upstream " + endpoint() + " lost (" + c.failure() + "); reconnecting");
+                onLoss.accept(c.journal().epoch());
+            }
+            if (!link.isClosed() && c.journal().awaitsOwnFlush()) {
+                // Ended before its own FLUSH made its writes durable, and no other connection's FLUSH counts for
+                // them: ended quietly, or lost in an epoch already over (it replayed the journal, so owned all of
+                // it). As after a loss, they are written again first, and then flushed, on the next connection.
+                LOG.warning("upstream connection ended with acknowledged writes only its own FLUSH could make durable"
+                        + " (no CAN_MULTI_CONN); the journal is written again on the next connection");
+                onLoss.accept(journal.epoch());
+            }
+        }
+    }
+
+    /**
+     * The loop serves {@code c} until it fails; then the loop lets it go, and it is fenced: its requests may be sent
+     * again only once the server has stopped carrying out what it read of them.
+     */
+    private void serveUntilEnded(Connection c, String upstream) throws InterruptedException {
+        UpstreamWire w = new UpstreamWire(link, c, new ReplyPump(c, reference.contextIdMap(c.export), upstream));
+        link.serve(w);
+        try {
+            c.awaitFailed();
+        } finally {
+            // The loop lets the connection go before the ledger forgets it: no late reply after that.
+            link.letGo(w);
+            if (!c.fence(FENCE_MILLIS)) {
+                LOG.warning("upstream " + endpoint() + " did not close a connection given up (" + c.failure()
+                        + ") within " + FENCE_MILLIS / 1000 + " s; what it had read of its requests may still land"
+                        + " after they are sent again");
+            }
+        }
+    }
+
+    /**
+     * Before a new connection sends anything: when the upstream may have lost acknowledged writes, one connection
+     * writes the journal again, in order, and the others wait for it. False when {@code c} failed meanwhile.
+     */
+    private boolean replayJournal(Connection c) throws InterruptedException {
+        while (journal.holding() && !c.isFailed()) {
+            if (link.isClosed()) {
+                c.fail("stopping", true);
+                return false;
+            }
+            List<Request> writes = journal.beginReplay(c);
+            if (writes == null) {
+                journal.awaitRelease(100); // another connection replays
+                continue;
+            }
+            boolean ok = false;
+            long bytes = 0;
+            replayingOn = c;
+            try {
+                bytes = JournalReplay.write(c, writes);
+                ok = true;
+            } catch (IOException e) {
+                c.fail("replaying the journal: " + e.getMessage(), false);
+            } finally {
+                replayingOn = null;
+                writes.forEach(Request::release);
+                journal.replayEnded(c, ok);
+            }
+            if (ok && !writes.isEmpty()) {
+                LOG.info("replayed " + writes.size() + " journalled writes (" + bytes + " bytes) to upstream "
+                        + endpoint() + " before anything else");
+            }
+        }
+        return !c.isFailed();
+    }
+
+    /** The watchdog's look at a replay: given up when nothing moved on its connection for {@code timeoutNanos}. */
+    void checkReplay(long nowNanos, long timeoutNanos) {
+        Connection replay = replayingOn;
+        if (replay != null && nowNanos - replay.channel.lastProgressNanos() > timeoutNanos) {
+            replay.fail("no progress replaying the journal for " + timeoutNanos / 1_000_000_000L + " s", false);
+        }
+    }
+
+    /** The connection now ending is given up for the journal's sake: the next one is made without a pause. */
+    void replacedForJournal() {
+        replacedForJournal = true;
+    }
+
+    private String endpoint() {
+        return connectors.get().endpoint().toString();
+    }
+}
