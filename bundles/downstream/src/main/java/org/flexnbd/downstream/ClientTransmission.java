@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongConsumer;
@@ -17,22 +15,20 @@ import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.NbdException;
 import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.Reply;
-import org.flexnbd.protocol.ReplyCodec;
 import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.RequestCodec;
 import org.flexnbd.protocol.loop.EventLoop;
 import org.flexnbd.protocol.loop.Inbound;
-import org.flexnbd.protocol.loop.Outbound;
 import org.flexnbd.protocol.service.RequestLedger;
-import org.flexnbd.protocol.service.RequestLedger.Delivery;
 import org.flexnbd.protocol.service.UpstreamSession;
 import org.flexnbd.protocol.tls.StartTlsChannel;
 
 /**
  * A client's transmission phase, on the loop of the upstream link serving it: requests read as they arrive and
- * admitted to the ledger, and the ledger's replies written as the client negotiated them, both on one thread with
- * the upstream connection, so that nothing is handed from thread to thread per request. Everything here runs on
- * the loop that hosts the client at the moment ({@link #host}); a call from elsewhere is passed to it.
+ * admitted to the ledger, and the ledger's replies written as the client negotiated them ({@link ClientReplies}), both
+ * on one thread with the upstream connection, so that nothing is handed from thread to thread per request.
+ * Everything here runs on the loop that hosts the client at the moment ({@link #host}); a call from elsewhere is
+ * passed to it.
  * <p>
  * The client's requests wait in its socket, not in memory, while it has no room: its share of the payload budget is
  * used up, or the write journal holds writes back. A reply's budget comes back once its bytes are on the socket.
@@ -71,9 +67,7 @@ final class ClientTransmission implements EventLoop.Handler {
     private final int maxPayload;
     private final long exportSize;
     private final Inbound in = new Inbound(ClientSession.BUFFER, PayloadPool.shared());
-    private final Outbound out = new Outbound();
-    /** Replies queued on {@link #out}: their memory is held, and their budget charged, until it is all written. */
-    private final List<Delivery> unwritten = new ArrayList<>();
+    private final ClientReplies replies;
 
     private volatile EventLoop host;
     private SelectionKey key;
@@ -93,8 +87,6 @@ final class ClientTransmission implements EventLoop.Handler {
     private long disconnectDeadline;
     private boolean finished;
     private final AtomicBoolean unansweredTold = new AtomicBoolean();
-    /** Since when replies have waited for the client to take them; 0 while it takes them. */
-    private volatile long stalledSince;
     /** Set when the proxy stops: the client's input is shut, and what is in flight may finish until then. */
     private volatile long drainDeadlineMillis;
 
@@ -123,6 +115,12 @@ final class ClientTransmission implements EventLoop.Handler {
         this.exportSize = exportSize;
         this.relayed = relayed;
         this.ended = ended;
+        this.replies = new ClientReplies(peer, wire, ledger, translation, readAhead, relayed, () -> {
+            UpstreamSession to = upstream.get();
+            if (to != null) {
+                to.written();
+            }
+        });
     }
 
     /**
@@ -220,7 +218,7 @@ final class ClientTransmission implements EventLoop.Handler {
         try {
             UpstreamSession to = upstream.get();
             while (!finished) {
-                if (out.pending() >= UNREAD_LIMIT) {
+                if (replies.pending() >= UNREAD_LIMIT) {
                     awaitRoom(); // the client reads what it was sent first
                     break;
                 }
@@ -422,7 +420,7 @@ final class ClientTransmission implements EventLoop.Handler {
             return;
         }
         int unanswered = ledger.inFlight();
-        if ((unanswered > 0 || !out.isEmpty()) && System.currentTimeMillis() < disconnectDeadline) {
+        if ((unanswered > 0 || !replies.isEmpty()) && System.currentTimeMillis() < disconnectDeadline) {
             return;
         }
         warnUnanswered(drainDeadlineMillis != 0 ? "closed at the drain bound" : "disconnected", unanswered);
@@ -469,30 +467,13 @@ final class ClientTransmission implements EventLoop.Handler {
         if (finished || !onHost(this::writeReplies)) {
             return;
         }
-        Delivery d;
-        while ((d = ledger.takeAnswered()) != null) {
-            Reply reply = translated(d);
-            relayed.accept(d.asked().payloadLength() + reply.payloadBytes());
-            ReplyCodec.encode(reply, out);
-            readAhead.answered(d.asked());
-            unwritten.add(d);
-        }
+        replies.takeAnswered();
         flushOut();
     }
 
-    private Reply translated(Delivery d) {
-        try {
-            return translation.toClient(d.asked(), d.sent(), d.reply(), readAhead, d.generation());
-        } catch (RuntimeException malformed) {
-            // The request is answered in the ledger: it must still get an answer on the wire.
-            LOG.log(Level.WARNING, "client " + peer + ": unusable upstream reply to " + d.asked(), malformed);
-            return translation.error(d.asked().cookie(), Nbd.EIO);
-        }
-    }
-
-    /** A reply the proxy makes itself (an error, a read-ahead answer): on the heap, nothing to hold. */
+    /** A reply the proxy makes itself (an error, a read-ahead answer). */
     private void send(Reply reply) {
-        ReplyCodec.encode(reply, out);
+        replies.add(reply);
         flushOut();
     }
 
@@ -501,47 +482,30 @@ final class ClientTransmission implements EventLoop.Handler {
             return;
         }
         boolean done;
-        long before = out.pending();
         try {
-            done = out.writeTo(wire);
+            done = replies.writeOut();
         } catch (IOException e) {
             LOG.info("client " + peer + " gone: " + e.getMessage());
             finish(); // a client that stopped reading and was closed, or that left
             return;
         }
         if (done) {
-            stalledSince = 0;
-            for (Delivery d : unwritten) {
-                d.reply().release(); // what was sent from it has been written out
-                ledger.written(d);
-            }
-            boolean any = !unwritten.isEmpty();
-            unwritten.clear();
-            if (any) {
-                UpstreamSession to = upstream.get();
-                if (to != null) {
-                    to.written();
-                }
-            }
             if (waitingForRoom) {
                 roomMayBeThere();
             }
             disconnectIfDone();
-        } else if (out.pending() < before || stalledSince == 0) {
-            stalledSince = System.nanoTime(); // it took some, or it just began to wait
         }
         interest();
     }
 
     /** Nanoseconds replies have waited for the client at {@code nowNanos}; 0 when it takes them. */
     long stalledNanos(long nowNanos) {
-        long s = stalledSince;
-        return s == 0 ? 0 : nowNanos - s;
+        return replies.stalledNanos(nowNanos);
     }
 
     private int interestOps() {
         boolean reading = !waitingForRoom && disconnect == null;
-        return (reading ? SelectionKey.OP_READ : 0) | (out.isEmpty() ? 0 : SelectionKey.OP_WRITE);
+        return (reading ? SelectionKey.OP_READ : 0) | (replies.isEmpty() ? 0 : SelectionKey.OP_WRITE);
     }
 
     private void interest() {
@@ -588,11 +552,7 @@ final class ClientTransmission implements EventLoop.Handler {
             share.release(cost); // charged for a request the ledger never took
             charged = false;
         }
-        out.discard();
-        for (Delivery d : unwritten) {
-            d.reply().release();
-        }
-        unwritten.clear();
+        replies.discard();
         ledger.listen(() -> { });
         ended.run();
     }

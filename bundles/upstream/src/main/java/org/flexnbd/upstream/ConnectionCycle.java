@@ -29,7 +29,7 @@ final class ConnectionCycle {
     private final LongConsumer onLoss;
     /** The connection writing the journal again, before it starts: watched for progress like a started one. */
     private volatile Connection replayingOn;
-    /** The connection was given up for the journal's sake, not for a fault of the upstream: no pause before the next. */
+    /** The connection was given up for the journal's sake, not for an upstream fault: no pause before the next. */
     private volatile boolean replacedForJournal;
 
     /**

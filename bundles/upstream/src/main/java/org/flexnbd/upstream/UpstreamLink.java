@@ -60,8 +60,9 @@ final class UpstreamLink {
         this.reference = reference;
         this.onIdle = onIdle;
         this.writer = new LinkWriter(lock, journal);
-        this.cycle = new ConnectionCycle(this, connectors, reference, stats,
-                new Reconnector(connectors, reference, stats, maxDelayMillis, this::isClosed, comeback), journal, onLoss);
+        Reconnector reconnector = new Reconnector(connectors, reference, stats, maxDelayMillis, this::isClosed,
+                comeback);
+        this.cycle = new ConnectionCycle(this, connectors, reference, stats, reconnector, journal, onLoss);
         try {
             this.loop = new EventLoop();
         } catch (IOException e) {
