@@ -18,8 +18,9 @@ import org.flexnbd.protocol.Request;
 
 /**
  * One client's requests, from the moment the client sent one until its reply is written back: the only place their
- * state is kept. It does no I/O; the threads around it (the client's reader and writer, an upstream connection's
- * writer and reader) ask it what to do next and tell it what happened, under its one lock.
+ * state is kept. It does no I/O; the I/O around it (a client's transmission, an upstream connection's writer and
+ * reply pump, on the loop they share, and the link's connecting thread) asks it what to do next and tells it what
+ * happened, under its one lock.
  * <p>
  * An upstream connection works for the ledger under a <em>generation</em> token from {@link #begin()}. Beginning a
  * generation puts every request sent on an earlier one back in the queue, in the order the client sent them, and
@@ -141,16 +142,6 @@ public final class RequestLedger {
         disconnect = disc;
     }
 
-    /**
-     * Before a WRITE's data is read: waits while writes are held (the write journal is full and its FLUSH is out),
-     * so that the data waits in the client's socket, not in memory. Reads and the rest go on meanwhile.
-     */
-    public synchronized void awaitWritesAllowed() throws InterruptedException {
-        while (writesHeld && !closed) {
-            wait();
-        }
-    }
-
     public synchronized boolean writesHeld() {
         return writesHeld;
     }
@@ -159,20 +150,7 @@ public final class RequestLedger {
     public synchronized void holdWrites(boolean hold) {
         if (writesHeld != hold) {
             writesHeld = hold;
-            notifyAll();
         }
-    }
-
-    /** Waits until every request has been answered and written, the client has left, or the deadline passed. */
-    public synchronized boolean awaitEmpty(long deadlineMillis) throws InterruptedException {
-        while (!isEmpty() && !closed) {
-            long left = deadlineMillis - System.currentTimeMillis();
-            if (left <= 0) {
-                break;
-            }
-            wait(left);
-        }
-        return isEmpty();
     }
 
     private boolean isEmpty() {
@@ -197,7 +175,6 @@ public final class RequestLedger {
         queue.clear();
         answered.clear();
         unwritten = 0;
-        notifyAll();
     }
 
     // ---- an upstream connection
@@ -219,7 +196,6 @@ public final class RequestLedger {
                 queue.add(e);
             }
         }
-        notifyAll(); // a reader of an older generation waiting for room
         return g;
     }
 
@@ -259,18 +235,6 @@ public final class RequestLedger {
             return d;
         }
         return null;
-    }
-
-    /** Whether {@link #nextToSend} or {@link #softDisconnect} would give generation {@code g} something to write. */
-    public synchronized boolean hasWork(long g) {
-        Generation gen = generations.get(g);
-        if (g != current || gen == null) {
-            return false;
-        }
-        if (gen.refusing) {
-            return gen.awaited.isEmpty();
-        }
-        return !queue.isEmpty() || (disconnect != null && isEmpty());
     }
 
     /**
@@ -340,7 +304,6 @@ public final class RequestLedger {
         e.replyBytes = reply.payloadBytes();
         unwritten += e.replyBytes;
         answered.add(e);
-        notifyAll();
         return Answer.ANSWERED;
     }
 
@@ -414,24 +377,6 @@ public final class RequestLedger {
         return gen == null ? 0 : gen.awaited.size();
     }
 
-    /**
-     * Waits while the client has more than {@code limit} bytes of replies to write, so that replies wait in the
-     * upstream's socket rather than in memory: the reader of generation {@code g} calls it before reading the next.
-     * Returns true at once when {@code g} is no longer current or the client has left; false when
-     * {@code timeoutMillis} passed first.
-     */
-    public synchronized boolean awaitRoom(long g, long limit, long timeoutMillis) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + timeoutMillis;
-        while (unwritten > limit && g == current && !closed) {
-            long left = deadline - System.currentTimeMillis();
-            if (left <= 0) {
-                return false;
-            }
-            wait(left);
-        }
-        return true;
-    }
-
     /** Whether the client is slower than its upstream: more than {@code limit} bytes of replies wait for it. */
     public synchronized boolean isBacklogged(long limit) {
         return unwritten > limit;
@@ -455,18 +400,6 @@ public final class RequestLedger {
         return null;
     }
 
-    /** Waits for the next reply to write; null once the client has left. */
-    public synchronized Delivery awaitAnswered() throws InterruptedException {
-        while (answered.isEmpty() && !closed) {
-            wait();
-        }
-        return takeAnswered();
-    }
-
-    public synchronized boolean hasAnswered() {
-        return !answered.isEmpty();
-    }
-
     /** The reply is on the client's socket: the request is done, its payload and budget go back. */
     public synchronized void written(Delivery d) {
         Entry e = taken.remove(d.asked());
@@ -476,7 +409,6 @@ public final class RequestLedger {
         e.asked.release();
         budget.accept(e.cost);
         unwritten -= e.replyBytes;
-        notifyAll(); // the DISCONNECT waiting for an empty ledger, a reader waiting for room
 
     }
 

@@ -92,7 +92,7 @@ public class RequestLedgerTest {
         ByteBuf late = pooled(0);
         assertEquals(Answer.WITHHELD, ledger.answered(g1, reply(1, late), (sent, r) -> seen.add(sent) && false));
         assertEquals("held back, its memory went back", 0, late.refCnt());
-        assertFalse("and the client has nothing to take", ledger.hasAnswered());
+        assertNull("and the client has nothing to take", ledger.takeAnswered());
         assertSame("it is still awaited there", onWire, ledger.lookup(g1, 1));
         assertEquals(1, ledger.release(g1));
 
@@ -133,9 +133,7 @@ public class RequestLedgerTest {
         admitRead(3);
         assertNull("nothing more on a refusing connection", ledger.nextToSend(g));
         assertNull("2 is still owed an answer", ledger.softDisconnect(g));
-        assertFalse(ledger.hasWork(g));
         assertTrue(ledger.answered(g, reply(2)));
-        assertTrue(ledger.hasWork(g));
         Request disc = ledger.softDisconnect(g);
         assertEquals(Nbd.CMD_DISC, disc.type());
         ledger.release(g);
@@ -173,13 +171,17 @@ public class RequestLedgerTest {
         admitRead(1);
         long g = ledger.begin();
         ledger.nextToSend(g).release();
-        assertFalse(ledger.awaitEmpty(System.currentTimeMillis() + 20));
+        Request disc = Request.of(Nbd.CMD_DISC, 0, 0, 0, 0);
+        ledger.disconnect(disc);
+        assertNull("1 is still unanswered", ledger.nextToSend(g));
         ledger.answered(g, reply(1));
         Delivery d = ledger.takeAnswered();
-        assertFalse(ledger.awaitEmpty(System.currentTimeMillis() + 20));
+        assertNull("its reply is not written yet", ledger.nextToSend(g));
         ledger.written(d);
         d.reply().release();
-        assertTrue(ledger.awaitEmpty(System.currentTimeMillis() + 20));
+        assertEquals(0, ledger.inFlight());
+        assertSame(disc, ledger.nextToSend(g));
+        assertNull("once", ledger.nextToSend(g));
     }
 
     @Test
@@ -205,7 +207,7 @@ public class RequestLedgerTest {
         assertTrue(ledger.answered(g, reply(3, untakenReply))); // 3's waits for the writer
 
         ledger.clientLeft();
-        assertNull("the writer ends", ledger.awaitAnswered());
+        assertNull("nothing is left to take", ledger.takeAnswered());
         assertEquals(5 * 4096, budgetBack.get());
         assertEquals(0, ledger.charged());
         assertEquals(0, untakenReply.refCnt());
@@ -257,44 +259,29 @@ public class RequestLedgerTest {
     }
 
     @Test
-    public void aReaderWaitsForRoomOnlyWhileTheClientIsBehindAndItsGenerationCurrent() throws Exception {
+    public void theClientIsBackloggedWhileItsRepliesBeyondTheBoundAreUnwritten() throws Exception {
         ByteBuf big = pooled(3000);
         admitRead(1);
         long g = ledger.begin();
         ledger.nextToSend(g).release();
-        assertTrue(ledger.awaitRoom(g, 2048, 0));
-        assertTrue(ledger.answered(g, reply(1, big)));
-        assertTrue(ledger.isBacklogged(2048));
-        assertFalse("behind: it waits, here until its time is up", ledger.awaitRoom(g, 2048, 10));
-        assertTrue("a bigger allowance has room", ledger.awaitRoom(g, 4096, 0));
-        long g2 = ledger.begin();
-        assertTrue("an old generation never waits", ledger.awaitRoom(g, 2048, 0));
-        assertFalse(ledger.awaitRoom(g2, 2048, 10));
-        writeAll();
         assertFalse(ledger.isBacklogged(2048));
-        assertTrue(ledger.awaitRoom(g2, 2048, 0));
+        assertTrue(ledger.answered(g, reply(1, big)));
+        assertTrue("behind: the connection's reader stops", ledger.isBacklogged(2048));
+        assertFalse("a bigger bound has room", ledger.isBacklogged(4096));
+        Delivery d = ledger.takeAnswered();
+        assertTrue("taken is not written", ledger.isBacklogged(2048));
+        ledger.written(d);
+        d.reply().release();
+        assertFalse(ledger.isBacklogged(2048));
     }
 
     @Test
-    public void heldWritesWaitUntilLetGoOrTheClientLeaves() throws Exception {
+    public void writesAreHeldUntilLetGo() throws Exception {
+        assertFalse(ledger.writesHeld());
         ledger.holdWrites(true);
-        assertTrue(ledger.writesHeld());
-        Thread reader = new Thread(() -> {
-            try {
-                ledger.awaitWritesAllowed();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        reader.start();
-        reader.join(50);
-        assertTrue("a WRITE's data waits in the socket while the journal is full", reader.isAlive());
+        assertTrue("a WRITE's data waits in the socket while the journal is full", ledger.writesHeld());
         ledger.holdWrites(false);
-        reader.join(1000);
-        assertFalse(reader.isAlive());
-        ledger.holdWrites(true);
-        ledger.clientLeft();
-        ledger.awaitWritesAllowed(); // returns: nobody is left to hold
+        assertFalse(ledger.writesHeld());
     }
 
     // ---- budget and memory
@@ -348,7 +335,6 @@ public class RequestLedgerTest {
         assertTrue(ledger.answered(first, reply(1)));
         long second = ledger.begin(); // a hot update, or a session opened twice: the newest wins
         admitRead(3);
-        assertFalse(ledger.hasWork(first));
         assertNull(ledger.nextToSend(first));
         assertEquals(List.of(2L, 3L), cookiesSent(second));
         assertFalse("the first link's late answer is dropped", ledger.answered(first, reply(2)));
@@ -385,15 +371,15 @@ public class RequestLedgerTest {
     @Test
     public void theWatchdogSeesOnlyWhatTheConnectionOwes() throws Exception {
         long g = ledger.begin();
-        assertFalse(ledger.hasWork(g));
+        assertNull(ledger.nextToSend(g));
         assertEquals(0, ledger.awaitedOn(g));
         admitRead(1);
-        assertTrue("queued, not written: the connection owes a write", ledger.hasWork(g));
+        assertEquals("queued, not written: nothing awaited yet", 0, ledger.awaitedOn(g));
         ledger.nextToSend(g).release();
         assertEquals(1, ledger.awaitedOn(g));
         assertTrue(ledger.answered(g, reply(1)));
         assertEquals("a reply the client has not taken is not the upstream's debt", 0, ledger.awaitedOn(g));
-        assertFalse(ledger.hasWork(g));
+        assertNull(ledger.nextToSend(g));
         assertEquals(1, ledger.inFlight());
         writeAll();
     }
