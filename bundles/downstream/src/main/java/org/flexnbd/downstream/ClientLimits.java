@@ -9,7 +9,10 @@ import java.util.logging.Logger;
  */
 final class ClientLimits {
     private static final Logger LOG = Logger.getLogger(ClientLimits.class.getName());
+    /** The handshake's and a WRITE payload's limit at most. */
     static final int MAX_SECONDS = 3600;
+    /** A reply's wait for the client at most: a day, as the upstream's timeout (the configuration check's range). */
+    static final int MAX_CLIENT_SECONDS = 86_400;
     static final int HANDSHAKE_DEFAULT = 10;
     static final int PAYLOAD_DEFAULT = 30;
     static final int CLIENT_DEFAULT = 60;
@@ -19,9 +22,9 @@ final class ClientLimits {
     private final long clientNanos;
 
     ClientLimits(int handshakeSeconds, int payloadSeconds, int clientSeconds) {
-        this.handshakeNanos = seconds("handshakeTimeoutSeconds", handshakeSeconds, 1, HANDSHAKE_DEFAULT);
-        this.payloadNanos = seconds("payloadTimeoutSeconds", payloadSeconds, 1, PAYLOAD_DEFAULT);
-        this.clientNanos = seconds("clientTimeoutSeconds", clientSeconds, 0, CLIENT_DEFAULT);
+        this.handshakeNanos = seconds("handshakeTimeoutSeconds", handshakeSeconds, 1, MAX_SECONDS, HANDSHAKE_DEFAULT);
+        this.payloadNanos = seconds("payloadTimeoutSeconds", payloadSeconds, 1, MAX_SECONDS, PAYLOAD_DEFAULT);
+        this.clientNanos = seconds("clientTimeoutSeconds", clientSeconds, 0, MAX_CLIENT_SECONDS, CLIENT_DEFAULT);
     }
 
     static ClientLimits of(DownstreamConfig config) {
@@ -29,10 +32,9 @@ final class ClientLimits {
                 config.clientTimeoutSeconds());
     }
 
-    private static long seconds(String key, int value, int min, int fallback) {
-        if (value < min || value > MAX_SECONDS) {
-            LOG.warning(key + "=" + value + " is out of range (" + min + " to " + MAX_SECONDS + "); using "
-                    + fallback);
+    private static long seconds(String key, int value, int min, int max, int fallback) {
+        if (value < min || value > max) {
+            LOG.warning(key + "=" + value + " is out of range (" + min + " to " + max + "); using " + fallback);
             value = fallback;
         }
         return TimeUnit.SECONDS.toNanos(value);
