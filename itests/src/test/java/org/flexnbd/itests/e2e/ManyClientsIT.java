@@ -60,8 +60,14 @@ public class ManyClientsIT {
                 for (int i = 0; i < CLIENTS; i++) {
                     ScriptedClient c = clients.get(i);
                     long offset = (long) i * 4096;
-                    assertEquals(0, c.call(ScriptedClient.write(1, offset, (byte) i, 4096)).error());
-                    Reply r = c.call(ScriptedClient.read(2, offset, 4096));
+                    Reply r;
+                    try {
+                        assertEquals(0, c.call(ScriptedClient.write(1, offset, (byte) i, 4096)).error());
+                        r = c.call(ScriptedClient.read(2, offset, 4096));
+                    } catch (IOException e) {
+                        // Once seen in a full run on a loaded machine, never alone: what the proxy said is the clue.
+                        throw new AssertionError("client " + i + ": " + e + "; proxy stderr:\n" + proxy.stderr(), e);
+                    }
                     assertEquals(0, r.error());
                     ByteBuffer data = r.data();
                     for (int j = 0; j < 4096; j++) {
