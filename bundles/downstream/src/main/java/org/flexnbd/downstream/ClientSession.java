@@ -135,21 +135,32 @@ final class ClientSession implements Runnable {
         }
     }
 
-    /** The transmission phase goes to the loop of the upstream session; false when there is none any more. */
-    private boolean handOver(UpstreamExport export, ByteBuffer early) {
-        UpstreamSession to;
+    /**
+     * The transmission phase goes to the loop of the upstream session. Between two upstream services (an edit of the
+     * upstream's configuration, a hot update) it waits for the next, as a client in its transmission would. False
+     * when the session is closing, or no service came within a minute (logged).
+     */
+    private boolean handOver(UpstreamExport export, ByteBuffer early) throws InterruptedException {
         ClientTransmission t = new ClientTransmission(peer, socket, wire, ledger, share, readAhead, translation,
                 warnings, readClock, host.limits().payloadNanos(), this::currentSession, export.export().maxBlock(),
                 export.export().size(), host::relayed, this::end);
-        synchronized (lock) {
-            to = current;
-            if (closing || to == null) {
+        while (true) {
+            synchronized (lock) {
+                if (closing) {
+                    return false;
+                }
+                UpstreamSession to = current;
+                if (to != null) {
+                    // Under the lock: a switch to another service sees the transmission, started, and moves it.
+                    transmission = t;
+                    t.start(to.loop(), early);
+                    return true;
+                }
+            }
+            if (awaitUpstream() == null) {
                 return false;
             }
-            transmission = t;
         }
-        to.loop().execute(() -> t.start(to.loop(), early));
-        return true;
     }
 
     private UpstreamSession currentSession() {

@@ -125,13 +125,14 @@ final class ClientTransmission implements EventLoop.Handler {
 
     /**
      * Starts serving on {@code loop}: {@code early} (what the handshake's reader had read beyond it) is read first.
-     * Called on that loop.
+     * From any thread: the loop is the client's host at once, so that a move to another loop ({@link #moveTo}) from
+     * now on follows the start there, whenever it comes.
      */
     void start(EventLoop loop, ByteBuffer early) {
-        host = loop;
         in.prefill(early);
+        host = loop;
         ledger.listen(this::writeReplies);
-        rejoin();
+        loop.execute(this::rejoin);
     }
 
     /**

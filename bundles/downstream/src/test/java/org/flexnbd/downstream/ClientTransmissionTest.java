@@ -117,7 +117,7 @@ public class ClientTransmissionTest {
     }
 
     private void start(byte[] early) {
-        loop.execute(() -> transmission.start(loop, ByteBuffer.wrap(early)));
+        transmission.start(loop, ByteBuffer.wrap(early));
     }
 
     private static byte[] request(int type, long cookie, long offset, int length, byte fill) {

@@ -94,6 +94,18 @@ final class E2E {
         return to;
     }
 
+    /**
+     * Sets {@code key} in an appliance's {@code config/PID.cfg} as an operator would edit it in a running one: a new
+     * file, renamed over the old.
+     */
+    static void editConfig(Path home, String pid, String key, Object value) throws IOException {
+        Path cfg = home.resolve("config/" + pid + ".cfg");
+        Path staged = cfg.resolveSibling(pid + ".cfg.tmp");
+        Files.writeString(staged, Files.readString(cfg).replaceAll("(?m)^" + key + "=.*$", "") + "\n" + key + "="
+                + value + "\n");
+        Files.move(staged, cfg, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
     static String sha256(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
             MessageDigest md = MessageDigest.getInstance("SHA-256");

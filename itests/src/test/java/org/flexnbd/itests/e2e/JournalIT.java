@@ -91,13 +91,8 @@ public class JournalIT {
      */
     @Test
     public void acknowledgedWritesSurviveAConfigurationEditWhileTheUpstreamIsDown() throws Exception {
-        survivesAConnectorRestart((home, proxy) -> {
-            Path cfg = home.resolve("config/org.flexnbd.upstream.cfg");
-            Path staged = cfg.resolveSibling("upstream.cfg.tmp");
-            Files.writeString(staged, Files.readString(cfg).replaceAll("(?m)^reconnectMaxDelayMillis=.*$", "")
-                    + "\nreconnectMaxDelayMillis=1500\n");
-            Files.move(staged, cfg, StandardCopyOption.ATOMIC_MOVE);
-        });
+        survivesAConnectorRestart(
+                (home, proxy) -> E2E.editConfig(home, "org.flexnbd.upstream", "reconnectMaxDelayMillis", 1500));
     }
 
     /** The same with a hot update of the upstream bundle while the upstream is down. */

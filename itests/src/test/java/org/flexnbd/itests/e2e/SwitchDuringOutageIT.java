@@ -1,0 +1,138 @@
+package org.flexnbd.itests.e2e;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.Reply;
+import org.flexnbd.protocol.Request;
+import org.flexnbd.protocol.RequestCodec;
+import org.junit.Before;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+/**
+ * The upstream connector is replaced (an edit of org.flexnbd.upstream.cfg) while the upstream is down, so that the
+ * next connector has no connection yet: the clients wait for it, and are served as soon as the upstream is back.
+ * Both cases were found by a hostile tester.
+ */
+public class SwitchDuringOutageIT {
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+
+    private Path dir;
+    private Path home;
+
+    @Before
+    public void distribution() throws IOException {
+        E2E.assumeDistribution();
+        dir = tmp.getRoot().toPath();
+        home = E2E.copyOfTheDistribution(dir.resolve("appliance"));
+    }
+
+    @Test
+    public void aClientEndingItsHandshakeBetweenTwoConnectorsIsServedByTheNext() throws Exception {
+        try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "memory", "64M").start();
+                Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port), "-v");
+                SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", proxy.port))) {
+            ByteBuffer hello = readFully(client, 18); // NBDMAGIC, IHAVEOPT, the server's flags
+            assertEquals(Nbd.NBDMAGIC, hello.getLong(0));
+
+            up.kill9();
+            editUpstreamConfig(proxy, 500);
+            Thread.sleep(1000); // the connector before is gone; the next one cannot connect
+
+            // Fixed newstyle without zeroes, then NBD_OPT_EXPORT_NAME "": the handshake ends with the export's size.
+            ByteBuffer go = ByteBuffer.allocate(4 + 16).putInt(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES)
+                    .putLong(Nbd.IHAVEOPT).putInt(Nbd.OPT_EXPORT_NAME).putInt(0).flip();
+            writeFully(client, go);
+            assertEquals(64L << 20, readFully(client, 10).getLong(0));
+
+            up.start();
+            // Before, the proxy closed the client here, between the connectors, without a word.
+            writeFully(client, RequestCodec.header(Request.of(Nbd.CMD_READ, 0, 7, 0, 4096)));
+            ByteBuffer reply = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return readFully(client, 16 + 4096);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).get(40, TimeUnit.SECONDS);
+            assertEquals(Nbd.SIMPLE_REPLY_MAGIC, reply.getInt(0));
+            assertEquals("error", 0, reply.getInt(4));
+            assertEquals(7, reply.getLong(8));
+        }
+    }
+
+    @Test
+    public void twoEditsDuringAnOutageDoNotHoldAClientOnceTheUpstreamIsBack() throws Exception {
+        try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "memory", "64M").start();
+                Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port), "-v");
+                ScriptedClient c = new ScriptedClient(proxy.port)) {
+            // A READ, not a WRITE: with nothing in the journal a connector stops at once, and each edit is a switch.
+            assertEquals(0, c.call(ScriptedClient.read(1, 0, 4096)).error());
+
+            up.kill9();
+            editUpstreamConfig(proxy, 500);
+            Thread.sleep(1000); // the client's move to the second connector now waits for its first connection
+            editUpstreamConfig(proxy, 600);
+            up.start();
+            long back = System.nanoTime();
+            Reply r = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return c.call(ScriptedClient.read(2, 0, 4096));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).get(40, TimeUnit.SECONDS);
+            long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - back);
+            assertEquals(0, r.error());
+            // Before, the move to the third connector waited behind the second's connect timeout (15 s): 13 s here.
+            assertTrue("answered " + seconds + " s after the upstream came back:\n" + proxy.stderr(), seconds < 6);
+        }
+    }
+
+    /** A change of reconnectMaxDelayMillis, applied. */
+    private void editUpstreamConfig(Proxy proxy, int maxDelayMillis) throws Exception {
+        int before = count(proxy.stderr(), "org.flexnbd.upstream.cfg changed");
+        E2E.editConfig(home, "org.flexnbd.upstream", "reconnectMaxDelayMillis", maxDelayMillis);
+        String log = proxy.awaitStderr(l -> count(l, "org.flexnbd.upstream.cfg changed") > before, 20);
+        assertTrue(log, count(log, "org.flexnbd.upstream.cfg changed") > before);
+    }
+
+    private static int count(String text, String what) {
+        int n = 0;
+        for (int i = text.indexOf(what); i >= 0; i = text.indexOf(what, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+
+    private static ByteBuffer readFully(SocketChannel ch, int n) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(n);
+        while (b.hasRemaining()) {
+            if (ch.read(b) < 0) {
+                throw new EOFException("the proxy closed the connection " + b.position() + " bytes into " + n);
+            }
+        }
+        return b.flip();
+    }
+
+    private static void writeFully(SocketChannel ch, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            ch.write(b);
+        }
+    }
+}
