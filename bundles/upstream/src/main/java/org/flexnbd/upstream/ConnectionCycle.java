@@ -70,7 +70,7 @@ final class ConnectionCycle {
                 }
                 lost = true;
                 stats.failed(c.failure());
-                LOG.warning("upstream " + endpoint() + " lost while the journal was replayed (" + c.failure()
+                LOG.warning("upstream " + upstream + " lost while the journal was replayed (" + c.failure()
                         + "); reconnecting");
                 continue;
             }
@@ -80,7 +80,7 @@ final class ConnectionCycle {
             }
             if (lost) {
                 stats.reconnected(resent);
-                LOG.info("reconnected to upstream " + endpoint() + " after " + reconnector.attempts()
+                LOG.info("reconnected to upstream " + upstream + " after " + reconnector.attempts()
                         + " attempts; retransmitting " + resent + " requests");
             }
             reconnector.connected();
@@ -94,7 +94,8 @@ final class ConnectionCycle {
             lost = !c.isQuiet();
             if (lost && !link.isClosed()) {
                 stats.failed(c.failure());
-                LOG.warning("upstream " + endpoint() + " lost (" + c.failure() + "); reconnecting");
+                // The connection's own server: after a retarget the connector names the next one.
+                LOG.warning("upstream " + upstream + " lost (" + c.failure() + "); reconnecting");
                 onLoss.accept(c.journal().epoch());
             }
             if (!link.isClosed() && c.journal().awaitsOwnFlush()) {
@@ -121,7 +122,7 @@ final class ConnectionCycle {
             // The loop lets the connection go before the ledger forgets it: no late reply after that.
             link.letGo(w);
             if (!c.fence(FENCE_MILLIS)) {
-                LOG.warning("upstream " + endpoint() + " did not close a connection given up (" + c.failure()
+                LOG.warning("upstream " + upstream + " did not close a connection given up (" + c.failure()
                         + ") within " + FENCE_MILLIS / 1000 + " s; what it had read of its requests may still land"
                         + " after they are sent again");
             }

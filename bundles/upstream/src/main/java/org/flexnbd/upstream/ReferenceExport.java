@@ -11,15 +11,16 @@ import org.flexnbd.protocol.UpstreamExport;
  */
 final class ReferenceExport {
     private UpstreamExport first;
+    private boolean closed;
 
     synchronized UpstreamExport get() {
         return first;
     }
 
-    /** Waits until a first connection has set it; null after the wait. */
+    /** Waits until a first connection has set it; null after the wait, or once the connector stops. */
     synchronized UpstreamExport await(long millis) throws InterruptedException {
         long deadline = System.currentTimeMillis() + millis;
-        while (first == null) {
+        while (first == null && !closed) {
             long left = deadline - System.currentTimeMillis();
             if (left <= 0) {
                 return null;
@@ -27,6 +28,20 @@ final class ReferenceExport {
             wait(left);
         }
         return first;
+    }
+
+    /**
+     * The connector stops: nobody waits any longer for its first connection. A client's move to the connector that
+     * follows waited in line behind a move to this one for as long as the connect timeout (15 s) when the upstream
+     * was down through two edits of its configuration.
+     */
+    synchronized void close() {
+        closed = true;
+        notifyAll();
+    }
+
+    synchronized boolean isClosed() {
+        return closed;
     }
 
     /** Null if a connection that negotiated {@code e} can serve the clients, else what differs (a first one sets it). */

@@ -128,6 +128,9 @@ public final class UpstreamComponent implements Upstream {
         }
         if (reference.await(connectMillis) == null) {
             returned(link); // never attached: the ledger stays with whatever served it before
+            if (reference.isClosed()) {
+                throw new IOException("upstream connector is stopping");
+            }
             throw new IOException("upstream " + connector.endpoint() + " not reachable: " + stats.lastFailure());
         }
         return link.attach(ledger);
@@ -249,6 +252,7 @@ public final class UpstreamComponent implements Upstream {
 
     @Override
     public List<Request> handOverUnflushed() {
+        reference.close(); // the service is going: a client's move here waits no longer
         try {
             journal.drain(2000);
         } catch (InterruptedException e) {
@@ -257,7 +261,8 @@ public final class UpstreamComponent implements Upstream {
         List<Request> left = journal.handOver();
         if (!left.isEmpty()) {
             LOG.warning("stopping with " + left.size() + " acknowledged writes not yet flushed upstream; they go to"
-                    + " the next upstream connector, which writes them first");
+                    + " the next upstream connector, which writes them first (a proxy that stops for good loses"
+                    + " them)");
         }
         return left;
     }
@@ -277,6 +282,7 @@ public final class UpstreamComponent implements Upstream {
 
     @Deactivate
     void deactivate() {
+        reference.close();
         try {
             if (!journal.drain(2000)) {
                 LOG.warning("stopping with " + journal.requests() + " acknowledged writes not yet flushed upstream;"
