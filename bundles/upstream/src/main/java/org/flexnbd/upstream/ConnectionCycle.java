@@ -119,8 +119,14 @@ final class ConnectionCycle {
         try {
             c.awaitFailed();
         } finally {
-            // The loop lets the connection go before the ledger forgets it: no late reply after that.
-            link.letGo(w);
+            try {
+                // The loop lets the connection go before the ledger forgets it: no late reply after that.
+                link.letGo(w);
+            } catch (InterruptedException stopping) {
+                Thread.currentThread().interrupt(); // the fence below then only closes
+            }
+            // Whatever happened above, the socket is closed here: a link closed by a connector switch interrupts
+            // this thread, and its connections' sockets stayed open, one per client and switch (a tester's find).
             if (!c.fence(FENCE_MILLIS)) {
                 LOG.warning("upstream " + upstream + " did not close a connection given up (" + c.failure()
                         + ") within " + FENCE_MILLIS / 1000 + " s; what it had read of its requests may still land"

@@ -104,6 +104,37 @@ public class SwitchDuringOutageIT {
         }
     }
 
+    @Test
+    public void aConnectorSwitchClosesTheConnectionsItLeaves() throws Exception {
+        try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "memory", "64M").start();
+                Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port), "-v");
+                ScriptedClient c = new ScriptedClient(proxy.port)) {
+            assertEquals(0, c.call(ScriptedClient.read(1, 0, 4096)).error());
+            long before = sockets(proxy.process.pid());
+            for (int i = 0; i < 6; i++) {
+                editUpstreamConfig(proxy, 500 + i);
+                assertEquals(0, c.call(ScriptedClient.read(2 + i, 0, 4096)).error());
+            }
+            Thread.sleep(500);
+            long after = sockets(proxy.process.pid());
+            // Before, each switch left the client's old upstream connection open: 6 more here.
+            assertTrue(before + " sockets before 6 switches, " + after + " after", after <= before + 1);
+        }
+    }
+
+    private static long sockets(long pid) throws IOException {
+        try (var fds = java.nio.file.Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            return fds.filter(fd -> {
+                try {
+                    return java.nio.file.Files.readSymbolicLink(fd).toString().startsWith("socket:");
+                } catch (IOException gone) {
+                    return false;
+                }
+            }).count();
+        }
+    }
+
     /** A change of reconnectMaxDelayMillis, applied. */
     private void editUpstreamConfig(Proxy proxy, int maxDelayMillis) throws Exception {
         int before = count(proxy.stderr(), "org.flexnbd.upstream.cfg changed");
