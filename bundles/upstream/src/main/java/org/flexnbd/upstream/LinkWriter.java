@@ -50,11 +50,7 @@ final class LinkWriter {
                 leftDisconnect = null;
             }
             if (departed != null) {
-                if (flushFirst(w, b)) {
-                    holdDisconnect(departed);
-                    return;
-                }
-                disconnect(w, departed, "client disconnected; a fresh connection for the next one", true);
+                passOn(w, b, departed);
                 return;
             }
             if (b != null && b.ledger().isRefusing(b.token())) {
@@ -79,11 +75,7 @@ final class LinkWriter {
                     break;
                 }
                 if (next.type() == Nbd.CMD_DISC) {
-                    if (flushFirst(w, b)) {
-                        holdDisconnect(next);
-                        return;
-                    }
-                    disconnect(w, next, "client disconnected; a fresh connection for the next one", true);
+                    passOn(w, b, next);
                     return;
                 }
                 if (c.journal().clashesWithOwnFlush(next)) {
@@ -103,6 +95,18 @@ final class LinkWriter {
             w.flushOut();
         } catch (IOException e) {
             c.fail("write failed: " + e.getMessage(), false);
+        }
+    }
+
+    /**
+     * A client's DISCONNECT (its own, or one a departed client left): written now, or held until the proxy's own
+     * FLUSH is answered ({@link #flushFirst}).
+     */
+    private void passOn(UpstreamWire w, Binding b, Request disc) throws IOException {
+        if (flushFirst(w, b)) {
+            holdDisconnect(disc);
+        } else {
+            disconnect(w, disc, "client disconnected; a fresh connection for the next one", true);
         }
     }
 

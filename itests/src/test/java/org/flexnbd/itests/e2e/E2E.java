@@ -94,6 +94,22 @@ final class E2E {
         return to;
     }
 
+    /** Something a test does over a socket, which may block. */
+    interface Io<T> {
+        T call() throws IOException;
+    }
+
+    /** {@code io}'s result, failing the test if it takes longer than {@code seconds} (a proxy holding a client). */
+    static <T> T within(int seconds, Io<T> io) throws Exception {
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return io.call();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }).get(seconds, TimeUnit.SECONDS);
+    }
+
     /**
      * Sets {@code key} in an appliance's {@code config/PID.cfg} as an operator would edit it in a running one: a new
      * file, renamed over the old.

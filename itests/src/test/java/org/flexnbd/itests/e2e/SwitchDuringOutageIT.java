@@ -9,7 +9,6 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import org.flexnbd.protocol.Nbd;
@@ -62,13 +61,7 @@ public class SwitchDuringOutageIT {
             up.start();
             // Before, the proxy closed the client here, between the connectors, without a word.
             writeFully(client, RequestCodec.header(Request.of(Nbd.CMD_READ, 0, 7, 0, 4096)));
-            ByteBuffer reply = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return readFully(client, 16 + 4096);
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }).get(40, TimeUnit.SECONDS);
+            ByteBuffer reply = E2E.within(40, () -> readFully(client, 16 + 4096));
             assertEquals(Nbd.SIMPLE_REPLY_MAGIC, reply.getInt(0));
             assertEquals("error", 0, reply.getInt(4));
             assertEquals(7, reply.getLong(8));
@@ -90,13 +83,7 @@ public class SwitchDuringOutageIT {
             editUpstreamConfig(proxy, 600);
             up.start();
             long back = System.nanoTime();
-            Reply r = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return c.call(ScriptedClient.read(2, 0, 4096));
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }).get(40, TimeUnit.SECONDS);
+            Reply r = E2E.within(40, () -> c.call(ScriptedClient.read(2, 0, 4096)));
             long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - back);
             assertEquals(0, r.error());
             // Before, the move to the third connector waited behind the second's connect timeout (15 s): 13 s here.
