@@ -64,6 +64,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private final ClientAdmission admission;
     private volatile Upstream upstream;
     private final UnflushedWrites unflushed = new UnflushedWrites();
+    private final KeptRetarget retarget = new KeptRetarget();
     private volatile boolean stopping;
     private final UpstreamSwitch<ClientSession> upstreamSwitch = new UpstreamSwitch<>(sessions, ClientSession::peer);
 
@@ -136,6 +137,11 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindUpstream(Upstream u) {
+        Upstream before = upstream;
+        if (before != null) {
+            retarget.takeFrom(before); // it is being replaced while still bound
+        }
+        retarget.handTo(u);
         unflushed.handTo(u);
         upstream = u;
         upstreamSwitch.moveAll("move to the new upstream service", s -> s.upstreamArrived(u));
@@ -146,10 +152,12 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             upstream = null;
         }
         upstreamSwitch.moveAll("leave the upstream service that went away", s -> s.upstreamGone(u));
+        retarget.takeFrom(u);
         unflushed.takeFrom(u);
         Upstream next = upstream;
-        if (next != null) {
-            unflushed.handTo(next); // a service bound before this one went: it takes them now
+        if (next != null) { // a service bound before this one went: it takes them now
+            retarget.handTo(next);
+            unflushed.handTo(next);
         }
     }
 

@@ -17,6 +17,7 @@ import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
 import org.flexnbd.protocol.service.UpstreamStatus;
+import org.flexnbd.protocol.service.UpstreamTarget;
 import org.flexnbd.protocol.service.WriteJournal;
 import org.flexnbd.protocol.tls.TlsMemory;
 import org.osgi.service.component.annotations.Activate;
@@ -36,6 +37,7 @@ public final class UpstreamComponent implements Upstream {
     private static final Logger LOG = Logger.getLogger(UpstreamComponent.class.getName());
 
     private final String exportName;
+    private final Endpoint configured;
     private volatile Connector connector;
     private final ScheduledExecutorService timer;
     private final Watchdog watchdog;
@@ -56,6 +58,7 @@ public final class UpstreamComponent implements Upstream {
     @Activate
     public UpstreamComponent(UpstreamConfig config) {
         Endpoint endpoint = new Endpoint(config.address(), config.port(), config.bind());
+        this.configured = endpoint;
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "upstream-connect-timer");
             t.setDaemon(true);
@@ -232,6 +235,34 @@ public final class UpstreamComponent implements Upstream {
         }
         for (UpstreamLink l : all) {
             l.reconnect("retargeted to " + next.endpoint());
+        }
+    }
+
+    @Override
+    public UpstreamTarget retargeted() {
+        Endpoint now = connector.endpoint();
+        if (now.toString().equals(configured.toString())) {
+            return null;
+        }
+        return new UpstreamTarget(configured.toString(), now.address(), now.port());
+    }
+
+    @Override
+    public void adoptTarget(UpstreamTarget target) {
+        Endpoint next = new Endpoint(target.address(), target.port(), configured.bind());
+        if (next.toString().equals(configured.toString()) || connector.endpoint().equals(next)) {
+            return;
+        }
+        if (!target.replaced().equals(configured.toString())) {
+            LOG.warning("the configuration names upstream " + configured + " in place of " + target.replaced()
+                    + ": the retarget to " + next + " is over");
+            return;
+        }
+        connector = connector.at(next);
+        LOG.warning("staying on upstream " + next + ", where a retarget moved the connector before this one"
+                + " (configured: " + configured + ")");
+        for (UpstreamLink l : allLinks()) {
+            l.reconnect("retargeted to " + next);
         }
     }
 

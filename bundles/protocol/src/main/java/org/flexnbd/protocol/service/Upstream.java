@@ -47,6 +47,23 @@ public interface Upstream {
     void retarget(String address, int port) throws IOException;
 
     /**
+     * Where {@link #retarget} moved this service away from its configured server, or null when it is there. A service
+     * that is going away tells the next one ({@link #adoptTarget}), so that a retarget outlives the service: a
+     * configuration edit or a hot update must not send the clients back to the server they were moved away from.
+     */
+    default UpstreamTarget retargeted() {
+        return null;
+    }
+
+    /**
+     * The service before this one was retargeted: this one connects there too, unless its configuration names
+     * another server than the one {@code target} replaced (an operator's edit of the address is the later choice).
+     * No I/O, and called before any client comes here.
+     */
+    default void adoptTarget(UpstreamTarget target) {
+    }
+
+    /**
      * This service is going away (its configuration changed, its bundle is updated): after a FLUSH of its own, for
      * a short while, the writes it acknowledged that the upstream may still lose (the upstream is down), in order,
      * each with a reference for the caller, who hands them to the next service ({@link #adoptUnflushed}). None

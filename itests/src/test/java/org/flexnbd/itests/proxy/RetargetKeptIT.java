@@ -1,0 +1,105 @@
+package org.flexnbd.itests.proxy;
+
+import static org.junit.Assert.assertEquals;
+
+import java.io.InputStream;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import javax.inject.Inject;
+
+import org.flexnbd.itests.e2e.Nbdkit;
+import org.flexnbd.itests.e2e.Peer;
+import org.flexnbd.itests.e2e.VerifiedIo;
+import org.flexnbd.itests.osgi.Provisioning;
+import org.flexnbd.protocol.service.Upstream;
+import org.junit.Assume;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.util.tracker.ServiceTracker;
+
+/**
+ * A retarget() outlives the upstream service that made it: after the client moved to a second server and the first
+ * went, an edit of the upstream configuration and a hot update of the upstream bundle each start a new service, which
+ * stays on the second server (the first is gone, so going back would stall the client's verified I/O). An edit that
+ * names another server is the operator's later choice and wins. (Its own class: an update must not disturb other
+ * tests' framework.)
+ */
+@RunWith(PaxExam.class)
+public class RetargetKeptIT {
+    @Inject
+    private BundleContext context;
+
+    @Inject
+    private ConfigurationAdmin cm;
+
+    @Configuration
+    public Option[] config() {
+        return Provisioning.appliance();
+    }
+
+    @Test
+    public void aRetargetOutlivesItsServiceUntilAnEditNamesAnotherServer() throws Exception {
+        Assume.assumeTrue("nbdkit is not installed", Files.isExecutable(Path.of("/usr/bin/nbdkit")));
+        Path dir = Files.createTempDirectory("retarget-kept");
+        Path disk = dir.resolve("disk.img");
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(32L << 20);
+        }
+        int proxyPort = Peer.freePort();
+        try (Nbdkit first = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
+                Nbdkit second = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
+                Nbdkit third = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start()) {
+            Upstream upstream = ApplianceConfig.start(context, cm, first.port, proxyPort);
+            ServiceTracker<Upstream, Upstream> services = new ServiceTracker<>(context, Upstream.class, null);
+            services.open();
+            try (VerifiedIo io = VerifiedIo.start(proxyPort, 256)) {
+                io.awaitVerified(5);
+                upstream.retarget("127.0.0.1", second.port);
+                first.close();
+                io.awaitMore(5);
+
+                ApplianceConfig.upstream(cm, first.port, 6); // the configured address is still the first's
+                upstream = replaced(services, upstream);
+                assertEquals("after a configuration edit", "127.0.0.1:" + second.port, upstream.status().address());
+                io.awaitMore(10);
+
+                try (InputStream in = Files.newInputStream(Provisioning.jar("flexnbd-upstream"))) {
+                    Provisioning.find(context, "flexnbd-upstream").update(in);
+                }
+                upstream = replaced(services, upstream);
+                assertEquals("after a hot update", "127.0.0.1:" + second.port, upstream.status().address());
+                io.awaitMore(10);
+
+                ApplianceConfig.upstream(cm, third.port, 6);
+                upstream = replaced(services, upstream);
+                assertEquals("after an edit naming a third server", "127.0.0.1:" + third.port,
+                        upstream.status().address());
+                second.close();
+                io.awaitMore(10);
+            } finally {
+                services.close();
+            }
+        }
+    }
+
+    /** The service that replaced {@code old}, waiting 20 s at most. */
+    private static Upstream replaced(ServiceTracker<Upstream, Upstream> services, Upstream old)
+            throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 20_000;
+        while (System.currentTimeMillis() < deadline) {
+            Upstream now = services.getService();
+            if (now != null && now != old) {
+                return now;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("no new Upstream service within 20 s");
+    }
+}
