@@ -178,7 +178,7 @@ run_scaling() {
 # --- memory: a client as fast as it can against a slow upstream ----------------------------------------
 # The upstream takes 100 MiB/s (nbdkit's rate filter counts bits); fio queues far more than the proxy's
 # 64 MiB bound (256 x 1 MiB; then 4 clients x 256 x 256 KiB). RSS must level off, not follow the queue.
-# Twice: as the start script runs it (its serial collector and 160 MiB heap), and with JAVA_OPTS=-Xmx256m as
+# Twice: as the start script runs it (its serial collector and 64 MiB heap), and with JAVA_OPTS=-Xmx256m as
 # an operator may set, to tell buffered payload from heap the JVM merely chose to keep. jstat shows the heap's
 # own view.
 memory_case() { # VARIANT JAVA_OPTS

@@ -4,7 +4,6 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -50,11 +49,9 @@ public class ClientLimitsIT {
 
     /** A client, started now on its own thread, that waits for its place and then reads 4 KiB. */
     private static CompletableFuture<Reply> waitingClient(int port) {
-        return CompletableFuture.supplyAsync(() -> {
+        return E2E.async(() -> {
             try (ScriptedClient next = new ScriptedClient(port)) {
                 return next.call(ScriptedClient.read(100, 0, 4096));
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
             }
         });
     }

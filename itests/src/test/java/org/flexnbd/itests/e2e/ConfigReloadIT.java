@@ -50,13 +50,7 @@ public class ConfigReloadIT {
                     assertTrue(proxy.stderr(), proxy.stderr().contains("org.flexnbd.upstream.cfg changed"));
 
                     // The upstream stalls on this READ; with 30 s it would still wait, with 2 s it is sent again.
-                    CompletableFuture<Reply> read = CompletableFuture.supplyAsync(() -> {
-                        try {
-                            return c.call(ScriptedClient.read(2, 0, 4096));
-                        } catch (java.io.IOException e) {
-                            throw new java.io.UncheckedIOException(e);
-                        }
-                    });
+                    CompletableFuture<Reply> read = E2E.async(() -> c.call(ScriptedClient.read(2, 0, 4096)));
                     Reply r = read.get(15, TimeUnit.SECONDS);
                     assertEquals(0, r.error());
                     assertEquals(5, r.data().get(0));

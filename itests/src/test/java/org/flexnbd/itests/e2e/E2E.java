@@ -101,13 +101,18 @@ final class E2E {
 
     /** {@code io}'s result, failing the test if it takes longer than {@code seconds} (a proxy holding a client). */
     static <T> T within(int seconds, Io<T> io) throws Exception {
+        return async(io).get(seconds, TimeUnit.SECONDS);
+    }
+
+    /** {@code io} on another thread, for a test that does something else while it waits (an IOException unchecked). */
+    static <T> java.util.concurrent.CompletableFuture<T> async(Io<T> io) {
         return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try {
                 return io.call();
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
-        }).get(seconds, TimeUnit.SECONDS);
+        });
     }
 
     /**

@@ -37,13 +37,7 @@ public class ExportChangeIT {
             assertEquals(0, c.call(ScriptedClient.read(1, 0, 4096)).error());
             up.kill9();
             up = new Nbdkit(tmp.getRoot().toPath(), port, "memory", "32M").start();
-            CompletableFuture<Reply> pending = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return c.call(ScriptedClient.read(2, 0, 4096));
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
+            CompletableFuture<Reply> pending = E2E.async(() -> c.call(ScriptedClient.read(2, 0, 4096)));
             long deadline = System.currentTimeMillis() + 20_000;
             while (!proxy.stderr().contains("different export") && System.currentTimeMillis() < deadline) {
                 Thread.sleep(100);

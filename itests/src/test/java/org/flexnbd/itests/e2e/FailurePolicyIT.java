@@ -3,8 +3,6 @@ package org.flexnbd.itests.e2e;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
@@ -58,11 +56,9 @@ public class FailurePolicyIT {
                     .exitStatus());
             CompletableFuture<Reply> waiting;
             try {
-                waiting = CompletableFuture.supplyAsync(() -> {
+                waiting = E2E.async(() -> {
                     try (ScriptedClient c = new ScriptedClient(proxy.port)) {
                         return c.call(ScriptedClient.read(2, 0, 4096));
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
                     }
                 });
                 awaitLog(proxy, "cannot accept or start a client");

@@ -5,12 +5,10 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import org.flexnbd.protocol.Reply;
@@ -47,13 +45,7 @@ public class ManyClientsIT {
                 long deadline = System.currentTimeMillis() + 120_000;
                 for (int i = 0; i < CLIENTS && System.currentTimeMillis() < deadline; i++) {
                     // The handshake, then idle; bounded, as a client with no place waits without a hello.
-                    clients.add(CompletableFuture.supplyAsync(() -> {
-                        try {
-                            return new ScriptedClient(proxy.port);
-                        } catch (IOException e) {
-                            throw new UncheckedIOException(e);
-                        }
-                    }).get(10, TimeUnit.SECONDS));
+                    clients.add(E2E.async(() -> new ScriptedClient(proxy.port)).get(10, TimeUnit.SECONDS));
                 }
                 assertEquals(CLIENTS, clients.size());
                 Thread.sleep(1000);

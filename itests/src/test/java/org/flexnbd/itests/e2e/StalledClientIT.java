@@ -3,8 +3,6 @@ package org.flexnbd.itests.e2e;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
@@ -49,11 +47,9 @@ public class StalledClientIT {
                     }
                     // Never read. With one place only, the next client waits for this one to be closed; a
                     // bounded wait, so that a failure still stops the proxy (closing it ends the next client too).
-                    CompletableFuture<Reply> served = CompletableFuture.supplyAsync(() -> {
+                    CompletableFuture<Reply> served = E2E.async(() -> {
                         try (ScriptedClient next = new ScriptedClient(port)) {
                             return next.call(ScriptedClient.read(100, 0, 4096));
-                        } catch (IOException e) {
-                            throw new UncheckedIOException(e);
                         }
                     });
                     Reply r = served.get(30, TimeUnit.SECONDS);
