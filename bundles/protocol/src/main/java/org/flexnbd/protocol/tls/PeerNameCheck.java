@@ -39,14 +39,20 @@ final class PeerNameCheck extends X509ExtendedTrustManager {
         }
     }
 
+    /**
+     * One common name, and an allowed one. A subject with several names says nothing certain about who the client is
+     * (CN=mallory,CN=alice is not alice), so it is refused however many of them are allowed.
+     */
     private void checkName(X509Certificate[] chain) throws CertificateException {
-        for (String cn : commonNames(chain[0])) {
-            if (names.contains(cn)) {
-                return;
-            }
+        Set<String> cns = commonNames(chain[0]);
+        String subject = chain[0].getSubjectX500Principal().getName();
+        if (cns.size() > 1) {
+            throw new CertificateException("client certificate " + subject + " has " + cns.size()
+                    + " common names; one is needed to tell who the client is");
         }
-        throw new CertificateException("client certificate " + chain[0].getSubjectX500Principal().getName()
-                + " is not among the names allowed");
+        if (cns.isEmpty() || !names.contains(cns.iterator().next())) {
+            throw new CertificateException("client certificate " + subject + " is not among the names allowed");
+        }
     }
 
     @Override
