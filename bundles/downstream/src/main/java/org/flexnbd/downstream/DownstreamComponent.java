@@ -152,6 +152,10 @@ public final class DownstreamComponent implements Downstream, SessionHost {
             upstream = null;
         }
         upstreamSwitch.moveAll("leave the upstream service that went away", s -> s.upstreamGone(u));
+        if (stopping) {
+            // SCR unbinds after deactivate(): it is the listener that goes, and u keeps its journal and its target.
+            return;
+        }
         retarget.takeFrom(u);
         unflushed.takeFrom(u);
         Upstream next = upstream;

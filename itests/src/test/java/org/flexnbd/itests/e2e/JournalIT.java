@@ -7,6 +7,7 @@ import static org.junit.Assert.assertTrue;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -21,6 +22,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.flexnbd.protocol.Nbd;
+import org.flexnbd.protocol.Reply;
 import org.flexnbd.protocol.Request;
 import org.junit.After;
 import org.junit.Before;
@@ -117,6 +119,93 @@ public class JournalIT {
         assertEquals("what the upstream's file holds in the region written\nproxy: " + o.proxyLog,
                 sha256(o.newData), o.diskRegionSha);
         assertTrue(o.proxyLog, o.proxyLog.contains("took over " + BLOCKS + " acknowledged writes"));
+    }
+
+    /**
+     * The listener restarts (an edit of org.flexnbd.downstream.cfg) while the upstream is down: its clients go, the
+     * upstream connector and its journal stay. SCR unbinds a component's services after its deactivate(), and the
+     * listener took that for the connector going: it emptied the journal into its own hand-over, which died with it
+     * (a hostile tester: 10 acknowledged writes of 10 lost, and a log line saying the next connector had them).
+     */
+    @Test
+    public void aListenerRestartWhileTheUpstreamIsDownKeepsTheJournal() throws Exception {
+        Path dir = tmp.getRoot().toPath();
+        Path home = appliance(dir, null);
+        Path disk = E2E.randomFile(shm, "upstream.img", DISK);
+        int upPort = Peer.freePort();
+        Nbdkit up = writeback(dir, upPort, disk).start();
+        String proxyLog;
+        try (Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                Integer.toString(upPort), "-v")) {
+            try (ScriptedClient c = new ScriptedClient(proxy.port)) {
+                for (int i = 0; i < BLOCKS; i++) {
+                    long offset = OFFSET + (long) i * BLOCK;
+                    assertEquals(0, c.call(ScriptedClient.write(i + 1, offset, fill(i), BLOCK)).error());
+                }
+                // Still connected: a client leaving has the proxy flush what it wrote, which would hide the loss.
+                up.kill9();
+                E2E.editConfig(home, "org.flexnbd.downstream", "clientTimeoutSeconds", 61);
+                // The new listener, once the old one has gone: only then is the upstream back.
+                Pattern listening = Pattern.compile("DownstreamComponent\\S+ listening on");
+                String log = proxy.awaitStderr(l -> listening.matcher(l).results().count() > 1, 30);
+                assertTrue(log, log.contains("org.flexnbd.downstream.cfg changed"));
+            } catch (IOException closedByTheRestart) {
+                // the listener's restart ends its clients
+            }
+            up = writeback(dir, upPort, disk).start();
+            try (ScriptedClient c = E2E.within(60, () -> servedAgain(proxy.port))) {
+                for (int i = 0; i < BLOCKS; i++) {
+                    Reply r = c.call(ScriptedClient.read(100 + i, OFFSET + (long) i * BLOCK, BLOCK));
+                    assertEquals(0, r.error());
+                    assertTrue("block " + i + " read back without its acknowledged write\nproxy: " + proxy.stderr(),
+                            filledWith(r.data(), fill(i)));
+                }
+                assertEquals(0, c.call(Request.of(Nbd.CMD_FLUSH, 0, 999, 0, 0)).error());
+            }
+            proxyLog = proxy.stderr();
+        } finally {
+            up.close();
+        }
+        byte[] written = region(disk);
+        for (int i = 0; i < BLOCKS; i++) {
+            assertTrue("block " + i + " not in the upstream's file after the FLUSH\nproxy: " + proxyLog,
+                    filledWith(ByteBuffer.wrap(written, i * BLOCK, BLOCK).slice(), fill(i)));
+        }
+    }
+
+    private static byte fill(int block) {
+        return (byte) (block * 7 + 3);
+    }
+
+    private static boolean filledWith(ByteBuffer data, byte fill) {
+        if (data.remaining() != BLOCK) {
+            return false;
+        }
+        for (int i = 0; i < BLOCK; i++) {
+            if (data.get(data.position() + i) != fill) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A client of the restarted listener, once it takes clients again (a refused connection is tried again). */
+    private static ScriptedClient servedAgain(int port) throws IOException {
+        long deadline = System.currentTimeMillis() + 50_000;
+        while (true) {
+            try {
+                return new ScriptedClient(port);
+            } catch (IOException notYet) {
+                if (System.currentTimeMillis() > deadline) {
+                    throw notYet;
+                }
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException e) {
+                    throw new java.io.InterruptedIOException();
+                }
+            }
+        }
     }
 
     /** What happens while the upstream is down, before it comes back. */
