@@ -15,7 +15,7 @@ final class KeptRetarget {
 
     /** {@code going} is replaced: where it was moved, if anywhere, is what the next one adopts. */
     synchronized void takeFrom(Upstream going) {
-        kept = going.retargeted();
+        kept = going.handOverTarget();
     }
 
     /** {@code next} goes where the one before was moved, before it serves anybody. */

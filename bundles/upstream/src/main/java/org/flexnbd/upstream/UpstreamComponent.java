@@ -39,6 +39,9 @@ public final class UpstreamComponent implements Upstream {
     private final String exportName;
     private final Endpoint configured;
     private volatile Connector connector;
+    /** Guards moving {@link #connector} and handing its target over, so that no retarget is lost between them. */
+    private final Object target = new Object();
+    private boolean targetHandedOver;
     private final ScheduledExecutorService timer;
     private final Watchdog watchdog;
     private final ReferenceExport reference = new ReferenceExport();
@@ -216,7 +219,7 @@ public final class UpstreamComponent implements Upstream {
 
     @Override
     public void retarget(String address, int port) throws IOException {
-        Connector next = connector.at(new Endpoint(address, port, connector.endpoint().bind()));
+        Connector next = connector.at(new Endpoint(address, port, configured.bind()));
         Connection probe = next.connect();
         try {
             String change = reference.get() == null ? null : reference.get().differenceFrom(probe.export);
@@ -226,21 +229,28 @@ public final class UpstreamComponent implements Upstream {
         } finally {
             probe.fail("probe before retargeting", true);
         }
-        Endpoint was = connector.endpoint();
-        connector = next;
-        LOG.warning("retargeting from upstream " + was + " to " + next.endpoint());
-        List<UpstreamLink> all;
-        synchronized (this) {
-            all = List.copyOf(links);
+        Endpoint was;
+        synchronized (target) {
+            if (targetHandedOver) {
+                throw new IOException("the upstream connector was replaced (its configuration changed, or its bundle"
+                        + " was updated) while " + next.endpoint() + " was checked: retarget again");
+            }
+            was = connector.endpoint();
+            connector = next;
         }
-        for (UpstreamLink l : all) {
+        LOG.warning("retargeting from upstream " + was + " to " + next.endpoint());
+        for (UpstreamLink l : allLinks()) {
             l.reconnect("retargeted to " + next.endpoint());
         }
     }
 
     @Override
-    public UpstreamTarget retargeted() {
-        Endpoint now = connector.endpoint();
+    public UpstreamTarget handOverTarget() {
+        Endpoint now;
+        synchronized (target) {
+            targetHandedOver = true;
+            now = connector.endpoint();
+        }
         if (now.toString().equals(configured.toString())) {
             return null;
         }
@@ -248,21 +258,30 @@ public final class UpstreamComponent implements Upstream {
     }
 
     @Override
-    public void adoptTarget(UpstreamTarget target) {
-        Endpoint next = new Endpoint(target.address(), target.port(), configured.bind());
-        if (next.toString().equals(configured.toString()) || connector.endpoint().equals(next)) {
-            return;
+    public void adoptTarget(UpstreamTarget before) {
+        Endpoint next = new Endpoint(before.address(), before.port(), configured.bind());
+        Endpoint now;
+        synchronized (target) {
+            now = connector.endpoint();
+            if (now.equals(next) || next.toString().equals(configured.toString())) {
+                return;
+            }
+            if (before.replaced().equals(configured.toString()) && now.equals(configured)) {
+                connector = connector.at(next);
+            }
         }
-        if (!target.replaced().equals(configured.toString())) {
-            LOG.warning("the configuration names upstream " + configured + " in place of " + target.replaced()
+        if (!before.replaced().equals(configured.toString())) {
+            LOG.warning("the configuration names upstream " + configured + " in place of " + before.replaced()
                     + ": the retarget to " + next + " is over");
-            return;
-        }
-        connector = connector.at(next);
-        LOG.warning("staying on upstream " + next + ", where a retarget moved the connector before this one"
-                + " (configured: " + configured + ")");
-        for (UpstreamLink l : allLinks()) {
-            l.reconnect("retargeted to " + next);
+        } else if (!now.equals(configured)) {
+            LOG.warning("staying on upstream " + now + ", where a retarget moved this connector, not on " + next
+                    + ", where one moved the connector before it");
+        } else {
+            LOG.warning("staying on upstream " + next + ", where a retarget moved the connector before this one"
+                    + " (configured: " + configured + ")");
+            for (UpstreamLink l : allLinks()) {
+                l.reconnect("retargeted to " + next);
+            }
         }
     }
 

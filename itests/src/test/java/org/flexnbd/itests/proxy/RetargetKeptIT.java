@@ -1,11 +1,15 @@
 package org.flexnbd.itests.proxy;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
 
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import javax.inject.Inject;
 
@@ -83,6 +87,56 @@ public class RetargetKeptIT {
                         upstream.status().address());
                 second.close();
                 io.awaitMore(10);
+            } finally {
+                services.close();
+            }
+        }
+    }
+
+    /**
+     * A retarget whose check of the new server is still under way when the connector is replaced: it used to report
+     * success on the connector that had gone, while the next one, told of no retarget, served the clients from the old
+     * server. Now it fails with the reason, and a retarget on the new connector moves it.
+     */
+    @Test
+    public void aRetargetOverlappingAReplacementFailsRatherThanBeLost() throws Exception {
+        Assume.assumeTrue("nbdkit is not installed", Files.isExecutable(Path.of("/usr/bin/nbdkit")));
+        Path dir = Files.createTempDirectory("retarget-race");
+        Path disk = dir.resolve("disk.img");
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(32L << 20);
+        }
+        int proxyPort = Peer.freePort();
+        try (Nbdkit first = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
+                Nbdkit second = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
+                DelayingRelay slow = new DelayingRelay(second.port, 3000)) {
+            Upstream upstream = ApplianceConfig.start(context, cm, first.port, proxyPort);
+            ServiceTracker<Upstream, Upstream> services = new ServiceTracker<>(context, Upstream.class, null);
+            services.open();
+            try (VerifiedIo io = VerifiedIo.start(proxyPort, 256)) {
+                io.awaitVerified(5);
+                Upstream before = upstream;
+                CompletableFuture<String> retarget = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        before.retarget("127.0.0.1", slow.port);
+                        return "moved";
+                    } catch (IOException e) {
+                        return e.getMessage();
+                    }
+                });
+                Thread.sleep(1000); // the check of the slow server has begun
+                ApplianceConfig.upstream(cm, first.port, 6);
+                upstream = replaced(services, upstream);
+                String outcome = retarget.get(30, TimeUnit.SECONDS);
+                String now = upstream.status().address();
+                assertTrue("retarget() said \"" + outcome + "\" and the new connector is on " + now,
+                        outcome.equals("moved") ? now.equals("127.0.0.1:" + slow.port)
+                                : outcome.contains("replaced") && now.equals("127.0.0.1:" + first.port));
+                io.awaitMore(5);
+
+                upstream.retarget("127.0.0.1", slow.port);
+                assertEquals("127.0.0.1:" + slow.port, upstream.status().address());
+                io.awaitMore(5);
             } finally {
                 services.close();
             }

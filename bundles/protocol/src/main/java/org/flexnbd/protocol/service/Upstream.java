@@ -47,18 +47,19 @@ public interface Upstream {
     void retarget(String address, int port) throws IOException;
 
     /**
-     * Where {@link #retarget} moved this service away from its configured server, or null when it is there. A service
-     * that is going away tells the next one ({@link #adoptTarget}), so that a retarget outlives the service: a
-     * configuration edit or a hot update must not send the clients back to the server they were moved away from.
+     * This service is being replaced (its configuration changed, its bundle is updated): where {@link #retarget}
+     * moved it away from its configured server, or null when it is there, for the next one ({@link #adoptTarget}),
+     * so that a retarget outlives the service. A retarget still under way here fails from now on, with the reason,
+     * rather than moving a service nobody uses.
      */
-    default UpstreamTarget retargeted() {
+    default UpstreamTarget handOverTarget() {
         return null;
     }
 
     /**
      * The service before this one was retargeted: this one connects there too, unless its configuration names
-     * another server than the one {@code target} replaced (an operator's edit of the address is the later choice).
-     * No I/O, and called before any client comes here.
+     * another server than the one {@code target} replaced (an operator's edit of the address is the later choice), or
+     * it was retargeted itself since it started (that is later too). No I/O; called before any client comes here.
      */
     default void adoptTarget(UpstreamTarget target) {
     }
