@@ -5,7 +5,9 @@ import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Set;
 
-import javax.naming.InvalidNameException;
+import javax.naming.NamingEnumeration;
+import javax.naming.NamingException;
+import javax.naming.directory.Attribute;
 import javax.naming.ldap.LdapName;
 import javax.naming.ldap.Rdn;
 import javax.net.ssl.SSLEngine;
@@ -29,12 +31,20 @@ final class PeerNameCheck extends X509ExtendedTrustManager {
         try {
             java.util.Set<String> found = new java.util.HashSet<>();
             for (Rdn rdn : new LdapName(certificate.getSubjectX500Principal().getName()).getRdns()) {
-                if (rdn.getType().equalsIgnoreCase("CN")) {
-                    found.add(String.valueOf(rdn.getValue()));
+                // Every value of every attribute: a multi-valued RDN (CN=mallory+CN=alice) shows only its first
+                // through getType() and getValue().
+                NamingEnumeration<? extends Attribute> attributes = rdn.toAttributes().getAll();
+                while (attributes.hasMore()) {
+                    Attribute a = attributes.next();
+                    if (a.getID().equalsIgnoreCase("CN")) {
+                        for (int i = 0; i < a.size(); i++) {
+                            found.add(String.valueOf(a.get(i)));
+                        }
+                    }
                 }
             }
             return found;
-        } catch (InvalidNameException e) {
+        } catch (NamingException e) {
             return Set.of();
         }
     }

@@ -12,9 +12,12 @@ import java.security.KeyStore;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
 
@@ -24,7 +27,8 @@ import org.junit.rules.TemporaryFolder;
 
 /**
  * The names check on certificates that openssl made and the JDK's own trust manager accepts (each its own
- * authority): only a subject with exactly one common name, and an allowed one, gets through.
+ * authority), called as the listener's TLS engine calls it: only a subject with exactly one common name, and an
+ * allowed one, gets through.
  */
 public class PeerNameCheckTest {
     @Rule
@@ -51,6 +55,13 @@ public class PeerNameCheckTest {
     }
 
     @Test
+    public void severalCommonNamesInOneMultiValuedRdnAreRefused() throws Exception {
+        X509Certificate both = certificate("/CN=mallory+CN=alice", "-multivalue-rdn");
+        assertEquals(Set.of("mallory", "alice"), PeerNameCheck.commonNames(both));
+        assertRefused(both, Set.of("alice"), "2 common names");
+    }
+
+    @Test
     public void noCommonNameIsRefused() throws Exception {
         assertRefused(certificate("/O=alice"), Set.of("alice"), "not among the names allowed");
     }
@@ -72,15 +83,18 @@ public class PeerNameCheckTest {
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(anchors);
         X509ExtendedTrustManager chain = (X509ExtendedTrustManager) tmf.getTrustManagers()[0];
-        new PeerNameCheck(chain, names).checkClientTrusted(new X509Certificate[] {c}, "RSA");
+        new PeerNameCheck(chain, names).checkClientTrusted(new X509Certificate[] {c}, "RSA", (SSLEngine) null);
     }
 
-    private X509Certificate certificate(String subject) throws Exception {
+    private X509Certificate certificate(String subject, String... options) throws Exception {
         assumeTrue("openssl is not installed", Files.isExecutable(Path.of("/usr/bin/openssl")));
         Path dir = tmp.newFolder().toPath();
-        Process p = new ProcessBuilder("/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString(), "-days", "1",
-                "-subj", subject).redirectErrorStream(true).redirectOutput(dir.resolve("log").toFile()).start();
+        List<String> command = new ArrayList<>(List.of("/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048",
+                "-nodes", "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString(),
+                "-days", "1", "-subj", subject));
+        command.addAll(List.of(options));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("log").toFile())
+                .start();
         if (!p.waitFor(30, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             fail("openssl took longer than 30 s");
