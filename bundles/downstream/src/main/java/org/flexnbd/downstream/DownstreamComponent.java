@@ -148,15 +148,19 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     }
 
     void unbindUpstream(Upstream u) {
-        if (upstream == u) {
+        boolean wasBound = upstream == u;
+        if (wasBound) {
             upstream = null;
         }
         upstreamSwitch.moveAll("leave the upstream service that went away", s -> s.upstreamGone(u));
         if (stopping) {
-            // SCR unbinds after deactivate(): it is the listener that goes, and u keeps its journal and its target.
+            // SCR unbinds after deactivate(): it is the listener that goes. u keeps its journal and its target, or,
+            // if it is going too, its own deactivate() says what it drops.
             return;
         }
-        retarget.takeFrom(u);
+        if (wasBound) { // else bindUpstream took its target when the service after it came
+            retarget.takeFrom(u);
+        }
         unflushed.takeFrom(u);
         Upstream next = upstream;
         if (next != null) { // a service bound before this one went: it takes them now
@@ -361,6 +365,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         drain();
         upstreamSwitch.stop();
         unflushed.dropAll();
+        retarget.drop();
     }
 
     /**

@@ -1,5 +1,7 @@
 package org.flexnbd.downstream;
 
+import java.util.logging.Logger;
+
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamTarget;
 
@@ -11,11 +13,16 @@ import org.flexnbd.protocol.service.UpstreamTarget;
  * target waits here.
  */
 final class KeptRetarget {
+    private static final Logger LOG = Logger.getLogger(KeptRetarget.class.getName());
+
     private UpstreamTarget kept;
 
     /** {@code going} is replaced: where it was moved, if anywhere, is what the next one adopts. */
-    synchronized void takeFrom(Upstream going) {
-        kept = going.handOverTarget();
+    void takeFrom(Upstream going) {
+        UpstreamTarget target = going.handOverTarget();
+        synchronized (this) {
+            kept = target;
+        }
     }
 
     /** {@code next} goes where the one before was moved, before it serves anybody. */
@@ -27,6 +34,20 @@ final class KeptRetarget {
         }
         if (target != null) {
             next.adoptTarget(target);
+        }
+    }
+
+    /** The listener stops with a target no service took: the next one starts at its configured server. */
+    void drop() {
+        UpstreamTarget target;
+        synchronized (this) {
+            target = kept;
+            kept = null;
+        }
+        if (target != null) {
+            LOG.warning("stopping with a retarget to upstream " + target.address()
+                    + (target.address().startsWith("/") ? "" : ":" + target.port()) + " that no upstream connector"
+                    + " took over; the next one connects to the configured " + target.replaced());
         }
     }
 }

@@ -7,6 +7,7 @@ import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -56,7 +57,13 @@ final class Connector {
         tls.check();
         SocketChannel socket = endpoint.open(limit);
         // A server that accepts and then says nothing would otherwise hold the handshake for ever.
-        ScheduledFuture<?> guard = timer.schedule(() -> closeQuietly(socket), limit.toMillis(), TimeUnit.MILLISECONDS);
+        ScheduledFuture<?> guard;
+        try {
+            guard = timer.schedule(() -> closeQuietly(socket), limit.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException stopped) {
+            closeQuietly(socket);
+            throw new IOException("upstream connector is stopping");
+        }
         try {
             ProgressChannel channel = new ProgressChannel(socket);
             StartTlsChannel wire = new StartTlsChannel(channel);

@@ -37,11 +37,7 @@ public final class UpstreamComponent implements Upstream {
     private static final Logger LOG = Logger.getLogger(UpstreamComponent.class.getName());
 
     private final String exportName;
-    private final Endpoint configured;
-    private volatile Connector connector;
-    /** Guards moving {@link #connector} and handing its target over, so that no retarget is lost between them. */
-    private final Object target = new Object();
-    private boolean targetHandedOver;
+    private final ConnectorTarget target;
     private final ScheduledExecutorService timer;
     private final Watchdog watchdog;
     private final ReferenceExport reference = new ReferenceExport();
@@ -61,7 +57,6 @@ public final class UpstreamComponent implements Upstream {
     @Activate
     public UpstreamComponent(UpstreamConfig config) {
         Endpoint endpoint = new Endpoint(config.address(), config.port(), config.bind());
-        this.configured = endpoint;
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "upstream-connect-timer");
             t.setDaemon(true);
@@ -74,7 +69,8 @@ public final class UpstreamComponent implements Upstream {
         if (tls.unreadable() != null) {
             LOG.severe(tls.unreadable().getMessage());
         }
-        this.connector = new Connector(endpoint, exportName, tls, Duration.ofMillis(connectMillis), timer);
+        this.target = new ConnectorTarget(
+                new Connector(endpoint, exportName, tls, Duration.ofMillis(connectMillis), timer));
         this.tlsMemory = tls.memory();
         this.maxDelayMillis = config.reconnectMaxDelayMillis();
         this.journal = new WriteJournal(config.journalBytes(), this::wakeLinks);
@@ -101,7 +97,7 @@ public final class UpstreamComponent implements Upstream {
             if (none) {
                 // The first connection is one attempt, so that a proxy started against nothing fails at once.
                 try {
-                    Connection first = connector.connect(timeout);
+                    Connection first = target.current().connect(timeout);
                     reference.check(first.export);
                     synchronized (this) {
                         newLink(first);
@@ -137,7 +133,7 @@ public final class UpstreamComponent implements Upstream {
             if (reference.isClosed()) {
                 throw new IOException("upstream connector is stopping");
             }
-            throw new IOException("upstream " + connector.endpoint() + " not reachable: " + stats.lastFailure());
+            throw new IOException("upstream " + target.current().endpoint() + " not reachable: " + stats.lastFailure());
         }
         return link.attach(ledger);
     }
@@ -145,7 +141,7 @@ public final class UpstreamComponent implements Upstream {
     private UpstreamLink newLink(Connection first) {
         String name = "upstream-" + (links.size() + 1);
         UpstreamLink[] self = new UpstreamLink[1];
-        UpstreamLink link = new UpstreamLink(name, () -> connector, reference, stats, maxDelayMillis, first,
+        UpstreamLink link = new UpstreamLink(name, target::current, reference, stats, maxDelayMillis, first,
                 () -> returned(self[0]), journal, this::lost, comeback);
         self[0] = link;
         links.add(link);
@@ -198,7 +194,7 @@ public final class UpstreamComponent implements Upstream {
             }
         }
         UpstreamExport e = reference.get();
-        return new UpstreamStatus(state, connector.endpoint().toString(), inFlight, stats.reconnects(),
+        return new UpstreamStatus(state, target.current().endpoint().toString(), inFlight, stats.reconnects(),
                 stats.retransmissions(), stats.lastFailure(), stats.lastFailureMillis(),
                 e == null ? -1 : e.export().size(), e == null ? 0 : e.export().transmissionFlags(),
                 journal.requests(), journal.bytes(), journal.replays(), shown == null ? "" : shown.tls(),
@@ -219,7 +215,9 @@ public final class UpstreamComponent implements Upstream {
 
     @Override
     public void retarget(String address, int port) throws IOException {
-        Connector next = connector.at(new Endpoint(address, port, configured.bind()));
+        Endpoint to = new Endpoint(address, port, target.configured().bind());
+        target.checkMovable(to);
+        Connector next = target.current().at(to);
         Connection probe = next.connect();
         try {
             String change = reference.get() == null ? null : reference.get().differenceFrom(probe.export);
@@ -229,15 +227,7 @@ public final class UpstreamComponent implements Upstream {
         } finally {
             probe.fail("probe before retargeting", true);
         }
-        Endpoint was;
-        synchronized (target) {
-            if (targetHandedOver) {
-                throw new IOException("the upstream connector was replaced (its configuration changed, or its bundle"
-                        + " was updated) while " + next.endpoint() + " was checked: retarget again");
-            }
-            was = connector.endpoint();
-            connector = next;
-        }
+        Endpoint was = target.move(next);
         LOG.warning("retargeting from upstream " + was + " to " + next.endpoint());
         for (UpstreamLink l : allLinks()) {
             l.reconnect("retargeted to " + next.endpoint());
@@ -246,41 +236,20 @@ public final class UpstreamComponent implements Upstream {
 
     @Override
     public UpstreamTarget handOverTarget() {
-        Endpoint now;
-        synchronized (target) {
-            targetHandedOver = true;
-            now = connector.endpoint();
-        }
-        if (now.toString().equals(configured.toString())) {
-            return null;
-        }
-        return new UpstreamTarget(configured.toString(), now.address(), now.port());
+        return target.handOver();
     }
 
     @Override
     public void adoptTarget(UpstreamTarget before) {
-        Endpoint next = new Endpoint(before.address(), before.port(), configured.bind());
-        Endpoint now;
-        synchronized (target) {
-            now = connector.endpoint();
-            if (now.equals(next) || next.toString().equals(configured.toString())) {
-                return;
-            }
-            if (before.replaced().equals(configured.toString()) && now.equals(configured)) {
-                connector = connector.at(next);
-            }
+        Connector was = target.current();
+        String said = target.adopt(before);
+        if (said != null) {
+            LOG.warning(said);
         }
-        if (!before.replaced().equals(configured.toString())) {
-            LOG.warning("the configuration names upstream " + configured + " in place of " + before.replaced()
-                    + ": the retarget to " + next + " is over");
-        } else if (!now.equals(configured)) {
-            LOG.warning("staying on upstream " + now + ", where a retarget moved this connector, not on " + next
-                    + ", where one moved the connector before it");
-        } else {
-            LOG.warning("staying on upstream " + next + ", where a retarget moved the connector before this one"
-                    + " (configured: " + configured + ")");
+        Connector now = target.current();
+        if (now != was) {
             for (UpstreamLink l : allLinks()) {
-                l.reconnect("retargeted to " + next);
+                l.reconnect("retargeted to " + now.endpoint());
             }
         }
     }
@@ -332,6 +301,10 @@ public final class UpstreamComponent implements Upstream {
 
     @Deactivate
     void deactivate() {
+        String dropped = target.stop();
+        if (dropped != null) {
+            LOG.warning(dropped);
+        }
         reference.close();
         try {
             if (!journal.drain(2000)) {
@@ -352,6 +325,7 @@ public final class UpstreamComponent implements Upstream {
         }
         journal.close();
         watchdog.stop();
-        timer.shutdownNow();
+        // Not shutdownNow(): a retarget() may still be checking its server, and its handshake's guard must fire.
+        timer.shutdown();
     }
 }

@@ -104,7 +104,10 @@ final class E2E {
         return async(io).get(seconds, TimeUnit.SECONDS);
     }
 
-    /** {@code io} on another thread, for a test that does something else while it waits (an IOException unchecked). */
+    /**
+     * {@code io} on a thread of its own, for a test that does something else while it waits (an IOException
+     * unchecked). Not the common pool: the calls block, and one that timed out may go on.
+     */
     static <T> java.util.concurrent.CompletableFuture<T> async(Io<T> io) {
         return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try {
@@ -112,6 +115,10 @@ final class E2E {
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
+        }, task -> {
+            Thread t = new Thread(task, "e2e-async");
+            t.setDaemon(true);
+            t.start();
         });
     }
 

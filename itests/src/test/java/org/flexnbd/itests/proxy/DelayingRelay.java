@@ -25,21 +25,40 @@ final class DelayingRelay implements AutoCloseable {
             try {
                 while (true) {
                     SocketChannel client = server.accept();
-                    Thread.sleep(delayMillis);
-                    SocketChannel target = SocketChannel.open(new InetSocketAddress("127.0.0.1", targetPort));
-                    synchronized (sockets) {
-                        sockets.add(client);
-                        sockets.add(target);
-                    }
-                    pump(client, target);
-                    pump(target, client);
+                    remember(client);
+                    Thread held = new Thread(() -> relay(client, targetPort, delayMillis), "delaying-relay-hold");
+                    held.setDaemon(true);
+                    held.start();
                 }
-            } catch (IOException | InterruptedException closed) {
+            } catch (IOException closed) {
                 // the relay is closed
             }
         }, "delaying-relay");
         acceptor.setDaemon(true);
         acceptor.start();
+    }
+
+    /** One connection: held, then passed on both ways; closed when the target cannot be reached. */
+    private void relay(SocketChannel client, int targetPort, long delayMillis) {
+        try {
+            Thread.sleep(delayMillis);
+            SocketChannel target = remember(SocketChannel.open(new InetSocketAddress("127.0.0.1", targetPort)));
+            pump(client, target);
+            pump(target, client);
+        } catch (IOException | InterruptedException e) {
+            try {
+                client.close();
+            } catch (IOException ignored) {
+                // it is gone either way
+            }
+        }
+    }
+
+    private SocketChannel remember(SocketChannel s) {
+        synchronized (sockets) {
+            sockets.add(s);
+        }
+        return s;
     }
 
     private static void pump(SocketChannel from, SocketChannel to) {

@@ -50,7 +50,7 @@ public interface Upstream {
      * This service is being replaced (its configuration changed, its bundle is updated): where {@link #retarget}
      * moved it away from its configured server, or null when it is there, for the next one ({@link #adoptTarget}),
      * so that a retarget outlives the service. A retarget still under way here fails from now on, with the reason,
-     * rather than moving a service nobody uses.
+     * rather than moving a service nobody uses. May be asked more than once.
      */
     default UpstreamTarget handOverTarget() {
         return null;
@@ -59,7 +59,8 @@ public interface Upstream {
     /**
      * The service before this one was retargeted: this one connects there too, unless its configuration names
      * another server than the one {@code target} replaced (an operator's edit of the address is the later choice), or
-     * it was retargeted itself since it started (that is later too). No I/O; called before any client comes here.
+     * it was retargeted itself since it started (that is later too). It connects to nothing itself: called before any
+     * client comes here, it has no connection yet; connections it has are dropped and made again there.
      */
     default void adoptTarget(UpstreamTarget target) {
     }
