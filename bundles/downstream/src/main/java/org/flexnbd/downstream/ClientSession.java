@@ -52,6 +52,8 @@ final class ClientSession implements Runnable {
 
     private final Object lock = new Object();
     private final Object switching = new Object();
+    /** Why the last try to open an upstream session failed, for the log; written under {@link #switching}. */
+    private volatile String lastOpenFailure = "";
     private UpstreamSession current;
     private Upstream currentService;
     private UpstreamExport upstreamExport;
@@ -173,8 +175,8 @@ final class ClientSession implements Runnable {
     private UpstreamExport awaitUpstream() throws InterruptedException {
         for (int i = 0; i < 600; i++) {
             Upstream u = host.upstream();
-            if (u != null) {
-                upstreamArrived(u);
+            if (u != null && !upstreamArrived(u)) {
+                LOG.warning("client " + peer + ": cannot open an upstream session yet: " + lastOpenFailure);
             }
             synchronized (lock) {
                 if (closing) {
@@ -236,37 +238,71 @@ final class ClientSession implements Runnable {
         return t == null ? "plain" : tlsNote().substring(2);
     }
 
-    /** Called when an Upstream service is (re)bound: move to it, which sends again every request in flight. */
-    void upstreamArrived(Upstream u) {
+    /**
+     * An Upstream service was bound: the client moves to it, which sends again every request in flight, and keeps
+     * trying while the service cannot reach its upstream (an edit or a hot update during an outage longer than the
+     * connect timeout), as long as the service is the one bound and the client is there. Giving up after one try
+     * stranded a client in its transmission with no upstream session at all, its requests never sent.
+     */
+    void moveTo(Upstream u) {
+        boolean told = false;
+        while (!upstreamArrived(u)) {
+            synchronized (lock) {
+                if (closing || host.upstream() != u) {
+                    return;
+                }
+            }
+            if (!told) {
+                LOG.warning("client " + peer + ": cannot open an upstream session yet: " + lastOpenFailure
+                        + "; trying again until the upstream is back");
+                told = true;
+            }
+            try {
+                Thread.sleep(100); // a service that refuses at once is not asked in a tight loop
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        if (told) {
+            LOG.info("client " + peer + ": has an upstream session again");
+        }
+    }
+
+    /**
+     * One try to move to {@code u}: false when its session could not be opened ({@link #lastOpenFailure} says why),
+     * true when moved or when there was nothing to do.
+     */
+    boolean upstreamArrived(Upstream u) {
         // One switch at a time: the client's own thread and SCR's bind may both bring the same service, and only
         // one of them may open a session on it (a second would take another upstream connection).
         synchronized (switching) {
             synchronized (lock) {
                 if (closing || currentService == u) {
-                    return;
+                    return true;
                 }
             }
-            switchTo(u);
+            return switchTo(u);
         }
     }
 
-    private void switchTo(Upstream u) {
+    private boolean switchTo(Upstream u) {
         UpstreamSession fresh;
         try {
             fresh = u.open(ledger); // from here on only the fresh session sends for the ledger
         } catch (IOException e) {
-            LOG.warning("client " + peer + ": cannot open an upstream session: " + e.getMessage());
-            return;
+            lastOpenFailure = e.getMessage();
+            return false;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return;
+            return true;
         }
         readAhead.forget();
         UpstreamSession old;
         synchronized (lock) {
             if (closing || host.upstream() != u) {
                 fresh.close(); // a newer service was bound meanwhile: its own switch follows
-                return;
+                return true;
             }
             if (upstreamExport != null) {
                 String change = upstreamExport.differenceFrom(fresh.export());
@@ -297,6 +333,7 @@ final class ClientSession implements Runnable {
         if (t != null) {
             LOG.info("client " + peer + ": moved to a new upstream service; resubmitted " + resent + " requests");
         }
+        return true;
     }
 
     /** Called when the Upstream service goes away: requests stay in the ledger until another comes. */

@@ -144,7 +144,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         retarget.handTo(u);
         unflushed.handTo(u);
         upstream = u;
-        upstreamSwitch.moveAll("move to the new upstream service", s -> s.upstreamArrived(u));
+        upstreamSwitch.moveAll("move to the new upstream service", s -> s.moveTo(u));
     }
 
     void unbindUpstream(Upstream u) {

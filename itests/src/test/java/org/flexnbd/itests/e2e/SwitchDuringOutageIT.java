@@ -110,6 +110,33 @@ public class SwitchDuringOutageIT {
         }
     }
 
+    /**
+     * An edit during an outage longer than the connect timeout: the client's move to the next connector cannot open
+     * a session in time, and keeps trying. It used to give up after one try, leaving the client in its transmission
+     * with no upstream session: its READ was never sent, for minutes after the upstream was back (a hostile tester).
+     */
+    @Test
+    public void aClientWaitsForTheNextConnectorThroughAnOutageLongerThanTheConnectTimeout() throws Exception {
+        E2E.editConfig(home, "org.flexnbd.upstream", "connectTimeoutSeconds", 1);
+        try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "memory", "64M").start();
+                Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port), "-v");
+                ScriptedClient c = new ScriptedClient(proxy.port)) {
+            assertEquals(0, c.call(ScriptedClient.read(1, 0, 4096)).error());
+
+            up.kill9();
+            editUpstreamConfig(proxy, 500);
+            java.util.concurrent.CompletableFuture<Reply> read =
+                    E2E.async(() -> c.call(ScriptedClient.read(2, 0, 4096)));
+            String log = proxy.awaitStderr(l -> l.contains("cannot open an upstream session"), 20);
+            assertTrue("the move did not fail once\n" + log, log.contains("cannot open an upstream session"));
+            Thread.sleep(2500); // more tries fail, the upstream still down
+            up.start();
+            assertEquals(0, read.get(30, TimeUnit.SECONDS).error());
+            assertEquals(0, E2E.within(10, () -> c.call(ScriptedClient.read(3, 0, 4096))).error());
+        }
+    }
+
     private static long sockets(long pid) throws IOException {
         try (var fds = java.nio.file.Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
             return fds.filter(fd -> {
