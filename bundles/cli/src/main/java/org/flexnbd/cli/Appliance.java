@@ -24,4 +24,12 @@ interface Appliance {
      */
     default void validate(String pid, Map<String, Object> flags) throws ConfigDefaults.ConfigException {
     }
+
+    /**
+     * Whether PID has a configuration already: the framework's storage is the process's own, so one there means the
+     * cli started again in a running appliance (a hot update of its bundle), not the process.
+     */
+    default boolean configured(String pid) {
+        return false;
+    }
 }

@@ -51,6 +51,16 @@ final class OsgiAppliance implements Appliance, AutoCloseable {
     }
 
     @Override
+    public boolean configured(String pid) {
+        try {
+            return configAdmin.listConfigurations("(" + org.osgi.framework.Constants.SERVICE_PID + "=" + pid + ")")
+                    != null;
+        } catch (IOException | org.osgi.framework.InvalidSyntaxException e) {
+            return false;
+        }
+    }
+
+    @Override
     public void validate(String pid, Map<String, Object> flags) throws ConfigDefaults.ConfigException {
         Map<String, Object> merged = defaults.read(pid);
         merged.putAll(flags);

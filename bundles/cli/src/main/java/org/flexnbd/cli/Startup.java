@@ -43,10 +43,13 @@ final class Startup {
             appliance.validate(Pids.UPSTREAM, plan.upstream(demoSocket));
             appliance.validate(Pids.DOWNSTREAM, plan.downstream());
             appliance.validate(Pids.MANAGEMENT, plan.management());
+            // Again in a running appliance: its clients are served through whatever the upstream is doing, an outage
+            // included, and a failed first connection is no reason to stop them.
+            boolean again = appliance.configured(Pids.DOWNSTREAM);
             if (settings.demo()) {
                 startDemo();
             }
-            String upstream = startUpstream();
+            String upstream = startUpstream(again);
             String listening = startDownstream();
             appliance.configure(Pids.MANAGEMENT, plan.management());
             LOG.info("listening on " + listening + ", proxying to " + upstream);
@@ -64,8 +67,12 @@ final class Startup {
         appliance.awaitFile(demoSocket, COMPONENT_WAIT);
     }
 
-    /** Configures the upstream and waits for its first connection; returns its address. */
-    private String startUpstream() throws ConfigDefaults.ConfigException, InterruptedException, StartupFailure {
+    /**
+     * Configures the upstream and waits for its first connection, unless the appliance runs {@code already}; returns
+     * its address.
+     */
+    private String startUpstream(boolean already)
+            throws ConfigDefaults.ConfigException, InterruptedException, StartupFailure {
         Map<String, Object> config = appliance.configure(Pids.UPSTREAM, plan.upstream(demoSocket));
         String address = address(config);
         Duration connect = Duration.ofSeconds(intValue(config.get("connectTimeoutSeconds"),
@@ -74,6 +81,10 @@ final class Startup {
         if (upstream == null) {
             throw new StartupFailure(EXIT_UNREACHABLE, "cannot connect to upstream " + address
                     + ": the upstream component did not start");
+        }
+        if (already) {
+            LOG.info("started again in a running appliance: the upstream's connection is not awaited");
+            return address;
         }
         try {
             upstream.awaitReady(connect);

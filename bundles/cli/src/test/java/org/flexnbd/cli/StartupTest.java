@@ -31,7 +31,13 @@ public class StartupTest {
         final Map<String, Map<String, Object>> pushed = new LinkedHashMap<>();
         final Map<String, Map<String, Object>> defaults = new HashMap<>();
         final Map<Class<?>, Object> services = new HashMap<>();
+        final java.util.Set<String> configuredBefore = new java.util.HashSet<>();
         Duration readyTimeout;
+
+        @Override
+        public boolean configured(String pid) {
+            return configuredBefore.contains(pid);
+        }
 
         @Override
         public Map<String, Object> configure(String pid, Map<String, Object> flags) {
@@ -181,6 +187,16 @@ public class StartupTest {
             assertEquals("cannot connect to upstream 10.0.0.1:4778: Connection refused", e.getMessage());
         }
         assertEquals(List.of("configure org.flexnbd.upstream", "await Upstream", "awaitReady"), a.events);
+    }
+
+    @Test
+    public void startedAgainInARunningApplianceItDoesNotAwaitTheUpstream() throws Exception {
+        FakeAppliance a = working();
+        a.configuredBefore.add(Pids.DOWNSTREAM);
+        a.services.put(Upstream.class, new FakeUpstream(a, new ConnectException("Connection refused")));
+        new Startup(settings("-l", "127.0.0.1", "-p", "4777", "-C", "10.0.0.1", "-P", "4778"), a, null).run();
+        assertEquals(List.of("configure org.flexnbd.upstream", "await Upstream", "configure org.flexnbd.downstream",
+                "await Downstream", "listenAddress", "configure org.flexnbd.management"), a.events);
     }
 
     @Test

@@ -137,6 +137,34 @@ public class SwitchDuringOutageIT {
         }
     }
 
+    /**
+     * A hot update of the cli bundle during an outage: the cli runs its start-up again, which once awaited the
+     * upstream's first connection as at the process's start, and ended the proxy (F, exit 1) when the new connector
+     * had none; its clients and their acknowledged writes went with it (a hostile tester).
+     */
+    @Test
+    public void aHotUpdateOfTheCliDuringAnOutageLeavesTheProxyServing() throws Exception {
+        E2E.editConfig(home, "org.flexnbd.upstream", "connectTimeoutSeconds", 1);
+        try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "memory", "64M").start();
+                Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(up.port), "-v");
+                ScriptedClient c = new ScriptedClient(proxy.port)) {
+            assertEquals(0, c.call(ScriptedClient.read(1, 0, 4096)).error());
+            up.kill9();
+            editUpstreamConfig(proxy, 500);
+            Path staged = home.resolve("deploy/.flexnbd-cli.jar.tmp");
+            java.nio.file.Files.copy(home.resolve("bundle/flexnbd-cli.jar"), staged);
+            java.nio.file.Files.move(staged, home.resolve("deploy/flexnbd-cli.jar"),
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            String log = proxy.awaitStderr(l -> l.contains("started again in a running appliance")
+                    || l.contains("cannot connect to upstream"), 30);
+            Thread.sleep(3000); // beyond the connect timeout
+            assertTrue("the proxy ended\n" + log, proxy.process.isAlive());
+            up.start();
+            assertEquals(0, E2E.within(30, () -> c.call(ScriptedClient.read(2, 0, 4096))).error());
+        }
+    }
+
     private static long sockets(long pid) throws IOException {
         try (var fds = java.nio.file.Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
             return fds.filter(fd -> {
