@@ -143,6 +143,7 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         }
         retarget.handTo(u);
         unflushed.handTo(u);
+        u.connectNow(); // where the target says, writing what it took over first
         upstream = u;
         upstreamSwitch.moveAll("move to the new upstream service", s -> s.moveTo(u));
     }

@@ -138,6 +138,13 @@ public final class UpstreamComponent implements Upstream {
         return link.attach(ledger);
     }
 
+    @Override
+    public synchronized void connectNow() {
+        if (!stopping && links.isEmpty()) {
+            newLink(null); // idle, connecting: the next client takes it
+        }
+    }
+
     private UpstreamLink newLink(Connection first) {
         String name = "upstream-" + (links.size() + 1);
         UpstreamLink[] self = new UpstreamLink[1];

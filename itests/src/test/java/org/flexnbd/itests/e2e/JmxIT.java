@@ -99,4 +99,43 @@ public class JmxIT {
             assertEquals(E2E.sha256(src), E2E.sha256(back));
         }
     }
+    /**
+     * The state of a connector that replaced another while the upstream was down, with no client: it used to have no
+     * connection at all until a client came, and showed CONNECTED with no failure, the upstream down (a hostile
+     * tester). Now it connects at once, shows RECONNECTING until the upstream is back, then CONNECTED.
+     */
+    @Test
+    public void aConnectorStartedDuringAnOutageShowsItBeforeAnyClientComes() throws Exception {
+        Path dir = tmp.getRoot().toPath();
+        Path home = E2E.copyOfTheDistribution(dir.resolve("appliance"));
+        int jmxPort = Peer.freePort();
+        try (Nbdkit up = new Nbdkit(dir, Peer.freePort(), "memory", "64M").start();
+                Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), concat(new String[] {"-C", "127.0.0.1",
+                        "-P", Integer.toString(up.port), "-v"}, new JmxLogin(dir).flags(jmxPort)));
+                JMXConnector jmx = JmxLogin.connect(jmxPort)) {
+            MBeanServerConnection mbs = jmx.getMBeanServerConnection();
+            ObjectName proxyName = new ObjectName("flexnbd:type=Proxy");
+            up.kill9();
+            assertEquals("RECONNECTING", awaitState(mbs, proxyName, "RECONNECTING"));
+            E2E.editConfig(home, "org.flexnbd.upstream", "reconnectMaxDelayMillis", 500);
+            String log = proxy.awaitStderr(l -> l.contains("org.flexnbd.upstream.cfg changed"), 20);
+            assertTrue(log, log.contains("org.flexnbd.upstream.cfg changed"));
+            Thread.sleep(2000); // the new connector is in place, and has tried
+            assertEquals("RECONNECTING", mbs.getAttribute(proxyName, "State"));
+            assertFalse(((String) mbs.getAttribute(proxyName, "LastFailure")).isEmpty());
+            up.start();
+            assertEquals("CONNECTED", awaitState(mbs, proxyName, "CONNECTED"));
+        }
+    }
+
+    /** The State attribute once it is {@code wanted}, or as it is after 15 s. */
+    private static String awaitState(MBeanServerConnection mbs, ObjectName name, String wanted) throws Exception {
+        long deadline = System.currentTimeMillis() + 15_000;
+        String state = (String) mbs.getAttribute(name, "State");
+        while (!state.equals(wanted) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+            state = (String) mbs.getAttribute(name, "State");
+        }
+        return state;
+    }
 }

@@ -66,6 +66,14 @@ public interface Upstream {
     }
 
     /**
+     * Starts a connection in the background when the service has none (a service that replaced another, with no
+     * client yet), and returns at once: its state is then what the upstream's is, and writes it took over are written
+     * before any client comes. That connection serves the next client.
+     */
+    default void connectNow() {
+    }
+
+    /**
      * This service is going away (its configuration changed, its bundle is updated): after a FLUSH of its own, for
      * a short while, the writes it acknowledged that the upstream may still lose (the upstream is down), in order,
      * each with a reference for the caller, who hands them to the next service ({@link #adoptUnflushed}). None
