@@ -20,6 +20,7 @@ import org.flexnbd.protocol.Nbd;
 import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.Watchdog;
 import org.flexnbd.protocol.service.Downstream;
+import org.flexnbd.protocol.service.HandOverDesk;
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.tls.TlsMemory;
 import org.osgi.service.component.annotations.Activate;
@@ -63,8 +64,8 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     private final ClientTls tls;
     private final ClientAdmission admission;
     private volatile Upstream upstream;
-    private final UnflushedWrites unflushed = new UnflushedWrites();
-    private final KeptRetarget retarget = new KeptRetarget();
+    /** What an upstream service that went leaves for the next one: it outlives this listener too. */
+    private final HandOverDesk desk = HandOverDesk.shared();
     private volatile boolean stopping;
     private final UpstreamSwitch<ClientSession> upstreamSwitch = new UpstreamSwitch<>(sessions, ClientSession::peer);
 
@@ -139,10 +140,9 @@ public final class DownstreamComponent implements Downstream, SessionHost {
     void bindUpstream(Upstream u) {
         Upstream before = upstream;
         if (before != null) {
-            retarget.takeFrom(before); // it is being replaced while still bound
+            desk.leave(List.of(), before.handOverTarget()); // it is being replaced while still bound
         }
-        retarget.handTo(u);
-        unflushed.handTo(u);
+        desk.handTo(u);
         u.connectNow(); // where the target says, writing what it took over first
         upstream = u;
         upstreamSwitch.moveAll("move to the new upstream service", s -> s.moveTo(u));
@@ -156,17 +156,14 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         upstreamSwitch.moveAll("leave the upstream service that went away", s -> s.upstreamGone(u));
         if (stopping) {
             // SCR unbinds after deactivate(): it is the listener that goes. u keeps its journal and its target, or,
-            // if it is going too, its own deactivate() says what it drops.
+            // if it is going too, leaves them on the desk itself.
             return;
         }
-        if (wasBound) { // else bindUpstream took its target when the service after it came
-            retarget.takeFrom(u);
-        }
-        unflushed.takeFrom(u);
+        // When it was not the one bound, bindUpstream took its target as the service after it came.
+        desk.leave(u.handOverUnflushed(), wasBound ? u.handOverTarget() : null);
         Upstream next = upstream;
         if (next != null) { // a service bound before this one went: it takes them now
-            retarget.handTo(next);
-            unflushed.handTo(next);
+            desk.handTo(next);
         }
     }
 
@@ -365,8 +362,6 @@ public final class DownstreamComponent implements Downstream, SessionHost {
         }
         drain();
         upstreamSwitch.stop();
-        unflushed.dropAll();
-        retarget.drop();
     }
 
     /**

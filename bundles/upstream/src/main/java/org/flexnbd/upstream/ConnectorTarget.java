@@ -86,15 +86,18 @@ final class ConnectorTarget {
                 + configured + ")";
     }
 
-    /** The connector stops: the log line when a move dies with it (nobody took it over), else null. */
-    synchronized String stop() {
+    /**
+     * The connector stops: where it was moved, when no connector took that over (for the next one, through the
+     * desk), else null. It moves no more.
+     */
+    synchronized UpstreamTarget stop() {
         replaced = true;
         Endpoint now = connector.endpoint();
         if (handedOver || same(now, configured)) {
             return null;
         }
-        return "stopping on upstream " + now + ", where a retarget moved it; no connector took that over, so the"
-                + " next one connects to the configured " + configured;
+        handedOver = true;
+        return new UpstreamTarget(configured.toString(), now.address(), now.port());
     }
 
     /** The same server: a UNIX socket's port means nothing. */

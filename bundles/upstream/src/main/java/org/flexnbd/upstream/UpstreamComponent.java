@@ -13,6 +13,7 @@ import java.util.logging.Logger;
 import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.Watchdog;
+import org.flexnbd.protocol.service.HandOverDesk;
 import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.Upstream;
 import org.flexnbd.protocol.service.UpstreamSession;
@@ -38,6 +39,7 @@ public final class UpstreamComponent implements Upstream {
 
     private final String exportName;
     private final ConnectorTarget target;
+    private final HandOverDesk desk = HandOverDesk.shared();
     private final ScheduledExecutorService timer;
     private final Watchdog watchdog;
     private final ReferenceExport reference = new ReferenceExport();
@@ -308,16 +310,10 @@ public final class UpstreamComponent implements Upstream {
 
     @Deactivate
     void deactivate() {
-        String dropped = target.stop();
-        if (dropped != null) {
-            LOG.warning(dropped);
-        }
+        UpstreamTarget moved = target.stop();
         reference.close();
         try {
-            if (!journal.drain(2000)) {
-                LOG.warning("stopping with " + journal.requests() + " acknowledged writes not yet flushed upstream;"
-                        + " they are as safe as the upstream's cache");
-            }
+            journal.drain(2000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -329,6 +325,16 @@ public final class UpstreamComponent implements Upstream {
         }
         for (UpstreamLink l : all) {
             l.close();
+        }
+        // Nobody took them (no listener was bound, or it went first): the next connector takes them from the desk.
+        List<Request> left = journal.handOver();
+        if (!left.isEmpty() || moved != null) {
+            desk.leave(left, moved);
+            LOG.warning("stopping with " + left.size() + " acknowledged writes not yet flushed upstream"
+                    + (moved == null ? "" : ", retargeted to " + moved.address()
+                            + (moved.address().startsWith("/") ? "" : ":" + moved.port()))
+                    + ": they wait for the next upstream connector, which writes them first (a proxy that stops"
+                    + " for good loses them)");
         }
         journal.close();
         watchdog.stop();

@@ -104,11 +104,17 @@ public class ConnectorTargetTest {
     }
 
     @Test
-    public void stoppingWithAMoveNobodyTookSaysSo() throws IOException {
+    public void stoppingWithAMoveNobodyTookLeavesItForTheNext() throws IOException {
         ConnectorTarget t = at(A);
         move(t, B);
-        String said = t.stop();
-        assertTrue(said, said.contains("127.0.0.1:1002") && said.contains("configured 127.0.0.1:1001"));
+        assertEquals(new UpstreamTarget("127.0.0.1:1001", "127.0.0.1", 1002), t.stop());
+        assertNull("left once", t.stop());
+        try {
+            t.checkMovable(C);
+            fail("moved after it stopped");
+        } catch (IOException expected) {
+            assertEquals(B, t.current().endpoint());
+        }
 
         ConnectorTarget handed = at(A);
         move(handed, B);

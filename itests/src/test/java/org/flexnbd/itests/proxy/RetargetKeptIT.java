@@ -24,6 +24,7 @@ import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.Configuration;
 import org.ops4j.pax.exam.Option;
 import org.ops4j.pax.exam.junit.PaxExam;
+import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.util.tracker.ServiceTracker;
@@ -80,6 +81,20 @@ public class RetargetKeptIT {
                 upstream = replaced(services, upstream);
                 assertAddress("after a hot update", "127.0.0.1:" + second.port, upstream);
                 io.awaitMore(10);
+            }
+            // A release: the listener's bundle and the upstream's replaced together, the listener stopping first, so
+            // that none is there when the connector goes (its clients go with it). Before, the retarget was lost.
+            Bundle listener = Provisioning.find(context, "flexnbd-downstream");
+            Bundle connector = Provisioning.find(context, "flexnbd-upstream");
+            listener.stop();
+            connector.stop();
+            connector.start();
+            listener.start();
+            upstream = replaced(services, upstream);
+            assertAddress("after a release", "127.0.0.1:" + second.port, upstream);
+            Peer.awaitPort(proxyPort, 10);
+            try (VerifiedIo io = VerifiedIo.start(proxyPort, 256)) {
+                io.awaitVerified(10);
 
                 ApplianceConfig.upstream(cm, third.port, 6);
                 upstream = replaced(services, upstream);
