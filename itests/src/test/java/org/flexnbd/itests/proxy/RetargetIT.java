@@ -5,8 +5,6 @@ import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 import javax.inject.Inject;
@@ -16,7 +14,6 @@ import org.flexnbd.itests.e2e.Peer;
 import org.flexnbd.itests.e2e.VerifiedIo;
 import org.flexnbd.itests.osgi.Provisioning;
 import org.flexnbd.protocol.service.Upstream;
-import org.junit.Assume;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.Configuration;
@@ -45,16 +42,11 @@ public class RetargetIT {
 
     @Test
     public void retargetUnderVerifiedIo() throws Exception {
-        Assume.assumeTrue("nbdkit is not installed", Files.isExecutable(Path.of("/usr/bin/nbdkit")));
-        Path dir = Files.createTempDirectory("retarget");
-        Path disk = dir.resolve("disk.img");
-        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
-            f.setLength(32L << 20);
-        }
+        Path disk = FileUpstreams.disk("retarget");
         int proxyPort = Peer.freePort();
-        try (Nbdkit first = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
-                Nbdkit second = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
-                Nbdkit other = new Nbdkit(dir, Peer.freePort(), "memory", "16M").start()) {
+        try (Nbdkit first = FileUpstreams.server(disk).start();
+                Nbdkit second = FileUpstreams.server(disk).start();
+                Nbdkit other = new Nbdkit(disk.getParent(), Peer.freePort(), "memory", "16M").start()) {
             Upstream upstream = ApplianceConfig.start(context, cm, first.port, proxyPort);
 
             try (VerifiedIo io = VerifiedIo.start(proxyPort, 256)) {
@@ -73,6 +65,8 @@ public class RetargetIT {
                 first.close(); // the old server goes away: the client must not notice
                 io.awaitMore(20);
             }
+        } finally {
+            FileUpstreams.delete(disk);
         }
     }
 }

@@ -5,7 +5,6 @@ import static org.junit.Assert.assertTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
@@ -18,7 +17,6 @@ import org.flexnbd.itests.e2e.Peer;
 import org.flexnbd.itests.e2e.VerifiedIo;
 import org.flexnbd.itests.osgi.Provisioning;
 import org.flexnbd.protocol.service.Upstream;
-import org.junit.Assume;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.Configuration;
@@ -51,16 +49,11 @@ public class RetargetKeptIT {
 
     @Test
     public void aRetargetOutlivesItsServiceUntilAnEditNamesAnotherServer() throws Exception {
-        Assume.assumeTrue("nbdkit is not installed", Files.isExecutable(Path.of("/usr/bin/nbdkit")));
-        Path dir = Files.createTempDirectory("retarget-kept");
-        Path disk = dir.resolve("disk.img");
-        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
-            f.setLength(32L << 20);
-        }
+        Path disk = FileUpstreams.disk("retarget-kept");
         int proxyPort = Peer.freePort();
-        try (Nbdkit first = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
-                Nbdkit second = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
-                Nbdkit third = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start()) {
+        try (Nbdkit first = FileUpstreams.server(disk).start();
+                Nbdkit second = FileUpstreams.server(disk).start();
+                Nbdkit third = FileUpstreams.server(disk).start()) {
             Upstream upstream = ApplianceConfig.start(context, cm, first.port, proxyPort);
             ServiceTracker<Upstream, Upstream> services = new ServiceTracker<>(context, Upstream.class, null);
             services.open();
@@ -105,7 +98,7 @@ public class RetargetKeptIT {
                 services.close();
             }
         } finally {
-            deleteTree(dir);
+            FileUpstreams.delete(disk);
         }
     }
 
@@ -116,15 +109,10 @@ public class RetargetKeptIT {
      */
     @Test
     public void aRetargetOverlappingAReplacementFailsRatherThanBeLost() throws Exception {
-        Assume.assumeTrue("nbdkit is not installed", Files.isExecutable(Path.of("/usr/bin/nbdkit")));
-        Path dir = Files.createTempDirectory("retarget-race");
-        Path disk = dir.resolve("disk.img");
-        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
-            f.setLength(32L << 20);
-        }
+        Path disk = FileUpstreams.disk("retarget-race");
         int proxyPort = Peer.freePort();
-        try (Nbdkit first = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
-                Nbdkit second = new Nbdkit(dir, Peer.freePort(), "-t", "1", "file", disk.toString()).start();
+        try (Nbdkit first = FileUpstreams.server(disk).start();
+                Nbdkit second = FileUpstreams.server(disk).start();
                 DelayingRelay slow = new DelayingRelay(second.port, 5000)) {
             Upstream upstream = ApplianceConfig.start(context, cm, first.port, proxyPort);
             ServiceTracker<Upstream, Upstream> services = new ServiceTracker<>(context, Upstream.class, null);
@@ -158,7 +146,7 @@ public class RetargetKeptIT {
                 services.close();
             }
         } finally {
-            deleteTree(dir);
+            FileUpstreams.delete(disk);
         }
     }
 
@@ -172,14 +160,6 @@ public class RetargetKeptIT {
             Thread.sleep(20);
         }
         assertEquals(when, expected, upstream.status().address());
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (var all = Files.walk(dir)) {
-            for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 
     /** The service that replaced {@code old}, waiting 20 s at most. */
