@@ -29,6 +29,9 @@ final class ListenerGuard implements AutoCloseable {
     private final IntConsumer exit;
     private final Duration grace;
     private final BundleContext context;
+    private static final long NOT_ABSENT = Long.MIN_VALUE;
+    /** When the listener went, if there is none now; {@link #NOT_ABSENT} while there is one. */
+    private long absentSinceNanos = NOT_ABSENT;
 
     ListenerGuard(BundleContext context, IntConsumer exit, Duration grace) {
         this.exit = exit;
@@ -43,6 +46,7 @@ final class ListenerGuard implements AutoCloseable {
             @Override
             public Downstream addingService(ServiceReference<Downstream> reference) {
                 Downstream d = super.addingService(reference);
+                present();
                 // This very service: the tracker holds it only once this method has returned.
                 schedule(() -> listening(d), 0);
                 return d;
@@ -51,6 +55,9 @@ final class ListenerGuard implements AutoCloseable {
             @Override
             public void removedService(ServiceReference<Downstream> reference, Downstream service) {
                 super.removedService(reference, service);
+                if (getService() == null) {
+                    absent();
+                }
                 schedule(ListenerGuard.this::check, grace.toMillis());
             }
         };
@@ -65,14 +72,39 @@ final class ListenerGuard implements AutoCloseable {
         }
     }
 
+    private synchronized void present() {
+        absentSinceNanos = NOT_ABSENT;
+    }
+
+    private synchronized void absent() {
+        if (absentSinceNanos == NOT_ABSENT) {
+            absentSinceNanos = System.nanoTime();
+        }
+    }
+
+    /** How long there has been no listener, without a break; 0 when there is one. */
+    private synchronized long absentNanos() {
+        return absentSinceNanos == NOT_ABSENT ? 0 : System.nanoTime() - absentSinceNanos;
+    }
+
+    /**
+     * A grace time after a listener went. It counts from when the listener went last, not from any earlier time: two
+     * restarts 7 s apart, each back within 5 s, once ended the proxy, the first one's check falling in the second's
+     * drain.
+     */
     private void check() {
         Downstream d = tracker.getService();
-        if (d == null) {
-            fatal("no listener: the downstream component went and did not come back within " + grace.toSeconds()
-                    + " s (a failed update of flexnbd-downstream?)");
+        if (d != null) {
+            listening(d);
             return;
         }
-        listening(d);
+        long left = grace.toNanos() - absentNanos();
+        if (left > 0) {
+            schedule(this::check, TimeUnit.NANOSECONDS.toMillis(left) + 1);
+            return;
+        }
+        fatal("no listener: the downstream component went and did not come back within " + grace.toSeconds()
+                + " s (a failed update of flexnbd-downstream?)");
     }
 
     private void listening(Downstream d) {

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -51,7 +53,7 @@ final class ClientSession implements Runnable {
     private final RateLimitedWarnings warnings;
 
     private final Object lock = new Object();
-    private final Object switching = new Object();
+    private final ReentrantLock switching = new ReentrantLock();
     /** Why the last try to open an upstream session failed, for the log; written under {@link #switching}. */
     private volatile String lastOpenFailure = "";
     private UpstreamSession current;
@@ -171,12 +173,19 @@ final class ClientSession implements Runnable {
         }
     }
 
-    /** Opens a session on the Upstream service, waiting while there is none; null if the session is closing. */
+    /**
+     * Opens a session on the Upstream service, waiting while there is none, for a minute at most (and one connect
+     * timeout of a try begun before it ends); null if the session is closing. A move under way on the switch's thread
+     * is not waited for behind its lock: its outcome is.
+     */
     private UpstreamExport awaitUpstream() throws InterruptedException {
-        for (int i = 0; i < 600; i++) {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+        boolean told = false;
+        while (System.nanoTime() < deadline) {
             Upstream u = host.upstream();
-            if (u != null && !upstreamArrived(u)) {
+            if (u != null && !upstreamArrived(u, false) && !told) {
                 LOG.warning("client " + peer + ": cannot open an upstream session yet: " + lastOpenFailure);
+                told = true;
             }
             synchronized (lock) {
                 if (closing) {
@@ -246,7 +255,7 @@ final class ClientSession implements Runnable {
      */
     void moveTo(Upstream u) {
         boolean told = false;
-        while (!upstreamArrived(u)) {
+        while (!upstreamArrived(u, true)) {
             synchronized (lock) {
                 if (closing || host.upstream() != u) {
                     return;
@@ -264,25 +273,37 @@ final class ClientSession implements Runnable {
                 return;
             }
         }
-        if (told) {
+        boolean moved;
+        synchronized (lock) {
+            moved = currentService == u && !closing; // not a stop, a newer service or the client gone
+        }
+        if (told && moved) {
             LOG.info("client " + peer + ": has an upstream session again");
         }
     }
 
     /**
      * One try to move to {@code u}: false when its session could not be opened ({@link #lastOpenFailure} says why),
-     * true when moved or when there was nothing to do.
+     * true when moved or when there was nothing to do; without {@code wait}, also when another thread's try is under
+     * way.
      */
-    boolean upstreamArrived(Upstream u) {
-        // One switch at a time: the client's own thread and SCR's bind may both bring the same service, and only
+    private boolean upstreamArrived(Upstream u, boolean wait) {
+        // One switch at a time: the client's own thread and the switch's may both bring the same service, and only
         // one of them may open a session on it (a second would take another upstream connection).
-        synchronized (switching) {
+        if (wait) {
+            switching.lock();
+        } else if (!switching.tryLock()) {
+            return true;
+        }
+        try {
             synchronized (lock) {
                 if (closing || currentService == u) {
                     return true;
                 }
             }
             return switchTo(u);
+        } finally {
+            switching.unlock();
         }
     }
 

@@ -11,8 +11,9 @@ import java.util.logging.Logger;
 /**
  * Moves the clients' sessions when the Upstream service comes or goes (a hot update of the upstream bundle), on a
  * thread of its own, {@code upstream-switch}, in the order SCR reported the changes: opening a session on a new
- * service may wait for its connection, and resubmitting writes to its socket, neither of which belongs on SCR's
- * thread, which binds other components meanwhile.
+ * service may wait for its connection (for as long as an outage lasts: a client's move tries until it can, and the
+ * moves after it wait), and resubmitting writes to its socket, neither of which belongs on SCR's thread, which binds
+ * other components meanwhile.
  * <p>
  * Its failure policy: a failure to move one session, an Error included, is logged (E) and the others still move;
  * that session's requests stay in its ledger and go to the next service that comes. The thread lives on for the

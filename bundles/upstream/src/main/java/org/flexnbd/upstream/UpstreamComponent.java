@@ -328,14 +328,17 @@ public final class UpstreamComponent implements Upstream {
         }
         // Nobody took them (no listener was bound, or it went first): the next connector takes them from the desk.
         List<Request> left = journal.handOver();
-        if (!left.isEmpty() || moved != null) {
-            desk.leave(left, moved);
-            LOG.warning("stopping with " + left.size() + " acknowledged writes not yet flushed upstream"
-                    + (moved == null ? "" : ", retargeted to " + moved.address()
-                            + (moved.address().startsWith("/") ? "" : ":" + moved.port()))
-                    + ": they wait for the next upstream connector, which writes them first (a proxy that stops"
-                    + " for good loses them)");
+        if (!left.isEmpty()) {
+            LOG.warning("stopping with " + left.size() + " acknowledged writes not yet flushed upstream: a connector"
+                    + " that follows (a configuration edit, an update) writes them first; a proxy that stops for good"
+                    + " loses them");
         }
+        if (moved != null) {
+            LOG.warning("stopping retargeted to " + moved.address()
+                    + (moved.address().startsWith("/") ? "" : ":" + moved.port()) + ": a connector that follows goes"
+                    + " there too; a restart of the proxy connects to " + moved.replaced());
+        }
+        desk.leave(left, moved);
         journal.close();
         watchdog.stop();
         // Not shutdownNow(): a retarget() may still be checking its server, and its handshake's guard must fire.

@@ -14,8 +14,8 @@ import org.flexnbd.protocol.Request;
  * One for the process ({@link #shared()}): state that outlives the bundles that hand it on, which a hot update of a
  * release replaces together. It lived in the listener, and a release deployed during an outage (the listener's and
  * the upstream's bundles at once) lost every acknowledged write that was waiting, and the retarget with them (seen).
- * The protocol bundle is never updated in a running appliance (that refreshes every bundle: a restart in all but
- * name), so this lives as long as the appliance. No I/O.
+ * An update of the protocol bundle refreshes every bundle, a restart in all but name that drops what waits here
+ * as a stop of the proxy would; otherwise this lives as long as the appliance. No I/O.
  */
 public final class HandOverDesk {
     private static final HandOverDesk SHARED = new HandOverDesk();
@@ -23,8 +23,7 @@ public final class HandOverDesk {
     private final List<Request> writes = new ArrayList<>();
     private UpstreamTarget target;
 
-    /** A desk of one's own, for tests; the appliance's services share {@link #shared()}. */
-    public HandOverDesk() {
+    private HandOverDesk() {
     }
 
     public static HandOverDesk shared() {
@@ -52,21 +51,14 @@ public final class HandOverDesk {
             t = target;
             target = null;
         }
-        if (t != null) {
-            next.adoptTarget(t);
+        try {
+            if (t != null) {
+                next.adoptTarget(t);
+            }
+        } finally {
+            if (!w.isEmpty()) {
+                next.adoptUnflushed(w); // it holds their references now, whatever became of the target
+            }
         }
-        if (!w.isEmpty()) {
-            next.adoptUnflushed(w);
-        }
-    }
-
-    /** Acknowledged writes waiting for a service. */
-    public synchronized int waitingWrites() {
-        return writes.size();
-    }
-
-    /** The target waiting for a service, or null. */
-    public synchronized UpstreamTarget waitingTarget() {
-        return target;
     }
 }
