@@ -29,9 +29,8 @@ final class ListenerGuard implements AutoCloseable {
     private final IntConsumer exit;
     private final Duration grace;
     private final BundleContext context;
-    private static final long NOT_ABSENT = Long.MIN_VALUE;
-    /** When the listener went, if there is none now; {@link #NOT_ABSENT} while there is one. */
-    private long absentSinceNanos = NOT_ABSENT;
+    /** When a listener went last (whether or not another was left). */
+    private long lastRemovalNanos = System.nanoTime();
 
     ListenerGuard(BundleContext context, IntConsumer exit, Duration grace) {
         this.exit = exit;
@@ -46,7 +45,6 @@ final class ListenerGuard implements AutoCloseable {
             @Override
             public Downstream addingService(ServiceReference<Downstream> reference) {
                 Downstream d = super.addingService(reference);
-                present();
                 // This very service: the tracker holds it only once this method has returned.
                 schedule(() -> listening(d), 0);
                 return d;
@@ -55,9 +53,7 @@ final class ListenerGuard implements AutoCloseable {
             @Override
             public void removedService(ServiceReference<Downstream> reference, Downstream service) {
                 super.removedService(reference, service);
-                if (getService() == null) {
-                    absent();
-                }
+                removed();
                 schedule(ListenerGuard.this::check, grace.toMillis());
             }
         };
@@ -72,25 +68,18 @@ final class ListenerGuard implements AutoCloseable {
         }
     }
 
-    private synchronized void present() {
-        absentSinceNanos = NOT_ABSENT;
+    private synchronized void removed() {
+        lastRemovalNanos = System.nanoTime();
     }
 
-    private synchronized void absent() {
-        if (absentSinceNanos == NOT_ABSENT) {
-            absentSinceNanos = System.nanoTime();
-        }
-    }
-
-    /** How long there has been no listener, without a break; 0 when there is one. */
-    private synchronized long absentNanos() {
-        return absentSinceNanos == NOT_ABSENT ? 0 : System.nanoTime() - absentSinceNanos;
+    private synchronized long sinceLastRemovalNanos() {
+        return System.nanoTime() - lastRemovalNanos;
     }
 
     /**
-     * A grace time after a listener went. It counts from when the listener went last, not from any earlier time: two
-     * restarts 7 s apart, each back within 5 s, once ended the proxy, the first one's check falling in the second's
-     * drain.
+     * A grace time after a listener went: fatal only when there is none now and none has gone for the whole grace
+     * time, which counts from the last loss. Each loss's check once looked at that instant alone, and two restarts 7
+     * s apart, each back within its 5 s drain, ended the proxy, the first one's check falling in the second's drain.
      */
     private void check() {
         Downstream d = tracker.getService();
@@ -98,7 +87,7 @@ final class ListenerGuard implements AutoCloseable {
             listening(d);
             return;
         }
-        long left = grace.toNanos() - absentNanos();
+        long left = grace.toNanos() - sinceLastRemovalNanos();
         if (left > 0) {
             schedule(this::check, TimeUnit.NANOSECONDS.toMillis(left) + 1);
             return;

@@ -21,6 +21,8 @@ import org.flexnbd.protocol.service.UpstreamStatus;
 import org.flexnbd.protocol.service.UpstreamTarget;
 import org.flexnbd.protocol.service.WriteJournal;
 import org.flexnbd.protocol.tls.TlsMemory;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -40,6 +42,7 @@ public final class UpstreamComponent implements Upstream {
     private final String exportName;
     private final ConnectorTarget target;
     private final HandOverDesk desk = HandOverDesk.shared();
+    private final BundleContext context;
     private final ScheduledExecutorService timer;
     private final Watchdog watchdog;
     private final ReferenceExport reference = new ReferenceExport();
@@ -57,7 +60,8 @@ public final class UpstreamComponent implements Upstream {
     private boolean stopping;
 
     @Activate
-    public UpstreamComponent(UpstreamConfig config) {
+    public UpstreamComponent(UpstreamConfig config, BundleContext context) {
+        this.context = context;
         Endpoint endpoint = new Endpoint(config.address(), config.port(), config.bind());
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "upstream-connect-timer");
@@ -308,6 +312,15 @@ public final class UpstreamComponent implements Upstream {
         }
     }
 
+    /** Whether the whole framework stops (the proxy ends), rather than this component alone. */
+    private boolean proxyStopping() {
+        try {
+            return context.getBundle(0).getState() != Bundle.ACTIVE;
+        } catch (IllegalStateException gone) {
+            return true;
+        }
+    }
+
     @Deactivate
     void deactivate() {
         UpstreamTarget moved = target.stop();
@@ -328,15 +341,22 @@ public final class UpstreamComponent implements Upstream {
         }
         // Nobody took them (no listener was bound, or it went first): the next connector takes them from the desk.
         List<Request> left = journal.handOver();
-        if (!left.isEmpty()) {
-            LOG.warning("stopping with " + left.size() + " acknowledged writes not yet flushed upstream: a connector"
-                    + " that follows (a configuration edit, an update) writes them first; a proxy that stops for good"
-                    + " loses them");
-        }
-        if (moved != null) {
-            LOG.warning("stopping retargeted to " + moved.address()
-                    + (moved.address().startsWith("/") ? "" : ":" + moved.port()) + ": a connector that follows goes"
-                    + " there too; a restart of the proxy connects to " + moved.replaced());
+        if (proxyStopping()) {
+            if (!left.isEmpty()) {
+                LOG.warning("the proxy stops with " + left.size() + " acknowledged writes not yet flushed upstream:"
+                        + " they are as safe as the upstream's cache");
+            }
+        } else {
+            if (!left.isEmpty()) {
+                LOG.warning("stopping with " + left.size() + " acknowledged writes not yet flushed upstream: they"
+                        + " wait for the upstream connector that follows, which writes them first");
+            }
+            if (moved != null) {
+                LOG.warning("stopping retargeted to " + moved.address()
+                        + (moved.address().startsWith("/") ? "" : ":" + moved.port()) + ": the upstream connector that"
+                        + " follows goes there too, unless its configuration names another server than "
+                        + moved.replaced());
+            }
         }
         desk.leave(left, moved);
         journal.close();

@@ -7,6 +7,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.regex.Pattern;
 import java.util.jar.Attributes;
 import java.util.jar.JarEntry;
 import java.util.jar.JarInputStream;
@@ -97,7 +98,7 @@ public class ListenerLossIT {
 
     /** Waits for the {@code n}th "listening on" of the listener component, 30 s at most. */
     private static void awaitListeners(Proxy proxy, long n) throws Exception {
-        java.util.regex.Pattern listening = java.util.regex.Pattern.compile("DownstreamComponent\\S+ listening on");
+        Pattern listening = Pattern.compile("DownstreamComponent\\S+ listening on");
         String log = proxy.awaitStderr(l -> listening.matcher(l).results().count() >= n, 30);
         assertTrue("listener " + n + " did not come\n" + log, listening.matcher(log).results().count() >= n);
     }

@@ -51,14 +51,24 @@ public final class HandOverDesk {
             t = target;
             target = null;
         }
-        try {
-            if (t != null) {
+        if (t != null) {
+            try {
                 next.adoptTarget(t);
+            } catch (RuntimeException e) {
+                putBack(w, t); // not to a service whose server is unknown: they wait for the next
+                throw e;
             }
-        } finally {
-            if (!w.isEmpty()) {
-                next.adoptUnflushed(w); // it holds their references now, whatever became of the target
-            }
+        }
+        if (!w.isEmpty()) {
+            next.adoptUnflushed(w);
+        }
+    }
+
+    /** What {@link #handTo} took and could not hand over: ahead of anything left since, as it is older. */
+    private synchronized void putBack(List<Request> older, UpstreamTarget t) {
+        writes.addAll(0, older);
+        if (target == null) {
+            target = t;
         }
     }
 }
