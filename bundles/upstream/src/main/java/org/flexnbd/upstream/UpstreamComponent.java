@@ -292,9 +292,8 @@ public final class UpstreamComponent implements Upstream {
         }
         List<Request> left = journal.handOver();
         if (!left.isEmpty()) {
-            LOG.warning("stopping with " + left.size() + " acknowledged writes not yet flushed upstream; they go to"
-                    + " the next upstream connector, which writes them first (a proxy that stops for good loses"
-                    + " them)");
+            LOG.warning("stopping with " + left.size() + " acknowledged writes not yet flushed upstream: they"
+                    + " wait for the upstream connector that follows, which writes them first");
         }
         return left;
     }
@@ -330,6 +329,7 @@ public final class UpstreamComponent implements Upstream {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        boolean notWrittenAgain = journal.holding(); // before the links close, which is no loss of the upstream
         List<UpstreamLink> all;
         synchronized (this) {
             stopping = true;
@@ -343,8 +343,10 @@ public final class UpstreamComponent implements Upstream {
         List<Request> left = journal.handOver();
         if (proxyStopping()) {
             if (!left.isEmpty()) {
-                LOG.warning("the proxy stops with " + left.size() + " acknowledged writes not yet flushed upstream:"
-                        + " they are as safe as the upstream's cache");
+                LOG.warning("the proxy stops with " + left.size() + " acknowledged writes not yet flushed upstream: "
+                        + (notWrittenAgain ? "the upstream was lost after it acknowledged them and they were not"
+                                + " written again, so they are lost unless it kept them"
+                                : "they are as safe as the upstream's cache"));
             }
         } else {
             if (!left.isEmpty()) {

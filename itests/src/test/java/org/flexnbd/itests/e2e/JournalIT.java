@@ -151,6 +151,34 @@ public class JournalIT {
         });
     }
 
+    /**
+     * The proxy stopped (SIGTERM) while the upstream is down, with writes acknowledged before it went: the journal
+     * cannot be written anywhere, and the log says they are lost unless the upstream kept them. It used to say they
+     * were "as safe as the upstream's cache", of an upstream the proxy had seen crash (a hostile tester).
+     */
+    @Test
+    public void aStopDuringAnOutageSaysTheJournalIsLost() throws Exception {
+        Path dir = tmp.getRoot().toPath();
+        Path home = appliance(dir, null);
+        Path disk = E2E.randomFile(shm, "upstream.img", DISK);
+        int upPort = Peer.freePort();
+        try (Nbdkit up = writeback(dir, upPort, disk).start();
+                Proxy proxy = Proxy.startIn(home, dir, Peer.freePort(), "-C", "127.0.0.1", "-P",
+                        Integer.toString(upPort), "-v");
+                ScriptedClient c = new ScriptedClient(proxy.port)) {
+            for (int i = 0; i < 8; i++) {
+                assertEquals(0, c.call(ScriptedClient.write(i + 1, OFFSET + (long) i * BLOCK, fill(i), BLOCK)).error());
+            }
+            up.kill9();
+            String seen = proxy.awaitStderr(l -> l.contains("attempt 1 failed"), 20);
+            assertTrue("the loss was not seen\n" + seen, seen.contains("attempt 1 failed"));
+            assertEquals(proxy.stderr(), Integer.valueOf(0), proxy.terminate());
+            String log = proxy.stderr();
+            assertTrue(log, log.contains("the proxy stops with 8 acknowledged writes not yet flushed upstream: the"
+                    + " upstream was lost after it acknowledged them"));
+        }
+    }
+
     /** What restarts the listener, in a running appliance's folder. */
     private interface ListenerRestart {
         void act(Path home) throws Exception;
