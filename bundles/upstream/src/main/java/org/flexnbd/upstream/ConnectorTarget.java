@@ -14,7 +14,6 @@ final class ConnectorTarget {
     private volatile Connector connector;
     /** Handed over to the next connector, or stopped: nothing moves from now on. */
     private boolean replaced;
-    private boolean handedOver;
     /** A retarget() of this connector's own, which a move handed over from the one before must not undo. */
     private boolean movedHere;
 
@@ -57,7 +56,11 @@ final class ConnectorTarget {
     /** This connector is replaced: where it was moved, or null; it moves no more. May be asked more than once. */
     synchronized UpstreamTarget handOver() {
         replaced = true;
-        handedOver = true;
+        return moveMade();
+    }
+
+    /** Where a retarget moved the connector, or null when it is at its configured server. Under the lock. */
+    private UpstreamTarget moveMade() {
         Endpoint now = connector.endpoint();
         return same(now, configured) ? null : new UpstreamTarget(configured.toString(), now.address(), now.port());
     }
@@ -91,13 +94,11 @@ final class ConnectorTarget {
      * desk), else null. It moves no more.
      */
     synchronized UpstreamTarget stop() {
-        replaced = true;
-        Endpoint now = connector.endpoint();
-        if (handedOver || same(now, configured)) {
-            return null;
+        if (replaced) {
+            return null; // handed over already, or stopped before
         }
-        handedOver = true;
-        return new UpstreamTarget(configured.toString(), now.address(), now.port());
+        replaced = true;
+        return moveMade();
     }
 
     /** The same server: a UNIX socket's port means nothing. */

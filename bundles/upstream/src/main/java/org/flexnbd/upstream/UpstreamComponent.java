@@ -291,11 +291,16 @@ public final class UpstreamComponent implements Upstream {
             Thread.currentThread().interrupt();
         }
         List<Request> left = journal.handOver();
-        if (!left.isEmpty()) {
-            LOG.warning("stopping with " + left.size() + " acknowledged writes not yet flushed upstream: they"
-                    + " wait for the upstream connector that follows, which writes them first");
-        }
+        sayWaiting(left.size());
         return left;
+    }
+
+    /** The W line of a connector replaced with {@code writes} it could not flush (none: nothing to say). */
+    private static void sayWaiting(int writes) {
+        if (writes > 0) {
+            LOG.warning("stopping with " + writes + " acknowledged writes not yet flushed upstream: they wait for the"
+                    + " upstream connector that follows, which writes them first");
+        }
     }
 
     @Override
@@ -349,15 +354,11 @@ public final class UpstreamComponent implements Upstream {
                                 : "they are as safe as the upstream's cache"));
             }
         } else {
-            if (!left.isEmpty()) {
-                LOG.warning("stopping with " + left.size() + " acknowledged writes not yet flushed upstream: they"
-                        + " wait for the upstream connector that follows, which writes them first");
-            }
+            sayWaiting(left.size());
             if (moved != null) {
-                LOG.warning("stopping retargeted to " + moved.address()
-                        + (moved.address().startsWith("/") ? "" : ":" + moved.port()) + ": the upstream connector that"
-                        + " follows goes there too, unless its configuration names another server than "
-                        + moved.replaced());
+                LOG.warning("stopping retargeted to " + new Endpoint(moved.address(), moved.port(), "")
+                        + ": the upstream connector that follows goes there too, unless its configuration names"
+                        + " another server than " + moved.replaced());
             }
         }
         desk.leave(left, moved);

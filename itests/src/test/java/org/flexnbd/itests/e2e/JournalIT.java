@@ -207,11 +207,7 @@ public class JournalIT {
                 // Still connected: a client leaving has the proxy flush what it wrote, which would hide the loss.
                 up.kill9();
                 restart.act(home);
-                // The new listener, once the old one has gone: only then is the upstream back.
-                Pattern listening = Pattern.compile("DownstreamComponent\\S+ listening on");
-                String log = proxy.awaitStderr(l -> listening.matcher(l).results().count() > 1, 30);
-                assertTrue("the listener did not restart\nproxy: " + log,
-                        listening.matcher(log).results().count() > 1);
+                proxy.awaitListeners(2); // the new listener, once the old one has gone: only then is the upstream back
             } finally {
                 try {
                     writer.close();

@@ -7,7 +7,6 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.regex.Pattern;
 import java.util.jar.Attributes;
 import java.util.jar.JarEntry;
 import java.util.jar.JarInputStream;
@@ -79,13 +78,13 @@ public class ListenerLossIT {
                 up.kill9();
                 first.send(ScriptedClient.read(2, 0, 4096)); // unanswered: the listener's stop waits its bound
                 E2E.editConfig(home, "org.flexnbd.downstream", "clientTimeoutSeconds", 61);
-                awaitListeners(proxy, 2);
+                proxy.awaitListeners(2);
             }
             Thread.sleep(1500);
             try (ScriptedClient second = E2E.within(20, () -> new ScriptedClient(proxy.port))) {
                 second.send(ScriptedClient.read(3, 0, 4096));
                 E2E.editConfig(home, "org.flexnbd.downstream", "clientTimeoutSeconds", 62);
-                awaitListeners(proxy, 3);
+                proxy.awaitListeners(3);
             }
             Thread.sleep(6000); // past every check the two restarts set
             assertTrue("the proxy ended\n" + proxy.stderr(), proxy.process.isAlive());
@@ -94,12 +93,5 @@ public class ListenerLossIT {
                 assertEquals(0, E2E.within(30, () -> third.call(ScriptedClient.read(4, 0, 4096))).error());
             }
         }
-    }
-
-    /** Waits for the {@code n}th "listening on" of the listener component, 30 s at most. */
-    private static void awaitListeners(Proxy proxy, long n) throws Exception {
-        Pattern listening = Pattern.compile("DownstreamComponent\\S+ listening on");
-        String log = proxy.awaitStderr(l -> listening.matcher(l).results().count() >= n, 30);
-        assertTrue("listener " + n + " did not come\n" + log, listening.matcher(log).results().count() >= n);
     }
 }

@@ -98,6 +98,14 @@ final class Proxy implements AutoCloseable {
         return log;
     }
 
+    /** Waits, 30 s at most, for the {@code n}th "listening on" of the listener component (restarts count), or fails. */
+    void awaitListeners(long n) throws IOException, InterruptedException {
+        java.util.regex.Pattern listening = java.util.regex.Pattern.compile("DownstreamComponent\\S+ listening on");
+        String log = awaitStderr(l -> listening.matcher(l).results().count() >= n, 30);
+        org.junit.Assert.assertTrue("listener " + n + " did not come\n" + log,
+                listening.matcher(log).results().count() >= n);
+    }
+
     String stderr() throws IOException {
         return process.stderr();
     }
