@@ -3,6 +3,8 @@ package org.flexnbd.upstream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import org.flexnbd.protocol.UpstreamExport;
@@ -48,6 +50,12 @@ final class Connection {
     private volatile boolean delivered;
     private volatile boolean refusing;
     private volatile Binding binding;
+    /**
+     * The bindings it stopped working for while they may still be owed replies (the client left, or moved to another
+     * link, with requests written here and not answered): their late replies are still decoded, and dropped, until
+     * the connection ends. Usually empty; such a connection serves nobody else (the link replaces it).
+     */
+    private final List<Binding> letGo = new CopyOnWriteArrayList<>();
     private final long openedNanos = System.nanoTime();
     /** Its part in the write journal, from when the link takes it into use. */
     private volatile ConnectionJournal journal;
@@ -198,8 +206,26 @@ final class Connection {
         return binding;
     }
 
+    /**
+     * Under the link's lock. The binding replaced is kept among those {@link #letGo} before the new one is seen, so
+     * that the reader, which looks without the lock, always finds whom a reply in flight is for.
+     */
     void bind(Binding b) {
+        Binding was = binding;
+        if (was != null && was != b) {
+            letGo.add(was);
+        }
         binding = b;
+    }
+
+    /** {@code b}'s generation owes nothing on this connection any more: no late reply to look for. */
+    void settled(Binding b) {
+        letGo.remove(b);
+    }
+
+    /** The bindings let go of that may still be owed replies here, oldest first. */
+    List<Binding> letGo() {
+        return letGo;
     }
 
     /** The server said ESHUTDOWN here: nothing more is sent on this connection. */

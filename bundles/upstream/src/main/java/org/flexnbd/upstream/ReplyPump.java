@@ -41,6 +41,15 @@ final class ReplyPump {
     private final String upstream;
     /** The header read whose payload is on its way; null between replies. */
     private ReplyCodec.Head head;
+    /**
+     * Whom the last message read answers, and its request as written: found with its header ({@link #awaited}),
+     * under the binding the request was written for (null for the proxy's own FLUSH). Not necessarily the client
+     * served now: one that moved to another link or left may still be owed replies, which are read past and dropped.
+     */
+    private Binding owner;
+    private Request request;
+    /** What {@link #awaited} found last, for {@link #next} to keep with the header. */
+    private Binding foundOwner;
 
     /**
      * @param contextIds this connection's metadata context ids to the ones the clients were given, where they differ
@@ -79,8 +88,8 @@ final class ReplyPump {
                     }
                     return Outcome.DRAINED;
                 }
-                Binding b = c.binding();
-                Request request = awaited(m.cookie());
+                Binding b = owner;
+                Request request = this.request;
                 Reply complete = assembler.add(m, request);
                 if (complete == null) {
                     continue;
@@ -149,6 +158,8 @@ final class ReplyPump {
             }
             ReplyCodec.Head h = ReplyCodec.head(in.peek(), this::awaited, Nbd.MAX_PAYLOAD);
             in.skip(length);
+            owner = foundOwner;
+            request = h.request();
             if (!h.carriesData()) {
                 return ReplyCodec.complete(h, null, null);
             }
@@ -165,16 +176,31 @@ final class ReplyPump {
     }
 
     /**
-     * The request a reply may answer: one sent on this connection and not answered there yet. Null for anything
-     * else, such as a second reply to a request, which the codec and the rules refuse.
+     * The request a reply may answer: one written on this connection and not answered there yet, for the client
+     * served now or for one the link let go of meanwhile ({@link Connection#letGo}); {@link #foundOwner} says which.
+     * Null for anything else, such as a second reply to a request, which the codec and the rules refuse.
      */
     private Request awaited(long cookie) {
+        foundOwner = null;
         Request own = journal.awaitedOwnFlush(cookie);
         if (own != null) {
             return own;
         }
+        // The one served now first, then those let go: the binding goes before it joins them, not after.
         Binding b = c.binding();
-        return b == null ? null : b.ledger().lookup(b.token(), cookie);
+        Request r = b == null ? null : b.ledger().lookup(b.token(), cookie);
+        if (r != null) {
+            foundOwner = b;
+            return r;
+        }
+        for (Binding was : c.letGo()) {
+            r = was.ledger().lookup(was.token(), cookie);
+            if (r != null) {
+                foundOwner = was;
+                return r;
+            }
+        }
+        return null;
     }
 
     /**

@@ -118,8 +118,11 @@ final class UpstreamLink {
             Connection c = connection;
             if (c != null) {
                 Binding b = c.binding();
-                c.bind(null);
+                c.bind(null); // kept among those let go: a reply already on its way is decoded, then dropped
                 int late = b == null ? 0 : b.ledger().release(b.token());
+                if (b != null && late == 0) {
+                    c.settled(b);
+                }
                 Request disc = s.ledger().takeDisconnectOfDeparted();
                 if (disc != null && !c.isFailed()) {
                     writer.leave(disc); // sent first; the connection is replaced after it anyway
@@ -370,13 +373,14 @@ final class UpstreamLink {
         }
     }
 
+    /** The loop has let {@code c} go: nothing more is read on it, and every ledger it worked for forgets it. */
     void ended(Connection c) {
         synchronized (lock) {
             connection = null;
-            Binding b = c.binding();
             c.bind(null);
-            if (b != null) {
-                b.ledger().release(b.token());
+            for (Binding b : c.letGo()) {
+                b.ledger().forget(b.token());
+                c.settled(b);
             }
         }
     }

@@ -150,6 +150,57 @@ public class ReplyPumpTest {
         assertFalse(c.isQuiet());
     }
 
+    /**
+     * The link lets go of the client (a hot update moved it to another link, or it left) while replies are on their
+     * way: between the link unbinding the ledger and failing the connection, the loop's reader may read one. It is
+     * read past (a READ's data with it, so that the next reply is still found) and dropped: no protocol violation,
+     * which would count as an upstream loss and replay the journal (seen with a healthy nbdkit, releases every 4 s).
+     */
+    @Test
+    public void repliesReadAfterTheLinkLetTheClientGoAreReadPastAndDroppedNotAViolation() throws Exception {
+        send(Request.of(Nbd.CMD_READ, 0, 1, 0, 512));
+        send(Request.of(Nbd.CMD_READ, 0, 2, 512, 512));
+        // What UpstreamLink.detach does, in its order, before it decides to replace the connection.
+        c.bind(null);
+        assertEquals("the connection owes two answers", 2, ledger.release(g));
+        reply(1, 0, ByteBuffer.allocate(512));
+        reply(2, 0, ByteBuffer.allocate(512));
+        pumpFor(300);
+        assertFalse(c.failure(), c.isFailed());
+        assertNull("both read past", ledger.lookup(g, 2));
+        assertNull("and no client is told", ledger.takeAnswered());
+        assertEquals(0, announced.get());
+
+        reply(99, 0, ByteBuffer.allocate(0));
+        assertEquals(ReplyPump.Outcome.ENDED, pumpUntilEnded());
+        assertTrue("a reply to nothing sent is still one", c.failure().startsWith("protocol violation"));
+    }
+
+    /**
+     * The listener's forced close at the drain bound gives the client's requests back (on its own thread) before the
+     * client's loop lets the link go: a reply read meanwhile is dropped, not a reply to nothing sent.
+     */
+    @Test
+    public void aReplyForAClientThatLeftBeforeTheLinkLetItGoIsDroppedNotAViolation() throws Exception {
+        send(Request.of(Nbd.CMD_READ, 0, 1, 0, 512));
+        ledger.clientLeft();
+        assertEquals(1, ledger.awaitedOn(g));
+        reply(1, 0, ByteBuffer.allocate(512));
+        pumpFor(300);
+        assertFalse(c.failure(), c.isFailed());
+        assertEquals("read past", 0, ledger.awaitedOn(g));
+        assertEquals("the link still learns the connection owes nothing", 0, ledger.release(g));
+    }
+
+    /** Turns the pump as the loop would for {@code millis}, or until the connection ends. */
+    private void pumpFor(long millis) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + millis;
+        while (!c.isFailed() && System.currentTimeMillis() < deadline) {
+            pump.readable(c.wire);
+            Thread.sleep(5);
+        }
+    }
+
     /** The client asks, and the link's writer takes the request from the ledger (the test, as the server, reads nothing). */
     private void send(Request r) throws Exception {
         ledger.admit(r, r, r.payloadLength());

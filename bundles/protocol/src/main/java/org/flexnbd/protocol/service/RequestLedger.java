@@ -3,12 +3,10 @@ package org.flexnbd.protocol.service;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.LongConsumer;
 
 import org.flexnbd.protocol.Nbd;
@@ -63,10 +61,16 @@ public final class RequestLedger {
         }
     }
 
-    /** What one upstream connection owes: cookies written on it and not answered on it, and its ESHUTDOWN. */
+    /**
+     * What one upstream connection owes: the requests written on it and not answered on it, by cookie, as written
+     * (a reply is decoded against them, even after the client has left or sent a cookie again elsewhere), and its
+     * ESHUTDOWN. Once {@link #release released} it sends nothing more and answers nothing, and stays only while it
+     * still owes replies, so that the connection can decode and drop them until it ends ({@link #forget}).
+     */
     private static final class Generation {
-        final Set<Long> awaited = new HashSet<>();
+        final Map<Long, Request> awaited = new HashMap<>();
         boolean refusing;
+        boolean released;
     }
 
     private final LongConsumer budget;
@@ -217,7 +221,7 @@ public final class RequestLedger {
      */
     public synchronized Request nextToSend(long g) {
         Generation gen = generations.get(g);
-        if (g != current || gen == null || gen.refusing) {
+        if (g != current || gen == null || gen.refusing || gen.released) {
             return null;
         }
         Entry e;
@@ -225,7 +229,7 @@ public final class RequestLedger {
             if (e.state == State.QUEUED) {
                 e.state = State.SENT;
                 e.generation = g;
-                gen.awaited.add(e.sent.cookie());
+                gen.awaited.put(e.sent.cookie(), e.sent);
                 return e.sent.retain();
             }
         }
@@ -238,16 +242,14 @@ public final class RequestLedger {
     }
 
     /**
-     * The request a reply read on {@code g} answers, for decoding and checking it: one written on {@code g} and not
-     * answered there yet. Null for anything else (a second reply, a cookie never sent there).
+     * The request a reply read on {@code g} answers, for decoding and checking it: the one written on {@code g} and
+     * not answered there yet, as it was written, even if the client has left since (its reply is then dropped, but
+     * the connection must still read past it), or sent the cookie again on a newer generation. Null for anything
+     * else (a second reply, a cookie never sent there, a generation forgotten).
      */
     public synchronized Request lookup(long g, long cookie) {
         Generation gen = generations.get(g);
-        if (gen == null || !gen.awaited.contains(cookie)) {
-            return null;
-        }
-        Entry e = entries.get(cookie);
-        return e == null ? null : e.sent;
+        return gen == null ? null : gen.awaited.get(cookie);
     }
 
     /**
@@ -287,9 +289,10 @@ public final class RequestLedger {
     public synchronized Answer answered(long g, Reply reply, Witness witness) {
         Generation gen = generations.get(g);
         Entry e = entries.get(reply.cookie());
-        if (gen == null || e == null || e.state != State.SENT || e.generation != g) {
+        if (gen == null || gen.released || e == null || e.state != State.SENT || e.generation != g) {
             if (gen != null) {
                 gen.awaited.remove(reply.cookie());
+                settleIfReleased(g, gen);
             }
             reply.release();
             return Answer.STALE;
@@ -318,6 +321,7 @@ public final class RequestLedger {
         }
         gen.refusing = true;
         gen.awaited.remove(cookie);
+        settleIfReleased(g, gen);
         Entry e = entries.get(cookie);
         if (e != null && e.state == State.SENT && e.generation == g) {
             e.state = State.QUEUED; // the next begin() queues it, in its place
@@ -368,13 +372,32 @@ public final class RequestLedger {
     }
 
     /**
-     * The connection of generation {@code g} stops working for this ledger (it ended, or it goes back to the pool):
-     * returns how many requests were written on it and not answered. More than none means late replies may still
-     * come on it, so it must not serve anyone else.
+     * The connection of generation {@code g} stops working for this ledger (the client left, or moved to another
+     * link): nothing more is sent or answered on {@code g}. Returns how many requests were written on it and not
+     * answered. More than none means late replies may still come on it, so it must not serve anyone else; until it
+     * ends ({@link #forget}) or they have all come, {@link #lookup} still decodes them, so that a late reply is
+     * dropped and never taken for a protocol violation.
      */
     public synchronized int release(long g) {
-        Generation gen = generations.remove(g);
-        return gen == null ? 0 : gen.awaited.size();
+        Generation gen = generations.get(g);
+        if (gen == null) {
+            return 0;
+        }
+        gen.released = true;
+        int owed = gen.awaited.size();
+        settleIfReleased(g, gen);
+        return owed;
+    }
+
+    /** The connection of generation {@code g} has ended: nothing more is read on it, and the ledger forgets it. */
+    public synchronized void forget(long g) {
+        generations.remove(g);
+    }
+
+    private void settleIfReleased(long g, Generation gen) {
+        if (gen.released && gen.awaited.isEmpty()) {
+            generations.remove(g);
+        }
     }
 
     /** Whether the client is slower than its upstream: more than {@code limit} bytes of replies wait for it. */

@@ -366,6 +366,69 @@ public class RequestLedgerTest {
         assertNull(next.takeDisconnectOfDeparted());
     }
 
+    /**
+     * A cookie answered on the newer generation and sent again by the client (qemu reuses a cookie as soon as its
+     * reply is on the wire) while the older connection still owes its first reply: that reply is decoded as it was
+     * written there, a WRITE without data, not as the READ of the same cookie now in flight (whose length would have
+     * had the reader take the next reply's bytes for data).
+     */
+    @Test
+    public void aLateReplyIsDecodedAsTheRequestWrittenOnItsGenerationNotAsANewerOneOfTheSameCookie() throws Exception {
+        long g1 = writeSentOnANewGeneration(7);
+        long g2 = ledger.begin(); // a hot update: the client moved, 7 is sent again on the new link
+        ledger.nextToSend(g2).release();
+        assertTrue(ledger.answered(g2, reply(7)));
+        writeAll();
+        admitRead(7); // the same cookie, another request
+        ledger.nextToSend(g2).release();
+
+        Request onOld = ledger.lookup(g1, 7);
+        assertNotNull("still owed on the old link", onOld);
+        assertEquals("decoded as written there", Nbd.CMD_WRITE, onOld.type());
+        assertEquals(Nbd.CMD_READ, ledger.lookup(g2, 7).type());
+        assertFalse("and dropped", ledger.answered(g1, reply(7)));
+        assertTrue("the READ is answered on its own link", ledger.answered(g2, reply(7)));
+        writeAll();
+        assertEquals(0, ledger.inFlight());
+    }
+
+    /**
+     * A link lets go of the client (it left, or moved to another link) while a reply is on its way: the connection
+     * is replaced, but until it ends the reply is still decoded, and dropped, rather than met as a reply to nothing
+     * sent (the past "simple reply for unknown cookie" with a healthy upstream during a hot update).
+     */
+    @Test
+    public void aGenerationLetGoOwingRepliesStillDecodesThemUntilTheyComeOrTheConnectionEnds() throws Exception {
+        admitRead(1);
+        admitRead(2);
+        admitRead(3);
+        long g = ledger.begin();
+        assertEquals(List.of(1L, 2L, 3L), cookiesSent(g));
+        ledger.clientLeft(); // the client's requests are gone from the ledger, their replies still on the wire
+        assertNotNull("decoded although the client has left", ledger.lookup(g, 1));
+        assertEquals(3, ledger.release(g));
+        admitRead(4); // refused: the client has left; nothing would be sent on g anyway
+        assertNull("nothing more is sent on a generation let go", ledger.nextToSend(g));
+        ByteBuf late = pooled(512);
+        assertEquals(Answer.STALE, ledger.answered(g, reply(1, late), (sent, r) -> true));
+        assertEquals("dropped, its memory back", 0, late.refCnt());
+        assertNull("answered there once", ledger.lookup(g, 1));
+        assertEquals(Nbd.CMD_READ, ledger.lookup(g, 2).type());
+        ledger.forget(g); // the connection ended: 2 and 3 will never come
+        assertNull(ledger.lookup(g, 2));
+        assertEquals(0, ledger.awaitedOn(g));
+
+        RequestLedger other = new RequestLedger(budgetBack::addAndGet);
+        Request r = Request.of(Nbd.CMD_READ, 0, 9, 0, 512);
+        other.admit(r, r, 512);
+        long h = other.begin();
+        other.nextToSend(h).release();
+        assertEquals(1, other.release(h));
+        assertFalse("a late reply is no answer", other.answered(h, reply(9)));
+        assertNull("once every late reply has come, the generation is gone", other.lookup(h, 9));
+        other.clientLeft();
+    }
+
     // ---- what the watchdog sees
 
     @Test
