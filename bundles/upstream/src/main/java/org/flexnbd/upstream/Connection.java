@@ -228,6 +228,23 @@ final class Connection {
         return letGo;
     }
 
+    /**
+     * Whether a reply with {@code cookie} is awaited here, for the client served now or one let go of: the proxy's
+     * own FLUSH must not take a cookie whose reply could then not be told from it.
+     */
+    boolean awaitsReply(long cookie) {
+        Binding b = binding;
+        if (b != null && b.ledger().lookup(b.token(), cookie) != null) {
+            return true;
+        }
+        for (Binding was : letGo) {
+            if (was.ledger().lookup(was.token(), cookie) != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The server said ESHUTDOWN here: nothing more is sent on this connection. */
     void refuse() {
         refusing = true;

@@ -84,8 +84,11 @@ final class ConnectionCycle {
                         + " attempts; retransmitting " + resent + " requests");
             }
             reconnector.connected();
-            serveUntilEnded(c, upstream);
-            link.ended(c);
+            try {
+                serveUntilEnded(c, upstream);
+            } finally {
+                link.ended(c); // a stop interrupting the wait too: the ledgers forget what was owed on it
+            }
             reconnector.connectionEnded(c);
             if (replacedForJournal) {
                 replacedForJournal = false;

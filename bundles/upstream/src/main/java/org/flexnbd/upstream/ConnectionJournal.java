@@ -2,6 +2,7 @@ package org.flexnbd.upstream;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongPredicate;
 import java.util.logging.Logger;
 
 import org.flexnbd.protocol.Nbd;
@@ -62,10 +63,10 @@ final class ConnectionJournal {
 
     /**
      * The journal is half full and this connection has no FLUSH of the proxy's own out. Not after ESHUTDOWN
-     * ({@code refusing}), nor while a client's request of the same cookie awaits its reply here (the two replies
+     * ({@code refusing}), nor while a reply with its cookie is awaited here, for any client (the two replies
      * could not be told apart).
      */
-    boolean ownFlushDue(boolean refusing, Binding b) {
+    boolean ownFlushDue(boolean refusing, LongPredicate awaitsReply) {
         if (!journal.wantsFlush() || ownFlushMark >= 0 || refusing || journal.holding()) {
             return false;
         }
@@ -74,7 +75,7 @@ final class ConnectionJournal {
         if (!multiConn && !journal.awaitsFlushOf(origin)) {
             return false;
         }
-        return b == null || b.ledger().lookup(b.token(), OWN_FLUSH) == null;
+        return !awaitsReply.test(OWN_FLUSH);
     }
 
     /**

@@ -50,7 +50,7 @@ final class LinkWriter {
                 leftDisconnect = null;
             }
             if (departed != null) {
-                passOn(w, b, departed);
+                passOn(w, departed);
                 return;
             }
             if (b != null && b.ledger().isRefusing(b.token())) {
@@ -67,7 +67,7 @@ final class LinkWriter {
                 c.channel.touch(); // the upstream timeout counts from when something is outstanding
             }
             while (true) {
-                if (c.journal().ownFlushDue(c.isRefusing(), b)) {
+                if (c.journal().ownFlushDue(c.isRefusing(), c::awaitsReply)) {
                     w.out.add(RequestCodec.header(c.journal().beginOwnFlush()));
                 }
                 Request next;
@@ -75,7 +75,7 @@ final class LinkWriter {
                     break;
                 }
                 if (next.type() == Nbd.CMD_DISC) {
-                    passOn(w, b, next);
+                    passOn(w, next);
                     return;
                 }
                 if (c.journal().clashesWithOwnFlush(next)) {
@@ -102,8 +102,8 @@ final class LinkWriter {
      * A client's DISCONNECT (its own, or one a departed client left): written now, or held until the proxy's own
      * FLUSH is answered ({@link #flushFirst}).
      */
-    private void passOn(UpstreamWire w, Binding b, Request disc) throws IOException {
-        if (flushFirst(w, b)) {
+    private void passOn(UpstreamWire w, Request disc) throws IOException {
+        if (flushFirst(w)) {
             holdDisconnect(disc);
         } else {
             disconnect(w, disc, "client disconnected; a fresh connection for the next one", true);
@@ -116,13 +116,13 @@ final class LinkWriter {
      * Not when a client's request of the same cookie is out: the connection then ends, and the journal is written
      * again on the next one ({@link ConnectionCycle}).
      */
-    private boolean flushFirst(UpstreamWire w, Binding b) throws IOException {
+    private boolean flushFirst(UpstreamWire w) throws IOException {
         ConnectionJournal j = w.c.journal();
         if (!j.awaitsOwnFlush() || w.c.isRefusing()) {
             return false;
         }
         if (!j.ownFlushOut()) {
-            if (b != null && b.ledger().lookup(b.token(), ConnectionJournal.OWN_FLUSH) != null) {
+            if (w.c.awaitsReply(ConnectionJournal.OWN_FLUSH)) {
                 return false;
             }
             w.out.add(RequestCodec.header(j.beginOwnFlush()));

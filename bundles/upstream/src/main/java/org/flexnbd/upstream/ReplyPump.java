@@ -104,10 +104,6 @@ final class ReplyPump {
                     }
                     continue;
                 }
-                if (b == null) {
-                    complete.release(); // its client has gone
-                    continue;
-                }
                 if (complete.error() == Nbd.ESHUTDOWN) {
                     complete.release();
                     refused(b, complete.cookie());
@@ -186,7 +182,8 @@ final class ReplyPump {
         if (own != null) {
             return own;
         }
-        // The one served now first, then those let go: the binding goes before it joins them, not after.
+        // The binding first, then those let go: bind() adds the old binding to them before it replaces it, so one of
+        // the two reads finds it.
         Binding b = c.binding();
         Request r = b == null ? null : b.ledger().lookup(b.token(), cookie);
         if (r != null) {

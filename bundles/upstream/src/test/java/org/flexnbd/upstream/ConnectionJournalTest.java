@@ -122,12 +122,12 @@ public class ConnectionJournalTest {
     public void theProxysOwnFlushAtHalfFullEmptiesTheJournalAndIsToldApartFromAClientsRequest() throws Exception {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
         acknowledgeWrites(c, 1, 8);
-        assertTrue("half full", c.ownFlushDue(false, binding));
-        assertFalse("not after ESHUTDOWN", c.ownFlushDue(true, binding));
+        assertTrue("half full", c.ownFlushDue(false, this::awaitedHere));
+        assertFalse("not after ESHUTDOWN", c.ownFlushDue(true, this::awaitedHere));
         assertNull("no reply is awaited for it yet", c.awaitedOwnFlush(ConnectionJournal.OWN_FLUSH));
         Request own = c.beginOwnFlush();
         assertEquals(Nbd.CMD_FLUSH, own.type());
-        assertFalse("one at a time", c.ownFlushDue(false, binding));
+        assertFalse("one at a time", c.ownFlushDue(false, this::awaitedHere));
         assertSame(own, c.awaitedOwnFlush(ConnectionJournal.OWN_FLUSH));
         assertTrue(c.isOwnFlush(own));
         assertTrue("a client's request with its cookie would be ambiguous",
@@ -147,7 +147,7 @@ public class ConnectionJournalTest {
         assertTrue(journal.isFull());
         int before = wakes.get();
         c.ownFlushAnswered(ok(ConnectionJournal.OWN_FLUSH));
-        assertTrue("still half full: the next FLUSH is due at once", c.ownFlushDue(false, binding));
+        assertTrue("still half full: the next FLUSH is due at once", c.ownFlushDue(false, this::awaitedHere));
         assertTrue("and the link's writer, waiting for its FLUSH to end, is woken to send it", wakes.get() > before);
     }
 
@@ -159,7 +159,7 @@ public class ConnectionJournalTest {
         assertTrue(c.ownFlushAnswered(Reply.simple(ConnectionJournal.OWN_FLUSH, Nbd.EINVAL, ByteBuffer.allocate(0))));
         assertFalse(journal.isOn());
         assertEquals(0, journal.requests());
-        assertFalse(c.ownFlushDue(false, binding));
+        assertFalse(c.ownFlushDue(false, this::awaitedHere));
     }
 
     /**
@@ -188,10 +188,14 @@ public class ConnectionJournalTest {
         ConnectionJournal c = new ConnectionJournal(journal, "conn-1", FLUSHES, "test");
         acknowledgeWrites(c, 1, 8);
         Request clash = sent(c, Request.of(Nbd.CMD_READ, 0, ConnectionJournal.OWN_FLUSH, 0, 512));
-        assertFalse("its reply could not be told from the FLUSH's", c.ownFlushDue(false, binding));
+        assertFalse("its reply could not be told from the FLUSH's", c.ownFlushDue(false, this::awaitedHere));
         assertTrue(ledger.answered(g, ok(clash.cookie())));
         deliver(clash.cookie());
-        assertTrue(c.ownFlushDue(false, binding));
+        assertTrue(c.ownFlushDue(false, this::awaitedHere));
+    }
+
+    private boolean awaitedHere(long cookie) {
+        return binding.ledger().lookup(binding.token(), cookie) != null;
     }
 
     /** Writes of 4 KiB with cookies {@code first} to {@code last}, each sent, acknowledged and taken by the client. */

@@ -216,8 +216,8 @@ public final class RequestLedger {
     /**
      * The next thing for generation {@code g} to write, or null: a queued request, now sent on {@code g}, with one
      * more payload reference that the caller releases once it is written; or, once nothing of the client's is in
-     * flight, its DISCONNECT, after which the connection must end. Nothing while {@code g} is not current or the
-     * server has refused on it (ESHUTDOWN).
+     * flight, its DISCONNECT, after which the connection must end. Nothing while {@code g} is not current, has been
+     * {@link #release released}, or the server has refused on it (ESHUTDOWN).
      */
     public synchronized Request nextToSend(long g) {
         Generation gen = generations.get(g);

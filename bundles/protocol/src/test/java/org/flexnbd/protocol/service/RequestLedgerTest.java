@@ -393,6 +393,27 @@ public class RequestLedgerTest {
     }
 
     /**
+     * A link's writer may still hold the generation when the link lets the client go (the client moves to another
+     * link): nothing more goes out on it, though the client's requests wait, for the next generation to send.
+     */
+    @Test
+    public void aGenerationLetGoSendsNothingMoreWhileTheClientsRequestsWait() throws Exception {
+        admitRead(1);
+        long g = ledger.begin();
+        assertEquals(List.of(1L), cookiesSent(g));
+        admitRead(2);
+        assertEquals(1, ledger.release(g));
+        assertNull("2 waits for the link that follows", ledger.nextToSend(g));
+        long next = ledger.begin();
+        assertEquals("both go out on it, the unanswered one again", List.of(1L, 2L), cookiesSent(next));
+        assertFalse("the late reply on the first is no answer", ledger.answered(g, reply(1)));
+        assertTrue(ledger.answered(next, reply(1)));
+        assertTrue(ledger.answered(next, reply(2)));
+        writeAll();
+        assertEquals(0, ledger.inFlight());
+    }
+
+    /**
      * A link lets go of the client (it left, or moved to another link) while a reply is on its way: the connection
      * is replaced, but until it ends the reply is still decoded, and dropped, rather than met as a reply to nothing
      * sent (the past "simple reply for unknown cookie" with a healthy upstream during a hot update).
