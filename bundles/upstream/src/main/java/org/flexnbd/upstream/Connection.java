@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
+import org.flexnbd.protocol.Request;
 import org.flexnbd.protocol.UpstreamExport;
 import org.flexnbd.protocol.WireInput;
 import org.flexnbd.protocol.WireOutput;
@@ -228,21 +229,33 @@ final class Connection {
         return letGo;
     }
 
+    /** A request written here and not answered yet, as written, and the binding it was written for. */
+    record Awaited(Binding owner, Request request) {
+    }
+
     /**
-     * Whether a reply with {@code cookie} is awaited here, for the client served now or one let go of: the proxy's
-     * own FLUSH must not take a cookie whose reply could then not be told from it.
+     * The request a reply with {@code cookie} answers, for the client served now or one let go of; null when none
+     * was written here and not answered. The binding is read first, then those let go: {@link #bind} adds the old
+     * binding to them before it replaces it, so that one of the two reads finds it.
      */
-    boolean awaitsReply(long cookie) {
+    Awaited awaited(long cookie) {
         Binding b = binding;
-        if (b != null && b.ledger().lookup(b.token(), cookie) != null) {
-            return true;
+        Request r = b == null ? null : b.ledger().lookup(b.token(), cookie);
+        if (r != null) {
+            return new Awaited(b, r);
         }
         for (Binding was : letGo) {
-            if (was.ledger().lookup(was.token(), cookie) != null) {
-                return true;
+            r = was.ledger().lookup(was.token(), cookie);
+            if (r != null) {
+                return new Awaited(was, r);
             }
         }
-        return false;
+        return null;
+    }
+
+    /** Whether a reply with {@code cookie} is awaited here: the proxy's own FLUSH must not take such a cookie. */
+    boolean awaitsReply(long cookie) {
+        return awaited(cookie) != null;
     }
 
     /** The server said ESHUTDOWN here: nothing more is sent on this connection. */

@@ -182,22 +182,12 @@ final class ReplyPump {
         if (own != null) {
             return own;
         }
-        // The binding first, then those let go: bind() adds the old binding to them before it replaces it, so one of
-        // the two reads finds it.
-        Binding b = c.binding();
-        Request r = b == null ? null : b.ledger().lookup(b.token(), cookie);
-        if (r != null) {
-            foundOwner = b;
-            return r;
+        Connection.Awaited a = c.awaited(cookie);
+        if (a == null) {
+            return null;
         }
-        for (Binding was : c.letGo()) {
-            r = was.ledger().lookup(was.token(), cookie);
-            if (r != null) {
-                foundOwner = was;
-                return r;
-            }
-        }
-        return null;
+        foundOwner = a.owner();
+        return a.request();
     }
 
     /**
