@@ -18,7 +18,7 @@ import org.flexnbd.protocol.service.WriteJournal;
 final class ConnectionCycle {
     private static final Logger LOG = Logger.getLogger(ConnectionCycle.class.getName());
     /** How long a connection given up may take to close its end before its requests are sent again elsewhere. */
-    private static final long FENCE_MILLIS = 5000;
+    static final long FENCE_MILLIS = 5000;
 
     private final UpstreamLink link;
     private final Supplier<Connector> connectors;

@@ -341,8 +341,14 @@ public final class UpstreamComponent implements Upstream {
             all = List.copyOf(links);
             idle.clear();
         }
+        // Replaced, the connector fences its connections (a client moving on sends its requests again only once the
+        // server it leaves has closed them); when the proxy stops, nobody sends them again.
+        boolean fence = !proxyStopping();
         for (UpstreamLink l : all) {
-            l.close();
+            l.beginClose(fence);
+        }
+        for (UpstreamLink l : all) {
+            l.awaitClosed();
         }
         // Nobody took them (no listener was bound, or it went first): the next connector takes them from the desk.
         List<Request> left = journal.handOver();

@@ -99,7 +99,7 @@ final class UpstreamLink {
             session = s;
             Connection c = connection;
             if (c != null && !c.isFailed()) {
-                c.bind(new Binding(ledger, ledger.begin()));
+                c.bind(new Binding(ledger, ledger.begin(this::askDrain)));
             }
             ledger.holdWrites(journal.isFull());
         }
@@ -240,7 +240,15 @@ final class UpstreamLink {
         }
     }
 
-    void close() {
+    /**
+     * Closes the link's connection and stops its threads; {@link #awaitClosed} waits for them (links stopped together
+     * begin all at once, so that their fences run side by side). With {@code fence} (a connector replaced, its clients moving
+     * to the next one), a connection being served is fenced as on a reconnect: the clients' requests are sent again
+     * elsewhere only once its server has closed it, within {@link ConnectionCycle#FENCE_MILLIS}. Without (the proxy
+     * stops, nobody sends them again), it is closed at once.
+     */
+    void beginClose(boolean fence) {
+        boolean serving;
         synchronized (lock) {
             // A DISCONNECT passed on by a stopping client goes out before the connection is closed.
             long deadline = System.currentTimeMillis() + 1000;
@@ -253,14 +261,21 @@ final class UpstreamLink {
                 }
             }
             closed = true;
-            if (connection != null) {
-                connection.fail("stopping", true);
+            serving = connection != null;
+            if (serving) {
+                connection.fail("stopping", true); // the connecting thread's wait ends, then its fence runs
             }
             lock.notifyAll();
         }
-        thread.interrupt();
+        if (!fence || !serving) {
+            thread.interrupt(); // connecting, or waiting to: nothing of it was sent
+        }
+    }
+
+    /** Waits for the threads {@link #beginClose} stopped; the loop last, as the fence lets the connection go on it. */
+    void awaitClosed() {
         try {
-            thread.join(2000);
+            thread.join(ConnectionCycle.FENCE_MILLIS + 2000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -368,7 +383,7 @@ final class UpstreamLink {
                 return 0;
             }
             RequestLedger ledger = session.ledger();
-            c.bind(new Binding(ledger, ledger.begin()));
+            c.bind(new Binding(ledger, ledger.begin(this::askDrain)));
             return ledger.queued();
         }
     }

@@ -20,10 +20,16 @@ import org.flexnbd.protocol.Request;
  * reply pump, on the loop they share, and the link's connecting thread) asks it what to do next and tells it what
  * happened, under its one lock.
  * <p>
- * An upstream connection works for the ledger under a <em>generation</em> token from {@link #begin()}. Beginning a
- * generation puts every request sent on an earlier one back in the queue, in the order the client sent them, and
- * from then on only the new generation may send, and replies read on an older one are dropped. A reconnect, and a
- * move to another upstream service (a hot update), are therefore the same event here.
+ * An upstream connection works for the ledger under a <em>generation</em> token from {@link #begin(Runnable)}.
+ * Beginning a generation puts every request sent on an earlier one back in the queue, in the order the client sent
+ * them, and from then on only the new generation may send, and replies read on an older one are dropped. A reconnect,
+ * and a move to another upstream service (a hot update), are therefore the same event here.
+ * <p>
+ * The new generation sends nothing while an older one still owes replies and has not been {@link #forget forgotten}:
+ * its server may still carry out a WRITE it read, after the copy sent again was answered and the client wrote the
+ * same blocks anew. A reconnect forgets the old connection before it begins the next, once its server has closed it;
+ * a move to another link begins first, and this <em>fence</em> holds the new generation until the old link's
+ * connection has ended the same way.
  * <p>
  * Memory: an entry holds the client's request (and its pooled payload) until the reply is written or the client
  * has left; {@link #nextToSend(long)} hands out one more reference for the write. Every byte of payload budget
@@ -87,6 +93,10 @@ public final class RequestLedger {
     private long lastToken;
     private Request disconnect;
     private boolean closed;
+    /** The current generation asked for something to send and the fence held it: it is told when the fence lifts. */
+    private boolean fenceHeld;
+    /** Tells the current generation's writer that it may send again; from {@link #begin(Runnable)}. */
+    private Runnable onSendable = () -> { };
     /** Payload bytes of replies answered and not yet written to the client. */
     private long unwritten;
     /** Set while the upstream's write journal is full: the client's WRITE data stays in its socket. */
@@ -185,11 +195,15 @@ public final class RequestLedger {
 
     /**
      * A connection starts working for this ledger: its token, now the only one that may send. Everything sent on
-     * earlier generations and not answered is queued again, in the order the client sent it.
+     * earlier generations and not answered is queued again, in the order the client sent it. While an earlier
+     * generation still owes replies, the new one sends nothing; {@code sendable} is told (outside the ledger's lock,
+     * on the thread that ended the wait) when it may.
      */
-    public synchronized long begin() {
+    public synchronized long begin(Runnable sendable) {
         long g = ++lastToken;
         current = g;
+        onSendable = sendable;
+        fenceHeld = false;
         generations.put(g, new Generation());
         queue.clear();
         for (Entry e : entries.values()) {
@@ -217,11 +231,16 @@ public final class RequestLedger {
      * The next thing for generation {@code g} to write, or null: a queued request, now sent on {@code g}, with one
      * more payload reference that the caller releases once it is written; or, once nothing of the client's is in
      * flight, its DISCONNECT, after which the connection must end. Nothing while {@code g} is not current, has been
-     * {@link #release released}, or the server has refused on it (ESHUTDOWN).
+     * {@link #release released}, or the server has refused on it (ESHUTDOWN), nor while an older generation may still
+     * carry out what it was sent (the fence: see the class).
      */
     public synchronized Request nextToSend(long g) {
         Generation gen = generations.get(g);
         if (g != current || gen == null || gen.refusing || gen.released) {
+            return null;
+        }
+        if (olderOweReplies()) {
+            fenceHeld = true;
             return null;
         }
         Entry e;
@@ -286,7 +305,20 @@ public final class RequestLedger {
      * As {@link #answered(long, Reply)}, with {@code witness} (if any) seeing each reply that answers a waiting
      * request before the client may. A reply not {@link Answer#ANSWERED} has been released.
      */
-    public synchronized Answer answered(long g, Reply reply, Witness witness) {
+    public Answer answered(long g, Reply reply, Witness witness) {
+        Answer a;
+        Runnable wake;
+        synchronized (this) {
+            a = answer(g, reply, witness);
+            wake = a == Answer.STALE ? liftedFence() : null;
+        }
+        if (wake != null) {
+            wake.run();
+        }
+        return a;
+    }
+
+    private Answer answer(long g, Reply reply, Witness witness) {
         Generation gen = generations.get(g);
         Entry e = entries.get(reply.cookie());
         if (gen == null || gen.released || e == null || e.state != State.SENT || e.generation != g) {
@@ -314,17 +346,24 @@ public final class RequestLedger {
      * The server refused the request with ESHUTDOWN: it is queued again for the next connection, and nothing more is
      * sent on {@code g}. Once everything else written on {@code g} is answered, {@link #softDisconnect} says so.
      */
-    public synchronized void refused(long g, long cookie) {
-        Generation gen = generations.get(g);
-        if (gen == null) {
-            return;
+    public void refused(long g, long cookie) {
+        Runnable wake;
+        synchronized (this) {
+            Generation gen = generations.get(g);
+            if (gen == null) {
+                return;
+            }
+            gen.refusing = true;
+            gen.awaited.remove(cookie);
+            settleIfReleased(g, gen);
+            Entry e = entries.get(cookie);
+            if (e != null && e.state == State.SENT && e.generation == g) {
+                e.state = State.QUEUED; // the next begin() queues it, in its place
+            }
+            wake = liftedFence();
         }
-        gen.refusing = true;
-        gen.awaited.remove(cookie);
-        settleIfReleased(g, gen);
-        Entry e = entries.get(cookie);
-        if (e != null && e.state == State.SENT && e.generation == g) {
-            e.state = State.QUEUED; // the next begin() queues it, in its place
+        if (wake != null) {
+            wake.run();
         }
     }
 
@@ -389,9 +428,41 @@ public final class RequestLedger {
         return owed;
     }
 
-    /** The connection of generation {@code g} has ended: nothing more is read on it, and the ledger forgets it. */
-    public synchronized void forget(long g) {
-        generations.remove(g);
+    /**
+     * The connection of generation {@code g} has ended, fenced (its server closed it, or is gone): nothing more is read
+     * on it, nothing it was sent can land any more, and the ledger forgets it.
+     */
+    public void forget(long g) {
+        Runnable wake;
+        synchronized (this) {
+            generations.remove(g);
+            wake = liftedFence();
+        }
+        if (wake != null) {
+            wake.run();
+        }
+    }
+
+    /** Whether a generation before the current one still owes replies: its server may still carry requests out. */
+    private boolean olderOweReplies() {
+        if (generations.size() < 2) {
+            return false;
+        }
+        for (Map.Entry<Long, Generation> e : generations.entrySet()) {
+            if (e.getKey() != current && !e.getValue().awaited.isEmpty()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Under the lock: the one to tell, outside it, when the fence held the current generation and holds no more. */
+    private Runnable liftedFence() {
+        if (!fenceHeld || olderOweReplies()) {
+            return null;
+        }
+        fenceHeld = false;
+        return onSendable;
     }
 
     private void settleIfReleased(long g, Generation gen) {

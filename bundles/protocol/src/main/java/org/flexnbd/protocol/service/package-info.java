@@ -4,7 +4,7 @@
  * hot-updated without refreshing their consumers.
  */
 @Export
-@Version("5.0.0")
+@Version("6.0.0")
 package org.flexnbd.protocol.service;
 
 import org.osgi.annotation.bundle.Export;

@@ -34,6 +34,8 @@ public class RequestLedgerTest {
     private final AtomicLong budgetBack = new AtomicLong();
     private final RequestLedger ledger = new RequestLedger(budgetBack::addAndGet);
     private final List<ByteBuf> memory = new ArrayList<>();
+    /** How often the ledger told the current generation's writer that a fence lifted. */
+    private final AtomicLong wakes = new AtomicLong();
 
     @After
     public void everyReferenceWentBack() {
@@ -49,16 +51,15 @@ public class RequestLedgerTest {
         for (long cookie = 1; cookie <= 4; cookie++) {
             admitRead(cookie);
         }
-        long g1 = ledger.begin();
+        long g1 = begin();
         assertEquals(List.of(1L, 2L, 3L, 4L), cookiesSent(g1));
         assertTrue(ledger.answered(g1, reply(3)));
         admitRead(5);
-        long g2 = ledger.begin(); // the connection was lost: 1, 2, 4 unanswered on it, 5 never sent
+        long g2 = reconnect(g1); // the connection was lost: 1, 2, 4 unanswered on it, 5 never sent
         assertEquals(4, ledger.queued());
         admitRead(6); // arrives after the reconnect: behind the retransmissions
         assertEquals(List.of(1L, 2L, 4L, 5L, 6L), cookiesSent(g2));
         assertNull("the old generation may send nothing more", ledger.nextToSend(g1));
-        assertEquals(3, ledger.release(g1)); // the lost connection owed three answers
         writeAll();
         answerAll(g2, 1, 2, 4, 5, 6);
         writeAll();
@@ -69,14 +70,14 @@ public class RequestLedgerTest {
     public void aReplyReadOnAGenerationThatWasReplacedIsDroppedAndTheRequestAnsweredOnceOnTheNewOne() throws Exception {
         long g1 = writeSentOnANewGeneration(1);
         Request onWire = ledger.lookup(g1, 1);
-        long g2 = ledger.begin();
-        ledger.nextToSend(g2).release();
+        long g2 = begin(); // a move to another link: the old one's connection is still open
 
         ByteBuf late = pooled(0);
         assertSame("it can still be decoded", onWire, ledger.lookup(g1, 1));
         assertFalse("a stale reply is no answer", ledger.answered(g1, reply(1, late)));
         assertEquals("and its memory went back", 0, late.refCnt());
         assertNull("answered there once: nothing more awaited", ledger.lookup(g1, 1));
+        ledger.nextToSend(g2).release();
         assertTrue(ledger.answered(g2, reply(1)));
         assertFalse("a second reply is no answer either", ledger.answered(g2, reply(1)));
         writeAll();
@@ -96,10 +97,10 @@ public class RequestLedgerTest {
         assertSame("it is still awaited there", onWire, ledger.lookup(g1, 1));
         assertEquals(1, ledger.release(g1));
 
-        long g2 = ledger.begin();
-        ledger.nextToSend(g2).release();
+        long g2 = begin();
         assertEquals("a stale reply is shown to nobody", Answer.STALE,
                 ledger.answered(g1, reply(1), (sent, r) -> seen.add(sent)));
+        ledger.nextToSend(g2).release();
         assertEquals(Answer.ANSWERED, ledger.answered(g2, reply(1), (sent, r) -> seen.add(sent)));
         assertEquals("the request as sent, twice: held back once, then answered", List.of(onWire, onWire), seen);
         writeAll();
@@ -109,11 +110,10 @@ public class RequestLedgerTest {
     @Test
     public void aPartialStructuredReplyIsForgottenWithItsConnectionAndTheRequestSentAgain() throws Exception {
         admitRead(9);
-        long g1 = ledger.begin();
+        long g1 = begin();
         assertEquals(List.of(9L), cookiesSent(g1));
         // The connection died between chunks: its reader drops the chunks; the ledger never heard of them.
-        assertEquals(1, ledger.release(g1));
-        long g2 = ledger.begin();
+        long g2 = reconnect(g1);
         assertEquals(List.of(9L), cookiesSent(g2));
         assertTrue(ledger.answered(g2, reply(9)));
         writeAll();
@@ -126,7 +126,7 @@ public class RequestLedgerTest {
     public void afterEshutdownNothingMoreIsSentAndTheConnectionEndsSoftlyOnceItsAnswersCame() throws Exception {
         admitRead(1);
         admitRead(2);
-        long g = ledger.begin();
+        long g = begin();
         assertEquals(List.of(1L, 2L), cookiesSent(g));
         ledger.refused(g, 1);
         assertTrue(ledger.isRefusing(g));
@@ -137,7 +137,7 @@ public class RequestLedgerTest {
         Request disc = ledger.softDisconnect(g);
         assertEquals(Nbd.CMD_DISC, disc.type());
         ledger.release(g);
-        long next = ledger.begin();
+        long next = begin();
         assertEquals("the refused request first, in its place", List.of(1L, 3L), cookiesSent(next));
         answerAll(next, 1, 3);
         writeAll();
@@ -147,7 +147,7 @@ public class RequestLedgerTest {
     public void aClientDisconnectWhileTheUpstreamRefusesWaitsForTheNextConnection() throws Exception {
         // The past fix: a DISCONNECT arriving while the link was refusing met a null in its drain.
         admitRead(1);
-        long g = ledger.begin();
+        long g = begin();
         ledger.nextToSend(g).release();
         ledger.refused(g, 1);
         Request clients = Request.of(Nbd.CMD_DISC, 0, 77, 0, 0);
@@ -155,7 +155,7 @@ public class RequestLedgerTest {
         assertNull(ledger.nextToSend(g));
         Request soft = ledger.softDisconnect(g);
         assertNotSame("the soft disconnect is the proxy's own", clients, soft);
-        long g2 = ledger.begin();
+        long g2 = begin();
         assertEquals("the client's DISCONNECT waits for its last reply", List.of(1L), cookiesSent(g2));
         assertTrue(ledger.answered(g2, reply(1)));
         assertNull("...to be written", ledger.nextToSend(g2));
@@ -169,7 +169,7 @@ public class RequestLedgerTest {
     @Test
     public void theClientsDisconnectGoesOnlyOnceEveryReplyIsWritten() throws Exception {
         admitRead(1);
-        long g = ledger.begin();
+        long g = begin();
         ledger.nextToSend(g).release();
         Request disc = Request.of(Nbd.CMD_DISC, 0, 0, 0, 0);
         ledger.disconnect(disc);
@@ -190,7 +190,7 @@ public class RequestLedgerTest {
         for (int i = 0; i < payloads.length; i++) {
             admit(write(i + 1, payloads[i]), 4096);
         }
-        long g = ledger.begin();
+        long g = begin();
         Request underWay = null;
         for (int i = 0; i < 4; i++) { // 5 stays queued
             Request r = ledger.nextToSend(g);
@@ -243,7 +243,7 @@ public class RequestLedgerTest {
     public void aClientMayReuseACookieAsSoonAsItsReplyIsTaken() throws Exception {
         // The writer may put the bytes on the wire before it says they are written; qemu reuses cookies at once.
         admitRead(1);
-        long g = ledger.begin();
+        long g = begin();
         ledger.nextToSend(g).release();
         assertTrue(ledger.answered(g, reply(1)));
         Delivery first = ledger.takeAnswered();
@@ -262,7 +262,7 @@ public class RequestLedgerTest {
     public void theClientIsBackloggedWhileItsRepliesBeyondTheBoundAreUnwritten() throws Exception {
         ByteBuf big = pooled(3000);
         admitRead(1);
-        long g = ledger.begin();
+        long g = begin();
         ledger.nextToSend(g).release();
         assertFalse(ledger.isBacklogged(2048));
         assertTrue(ledger.answered(g, reply(1, big)));
@@ -293,11 +293,11 @@ public class RequestLedgerTest {
             admitRead(cookie);
             charged += 512;
         }
-        long g = ledger.begin();
+        long g = begin();
         List<Long> sent = cookiesSent(g);
         answerAll(g, 1, 2, 3, 4, 5);
         ledger.refused(g, 6);
-        long g2 = ledger.begin();
+        long g2 = reconnect(g);
         answerAll(g2, cookiesSent(g2).subList(0, 5).stream().mapToLong(Long::longValue).toArray());
         writeAll();
         assertEquals(20, sent.size());
@@ -314,7 +314,7 @@ public class RequestLedgerTest {
         // The past race: the payload freed by a reply while another thread was still writing it upstream.
         ByteBuf data = pooled(8192);
         admit(write(1, data), 8192);
-        long g = ledger.begin();
+        long g = begin();
         Request writing = ledger.nextToSend(g);
         assertEquals(2, data.refCnt());
         assertTrue(ledger.answered(g, reply(1)));
@@ -330,14 +330,16 @@ public class RequestLedgerTest {
     public void aSecondLinkTakingTheLedgerOverSilencesTheFirst() throws Exception {
         admitRead(1);
         admitRead(2);
-        long first = ledger.begin();
+        long first = begin();
         assertEquals(List.of(1L, 2L), cookiesSent(first));
         assertTrue(ledger.answered(first, reply(1)));
-        long second = ledger.begin(); // a hot update, or a session opened twice: the newest wins
+        long second = begin(); // a hot update, or a session opened twice: the newest wins
         admitRead(3);
         assertNull(ledger.nextToSend(first));
-        assertEquals(List.of(2L, 3L), cookiesSent(second));
+        assertEquals("nothing while the first may still carry 2 out", List.of(), cookiesSent(second));
         assertFalse("the first link's late answer is dropped", ledger.answered(first, reply(2)));
+        assertEquals("and lifts the fence", 1, wakes.get());
+        assertEquals(List.of(2L, 3L), cookiesSent(second));
         assertEquals("it owes nothing more, so it may serve another client", 0, ledger.release(first));
         answerAll(second, 2, 3);
         writeAll();
@@ -348,14 +350,14 @@ public class RequestLedgerTest {
     public void aLinkStillOwingAnswersWhenItLetsGoSaysSoAndItsDisconnectIsHandedOver() throws Exception {
         // The past fix: a stale reply on a reused connection met the next client's request of the same cookie.
         admitRead(7);
-        long g = ledger.begin();
+        long g = begin();
         ledger.nextToSend(g).release();
         ledger.clientLeft();
         assertEquals(1, ledger.release(g));
 
         RequestLedger next = new RequestLedger(budgetBack::addAndGet);
         next.admit(Request.of(Nbd.CMD_READ, 0, 7, 0, 512), Request.of(Nbd.CMD_READ, 0, 7, 0, 512), 512);
-        long h = next.begin();
+        long h = next.begin(() -> { });
         assertNull("not sent there: a reply for it would be a stray", next.lookup(h, 7));
         assertFalse(next.answered(h, reply(7)));
         Request disc = Request.of(Nbd.CMD_DISC, 0, 0, 0, 0);
@@ -367,29 +369,39 @@ public class RequestLedgerTest {
     }
 
     /**
-     * A cookie answered on the newer generation and sent again by the client (qemu reuses a cookie as soon as its
-     * reply is on the wire) while the older connection still owes its first reply: that reply is decoded as it was
-     * written there, a WRITE without data, not as the READ of the same cookie now in flight (whose length would have
-     * had the reader take the next reply's bytes for data).
+     * A move to another link while the old one's server still holds a WRITE: the new generation sends nothing until
+     * the old connection has ended (its server closed it). Sent at once, the copy could be answered and the blocks
+     * written anew by the client before the old WRITE landed on top of them.
      */
     @Test
-    public void aLateReplyIsDecodedAsTheRequestWrittenOnItsGenerationNotAsANewerOneOfTheSameCookie() throws Exception {
+    public void aNewGenerationWaitsUntilTheOneBeforeCanCarryNothingOutAnyMore() throws Exception {
         long g1 = writeSentOnANewGeneration(7);
-        long g2 = ledger.begin(); // a hot update: the client moved, 7 is sent again on the new link
-        ledger.nextToSend(g2).release();
-        assertTrue(ledger.answered(g2, reply(7)));
-        writeAll();
-        admitRead(7); // the same cookie, another request
-        ledger.nextToSend(g2).release();
-
-        Request onOld = ledger.lookup(g1, 7);
-        assertNotNull("still owed on the old link", onOld);
-        assertEquals("decoded as written there", Nbd.CMD_WRITE, onOld.type());
-        assertEquals(Nbd.CMD_READ, ledger.lookup(g2, 7).type());
-        assertFalse("and dropped", ledger.answered(g1, reply(7)));
-        assertTrue("the READ is answered on its own link", ledger.answered(g2, reply(7)));
+        long g2 = begin(); // the client moved to a link of the next connector
+        assertEquals(1, ledger.release(g1)); // the old link let it go, its connection still open
+        admitRead(8);
+        assertNull("the WRITE is not sent again while the old server may still carry it out", ledger.nextToSend(g2));
+        assertEquals("nor anything else", 2, ledger.queued());
+        assertEquals(0, wakes.get());
+        ledger.forget(g1); // its server closed the connection: what it read, it carried out
+        assertEquals("the writer is told once", 1, wakes.get());
+        assertEquals(List.of(7L, 8L), cookiesSent(g2));
+        answerAll(g2, 7, 8);
         writeAll();
         assertEquals(0, ledger.inFlight());
+        ledger.forget(g2);
+        assertEquals("told only when it had been held", 1, wakes.get());
+    }
+
+    @Test
+    public void aReconnectIsNotFencedByTheLedger() throws Exception {
+        // The link's connecting thread fences the old connection itself, and forgets it, before it begins the next.
+        long g1 = writeSentOnANewGeneration(7);
+        ledger.forget(g1);
+        long g2 = begin();
+        assertEquals(List.of(7L), cookiesSent(g2));
+        assertEquals(0, wakes.get());
+        answerAll(g2, 7);
+        writeAll();
     }
 
     /**
@@ -399,14 +411,15 @@ public class RequestLedgerTest {
     @Test
     public void aGenerationLetGoSendsNothingMoreWhileTheClientsRequestsWait() throws Exception {
         admitRead(1);
-        long g = ledger.begin();
+        long g = begin();
         assertEquals(List.of(1L), cookiesSent(g));
         admitRead(2);
         assertEquals(1, ledger.release(g));
         assertNull("2 waits for the link that follows", ledger.nextToSend(g));
-        long next = ledger.begin();
-        assertEquals("both go out on it, the unanswered one again", List.of(1L, 2L), cookiesSent(next));
+        long next = begin();
+        assertEquals("which waits for the late reply on the first", List.of(), cookiesSent(next));
         assertFalse("the late reply on the first is no answer", ledger.answered(g, reply(1)));
+        assertEquals("both go out on it, the unanswered one again", List.of(1L, 2L), cookiesSent(next));
         assertTrue(ledger.answered(next, reply(1)));
         assertTrue(ledger.answered(next, reply(2)));
         writeAll();
@@ -423,7 +436,7 @@ public class RequestLedgerTest {
         admitRead(1);
         admitRead(2);
         admitRead(3);
-        long g = ledger.begin();
+        long g = begin();
         assertEquals(List.of(1L, 2L, 3L), cookiesSent(g));
         ledger.clientLeft(); // the client's requests are gone from the ledger, their replies still on the wire
         assertNotNull("decoded although the client has left", ledger.lookup(g, 1));
@@ -442,7 +455,7 @@ public class RequestLedgerTest {
         RequestLedger other = new RequestLedger(budgetBack::addAndGet);
         Request r = Request.of(Nbd.CMD_READ, 0, 9, 0, 512);
         other.admit(r, r, 512);
-        long h = other.begin();
+        long h = other.begin(() -> { });
         other.nextToSend(h).release();
         assertEquals(1, other.release(h));
         assertFalse("a late reply is no answer", other.answered(h, reply(9)));
@@ -454,7 +467,7 @@ public class RequestLedgerTest {
 
     @Test
     public void theWatchdogSeesOnlyWhatTheConnectionOwes() throws Exception {
-        long g = ledger.begin();
+        long g = begin();
         assertNull(ledger.nextToSend(g));
         assertEquals(0, ledger.awaitedOn(g));
         admitRead(1);
@@ -470,6 +483,16 @@ public class RequestLedgerTest {
 
     // ---- helpers
 
+    private long begin() {
+        return ledger.begin(wakes::incrementAndGet);
+    }
+
+    /** A link's reconnect: the old connection ended (fenced) and was forgotten before the next begins. */
+    private long reconnect(long old) {
+        ledger.forget(old);
+        return begin();
+    }
+
     private ByteBuf pooled(int bytes) {
         ByteBuf b = PayloadPool.shared().directBuffer(Math.max(bytes, 1));
         b.writerIndex(bytes);
@@ -484,7 +507,7 @@ public class RequestLedgerTest {
     /** A WRITE of 512 bytes admitted and written on a new generation, whose token is returned. */
     private long writeSentOnANewGeneration(long cookie) throws NbdException {
         admit(write(cookie, pooled(512)), 512);
-        long g = ledger.begin();
+        long g = begin();
         ledger.nextToSend(g).release(); // the writer's reference, given back once written
         return g;
     }
