@@ -102,7 +102,7 @@ public class ClientTransmissionTest {
         transmission = new ClientTransmission("test-client", proxySide, new StartTlsChannel(proxySide), ledger, share,
                 new ReadAhead(0), translation, new RateLimitedWarnings(Logger.getLogger("test"), "test-client"),
                 new ReadClock(), 0, () -> upstream, 1 << 20, 1 << 20, bytes -> { }, ended::countDown);
-        g = ledger.begin(() -> { });
+        g = ledger.begin(null, () -> { });
     }
 
     @After

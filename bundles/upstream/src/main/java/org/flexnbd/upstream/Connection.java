@@ -44,8 +44,12 @@ final class Connection {
     final UpstreamExport export;
     private volatile String failure;
     private volatile boolean quiet;
-    /** Set once the loop serves it: from then on a failure shuts it for sending and {@link #fence} closes it. */
-    private volatile boolean loopServed;
+    /**
+     * Set once requests may have been written on it (the journal written again, or the loop serving it): from then on
+     * a failure only shuts it for sending, and {@link #fence} waits for the server to close it.
+     */
+    private volatile boolean sent;
+    private volatile long failedNanos;
     private volatile String disconnectReason;
     private volatile boolean disconnectQuietly;
     private volatile boolean delivered;
@@ -85,8 +89,13 @@ final class Connection {
         int unasked = in.buffered();
         in = null;
         out = null;
-        loopServed = true;
+        sent = true;
         return unasked;
+    }
+
+    /** The journal is about to be written again on it, by its connecting thread's blocking writer. */
+    void replaying() {
+        sent = true;
     }
 
     /**
@@ -99,19 +108,21 @@ final class Connection {
     }
 
     /**
-     * Ends the connection; {@code quietly} when nothing went wrong (a client left, a DISCONNECT). Served by the loop,
-     * it is only shut for sending: the server may still be carrying out requests it read, and {@link #fence} waits
-     * for it to close its end before anything is sent again elsewhere. Otherwise (a blocking reader may wait on it)
-     * it is closed.
+     * Ends the connection; {@code quietly} when nothing went wrong (a client left, a DISCONNECT). Once requests were
+     * written on it, it is only shut for sending: the server may still be carrying out requests it read, and
+     * {@link #fence} waits for it to close its end before anything is sent again elsewhere (a blocking reader of a
+     * replay still reads its answer, or its end). Otherwise (only the handshake's blocking reader waits on it) it is
+     * closed.
      */
     synchronized void fail(String reason, boolean quietly) {
         if (failure == null) {
             String asked = disconnectReason;
             failure = asked != null ? asked : reason;
             quiet = asked != null ? disconnectQuietly : quietly;
+            failedNanos = System.nanoTime();
         }
         try {
-            if (loopServed && channel.socket().isOpen()) {
+            if (sent && channel.socket().isOpen()) {
                 channel.socket().shutdownOutput();
             } else {
                 channel.close();
@@ -131,15 +142,16 @@ final class Connection {
      * server's connection ends at once. Returns false when the server did not close in time.
      */
     boolean fence(long millis) {
-        if (!loopServed) {
+        if (!sent) {
             close();
             return true;
         }
         try {
             SocketChannel socket = channel.socket();
-            if (!socket.isOpen() || socket.isBlocking()) {
-                return true; // never taken by the loop's selector: nothing was sent on it by the loop
+            if (!socket.isOpen()) {
+                return true; // closed at the fence's bound already, or by a stop
             }
+            socket.configureBlocking(false); // a replay's: its blocking reader is done with it
             ByteBuffer scratch = ByteBuffer.allocate(4096);
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
             while (System.nanoTime() < deadline) {
@@ -163,7 +175,12 @@ final class Connection {
         }
     }
 
-    private void close() {
+    /** When it failed, by {@link System#nanoTime()}; meaningful once {@link #isFailed}. */
+    long failedNanos() {
+        return failedNanos;
+    }
+
+    void close() {
         try {
             channel.close();
         } catch (IOException ignored) {

@@ -2,6 +2,7 @@ package org.flexnbd.upstream;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
@@ -65,6 +66,7 @@ final class ConnectionCycle {
             String upstream = endpoint();
             c.join(journal, upstream);
             if (!replayJournal(c)) {
+                fence(c, upstream); // closed, once its server has closed it if the journal was written on it
                 if (link.isClosed()) {
                     return;
                 }
@@ -76,6 +78,7 @@ final class ConnectionCycle {
             }
             int resent = link.start(c);
             if (resent < 0) {
+                fence(c, upstream);
                 return;
             }
             if (lost) {
@@ -130,12 +133,20 @@ final class ConnectionCycle {
             }
             // Whatever happened above, the socket is closed here: a link closed by a connector switch interrupts
             // this thread, and its connections' sockets stayed open, one per client and switch (a tester's find).
-            if (!c.fence(FENCE_MILLIS)) {
-                LOG.warning("upstream " + upstream + " did not close a connection given up (" + c.failure()
-                        + ") within " + FENCE_MILLIS / 1000 + " s; what it had read of its requests may still land"
-                        + " after they are sent again");
-            }
+            fence(c, upstream);
         }
+    }
+
+    private static void fence(Connection c, String upstream) {
+        if (!c.fence(FENCE_MILLIS)) {
+            warnUnfenced(c, upstream);
+        }
+    }
+
+    private static void warnUnfenced(Connection c, String upstream) {
+        LOG.warning("upstream " + upstream + " did not close a connection given up (" + c.failure() + ") within "
+                + FENCE_MILLIS / 1000 + " s; what it had read of its requests may still land after they are sent"
+                + " again");
     }
 
     /**
@@ -155,6 +166,7 @@ final class ConnectionCycle {
             }
             boolean ok = false;
             long bytes = 0;
+            c.replaying();
             replayingOn = c;
             try {
                 bytes = JournalReplay.write(c, writes);
@@ -163,6 +175,11 @@ final class ConnectionCycle {
                 c.fail("replaying the journal: " + e.getMessage(), false);
             } finally {
                 replayingOn = null;
+                if (!ok) {
+                    // Before another connection may write the journal again: a write of this one may be on its way,
+                    // and could land after the copy, and after a newer write to the same blocks.
+                    fence(c, endpoint());
+                }
                 writes.forEach(Request::release);
                 journal.replayEnded(c, ok);
             }
@@ -177,9 +194,24 @@ final class ConnectionCycle {
     /** The watchdog's look at a replay: given up when nothing moved on its connection for {@code timeoutNanos}. */
     void checkReplay(long nowNanos, long timeoutNanos) {
         Connection replay = replayingOn;
-        if (replay != null && nowNanos - replay.channel.lastProgressNanos() > timeoutNanos) {
-            replay.fail("no progress replaying the journal for " + timeoutNanos / 1_000_000_000L + " s", false);
+        if (replay == null) {
+            return;
         }
+        if (!replay.isFailed()) {
+            if (nowNanos - replay.channel.lastProgressNanos() > timeoutNanos) {
+                replay.fail("no progress replaying the journal for " + timeoutNanos / 1_000_000_000L + " s", false);
+            }
+        } else if (nowNanos - replay.failedNanos() > TimeUnit.MILLISECONDS.toNanos(FENCE_MILLIS)) {
+            // Shut for sending, its replay still waits for the server's answer or end: one that sends neither
+            // within the fence's bound is closed, which ends the wait.
+            warnUnfenced(replay, endpoint());
+            replay.close();
+        }
+    }
+
+    /** The connection writing the journal again now, or null. */
+    Connection replaying() {
+        return replayingOn;
     }
 
     /** The connection now ending is given up for the journal's sake: the next one is made without a pause. */

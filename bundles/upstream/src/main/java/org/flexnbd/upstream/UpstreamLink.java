@@ -2,6 +2,7 @@ package org.flexnbd.upstream;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -97,9 +98,10 @@ final class UpstreamLink {
         synchronized (lock) {
             s = new LinkSession(this, ledger);
             session = s;
+            ledger.claim(s);
             Connection c = connection;
             if (c != null && !c.isFailed()) {
-                c.bind(new Binding(ledger, ledger.begin(this::askDrain)));
+                c.bind(new Binding(ledger, ledger.begin(s, this::askDrain)));
             }
             ledger.holdWrites(journal.isFull());
         }
@@ -242,10 +244,11 @@ final class UpstreamLink {
 
     /**
      * Closes the link's connection and stops its threads; {@link #awaitClosed} waits for them (links stopped together
-     * begin all at once, so that their fences run side by side). With {@code fence} (a connector replaced, its clients moving
-     * to the next one), a connection being served is fenced as on a reconnect: the clients' requests are sent again
-     * elsewhere only once its server has closed it, within {@link ConnectionCycle#FENCE_MILLIS}. Without (the proxy
-     * stops, nobody sends them again), it is closed at once.
+     * begin all at once, so that their fences run side by side). With {@code fence} (a connector replaced, its
+     * clients moving to the next one), a connection being served or writing the journal again is fenced as on a
+     * reconnect: what was written on it is sent again elsewhere only once its server has closed it, within
+     * {@link ConnectionCycle#FENCE_MILLIS}. Without (the proxy stops, nobody sends anything again), it is closed at
+     * once.
      */
     void beginClose(boolean fence) {
         boolean serving;
@@ -261,9 +264,12 @@ final class UpstreamLink {
                 }
             }
             closed = true;
-            serving = connection != null;
+            // A connection served, or writing the journal again: the connecting thread's wait ends, then its fence
+            // runs.
+            Connection c = connection != null ? connection : cycle.replaying();
+            serving = c != null;
             if (serving) {
-                connection.fail("stopping", true); // the connecting thread's wait ends, then its fence runs
+                c.fail("stopping", true);
             }
             lock.notifyAll();
         }
@@ -383,20 +389,26 @@ final class UpstreamLink {
                 return 0;
             }
             RequestLedger ledger = session.ledger();
-            c.bind(new Binding(ledger, ledger.begin(this::askDrain)));
+            long g = ledger.begin(session, this::askDrain);
+            if (g < 0) {
+                return 0; // the client is moving to another link: this one sends nothing more for it
+            }
+            c.bind(new Binding(ledger, g));
             return ledger.queued();
         }
     }
 
     /** The loop has let {@code c} go: nothing more is read on it, and every ledger it worked for forgets it. */
     void ended(Connection c) {
+        List<Binding> owed;
         synchronized (lock) {
             connection = null;
             c.bind(null);
-            for (Binding b : c.letGo()) {
-                b.ledger().forget(b.token());
-                c.settled(b);
-            }
+            owed = List.copyOf(c.letGo());
+            owed.forEach(c::settled);
+        }
+        for (Binding b : owed) {
+            b.ledger().forget(b.token()); // outside the lock: it may tell another link's writer to send
         }
     }
 

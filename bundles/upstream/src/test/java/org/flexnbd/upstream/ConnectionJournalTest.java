@@ -35,7 +35,7 @@ public class ConnectionJournalTest {
     private final AtomicInteger wakes = new AtomicInteger();
     private final WriteJournal journal = new WriteJournal(64 * 1024, wakes::incrementAndGet);
     private final RequestLedger ledger = new RequestLedger(bytes -> { });
-    private final long g = ledger.begin(() -> { });
+    private final long g = ledger.begin(null, () -> { });
     private final Binding binding = new Binding(ledger, g);
     private final List<ByteBuf> memory = new ArrayList<>();
 

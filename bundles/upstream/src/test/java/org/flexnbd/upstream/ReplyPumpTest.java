@@ -60,7 +60,7 @@ public class ReplyPumpTest {
         c = new Connection(channel, wire, new WireInput(wire, Connection.BUFFER, () -> { }, PayloadPool.shared()),
                 new WireOutput(wire, Connection.BUFFER, true), export);
         c.join(journal, "test-upstream");
-        g = ledger.begin(() -> { });
+        g = ledger.begin(null, () -> { });
         c.bind(new Binding(ledger, g));
         socket.configureBlocking(false);
         pump = new ReplyPump(c, Map.of(), "test-upstream");
@@ -112,7 +112,7 @@ public class ReplyPumpTest {
         assertTrue(c.isRefusing());
         assertTrue(ledger.isRefusing(g));
         assertNull("no answer for the client", ledger.takeAnswered());
-        long next = ledger.begin(() -> { });
+        long next = ledger.begin(null, () -> { });
         Request again = ledger.nextToSend(next);
         assertNotNull("sent again on the next connection", again);
         assertEquals(1, again.cookie());

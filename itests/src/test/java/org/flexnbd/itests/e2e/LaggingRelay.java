@@ -7,6 +7,8 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 
 /**
  * A TCP relay on 127.0.0.1 to a server, whose connections open at a {@link #lag} carry what the proxy sends that much
@@ -22,34 +24,58 @@ final class LaggingRelay implements AutoCloseable {
     private final List<Pipe> pipes = new ArrayList<>();
     private final Thread acceptor;
 
-    /** One direction of one connection. */
+    /**
+     * One direction of one connection: what is read is timed, and written when its time has come, by a second thread,
+     * so that a lag does not add up over the reads.
+     */
     private static final class Pipe {
+        private static final byte[] END = new byte[0];
         final SocketChannel from;
         final SocketChannel to;
+        final BlockingQueue<Timed> carried = new LinkedBlockingQueue<>();
         volatile long lagMillis;
+
+        record Timed(long dueMillis, byte[] bytes) {
+        }
 
         Pipe(SocketChannel from, SocketChannel to) {
             this.from = from;
             this.to = to;
         }
 
-        void run() {
+        void read() {
             ByteBuffer b = ByteBuffer.allocate(1 << 16);
             try {
                 while (from.read(b) >= 0) {
-                    long due = System.currentTimeMillis() + lagMillis;
-                    for (long left = lagMillis; left > 0; left = due - System.currentTimeMillis()) {
+                    byte[] got = new byte[b.flip().remaining()];
+                    b.get(got).clear();
+                    carried.add(new Timed(System.currentTimeMillis() + lagMillis, got));
+                }
+            } catch (IOException closed) {
+                // one side went: the other is closed with the relay
+            }
+            carried.add(new Timed(System.currentTimeMillis() + lagMillis, END));
+        }
+
+        void write() {
+            try {
+                while (true) {
+                    Timed t = carried.take();
+                    for (long left = t.dueMillis() - System.currentTimeMillis(); left > 0;
+                            left = t.dueMillis() - System.currentTimeMillis()) {
                         Thread.sleep(left);
                     }
-                    b.flip();
+                    if (t.bytes() == END) {
+                        to.shutdownOutput();
+                        return;
+                    }
+                    ByteBuffer b = ByteBuffer.wrap(t.bytes());
                     while (b.hasRemaining()) {
                         to.write(b);
                     }
-                    b.clear();
                 }
-                to.shutdownOutput();
             } catch (IOException | InterruptedException closed) {
-                // one side went: the other is closed with the relay
+                // the relay is closed
             }
         }
     }
@@ -87,9 +113,11 @@ final class LaggingRelay implements AutoCloseable {
     }
 
     private static void start(Pipe p) {
-        Thread t = new Thread(p::run, "lagging-relay-pipe");
-        t.setDaemon(true);
-        t.start();
+        for (Runnable r : new Runnable[] {p::read, p::write}) {
+            Thread t = new Thread(r, "lagging-relay-pipe");
+            t.setDaemon(true);
+            t.start();
+        }
     }
 
     /** What the proxy sends on the connections open now reaches the server {@code millis} later. */

@@ -87,6 +87,7 @@ public class SwitchFenceIT {
             replaceTheConnector.apply(proxy);
 
             Reply first = E2E.within(30, c::next);
+            long answered = System.currentTimeMillis() - sent;
             assertEquals(2, first.cookie());
             assertEquals(0, first.error());
             assertEquals(0, E2E.within(30, () -> c.call(ScriptedClient.write(3, 0, (byte) 'Y', BLOCK))).error());
@@ -99,6 +100,8 @@ public class SwitchFenceIT {
             }
             assertEquals("the block after an acknowledged WRITE of 'Y'\n" + proxy.stderr(), 'Y', block[0]);
             assertEquals('Y', block[BLOCK - 1]);
+            assertTrue("answered " + answered + " ms after it was sent: before the server left had carried it out",
+                    answered >= LAG_MILLIS - 100);
             assertFalse(proxy.stderr(), proxy.stderr().contains("did not close a connection given up"));
             assertTrue(proxy.process.isAlive());
         }

@@ -20,7 +20,7 @@ import org.flexnbd.protocol.Request;
  * reply pump, on the loop they share, and the link's connecting thread) asks it what to do next and tells it what
  * happened, under its one lock.
  * <p>
- * An upstream connection works for the ledger under a <em>generation</em> token from {@link #begin(Runnable)}.
+ * An upstream connection works for the ledger under a <em>generation</em> token from {@link #begin}.
  * Beginning a generation puts every request sent on an earlier one back in the queue, in the order the client sent
  * them, and from then on only the new generation may send, and replies read on an older one are dropped. A reconnect,
  * and a move to another upstream service (a hot update), are therefore the same event here.
@@ -95,8 +95,10 @@ public final class RequestLedger {
     private boolean closed;
     /** The current generation asked for something to send and the fence held it: it is told when the fence lifts. */
     private boolean fenceHeld;
-    /** Tells the current generation's writer that it may send again; from {@link #begin(Runnable)}. */
+    /** Tells the current generation's writer that it may send again; from {@link #begin}. */
     private Runnable onSendable = () -> { };
+    /** The session the ledger moved to last: only it may begin a generation ({@link #claim}). */
+    private Object holder;
     /** Payload bytes of replies answered and not yet written to the client. */
     private long unwritten;
     /** Set while the upstream's write journal is full: the client's WRITE data stays in its socket. */
@@ -194,12 +196,25 @@ public final class RequestLedger {
     // ---- an upstream connection
 
     /**
-     * A connection starts working for this ledger: its token, now the only one that may send. Everything sent on
-     * earlier generations and not answered is queued again, in the order the client sent it. While an earlier
-     * generation still owes replies, the new one sends nothing; {@code sendable} is told (outside the ledger's lock,
-     * on the thread that ended the wait) when it may.
+     * The client moves to {@code newHolder}'s upstream session (its first, or one of a newer service): from now on
+     * only it may {@link #begin} a generation. A session it leaves may be reconnecting meanwhile, and must not take
+     * the ledger back when its connection comes.
      */
-    public synchronized long begin(Runnable sendable) {
+    public synchronized void claim(Object newHolder) {
+        holder = newHolder;
+    }
+
+    /**
+     * A connection of {@code by}'s starts working for this ledger: its token, now the only one that may send; or -1
+     * when {@code by} is not the session that {@link #claim claimed} the ledger last (null before any has), which
+     * begins nothing. Everything sent on earlier generations and not answered is queued again, in the order the
+     * client sent it. While an earlier generation still owes replies, the new one sends nothing; {@code sendable} is
+     * told (outside the ledger's lock, on the thread that ended the wait) when it may.
+     */
+    public synchronized long begin(Object by, Runnable sendable) {
+        if (by != holder) {
+            return -1;
+        }
         long g = ++lastToken;
         current = g;
         onSendable = sendable;
@@ -423,6 +438,9 @@ public final class RequestLedger {
             return 0;
         }
         gen.released = true;
+        if (g == current) {
+            onSendable = () -> { }; // the link let go: it is not kept, nor its bundle, for a client staying
+        }
         int owed = gen.awaited.size();
         settleIfReleased(g, gen);
         return owed;

@@ -357,7 +357,7 @@ public class RequestLedgerTest {
 
         RequestLedger next = new RequestLedger(budgetBack::addAndGet);
         next.admit(Request.of(Nbd.CMD_READ, 0, 7, 0, 512), Request.of(Nbd.CMD_READ, 0, 7, 0, 512), 512);
-        long h = next.begin(() -> { });
+        long h = next.begin(null, () -> { });
         assertNull("not sent there: a reply for it would be a stray", next.lookup(h, 7));
         assertFalse(next.answered(h, reply(7)));
         Request disc = Request.of(Nbd.CMD_DISC, 0, 0, 0, 0);
@@ -393,14 +393,51 @@ public class RequestLedgerTest {
     }
 
     @Test
-    public void aReconnectIsNotFencedByTheLedger() throws Exception {
-        // The link's connecting thread fences the old connection itself, and forgets it, before it begins the next.
-        long g1 = writeSentOnANewGeneration(7);
-        ledger.forget(g1);
-        long g2 = begin();
-        assertEquals(List.of(7L), cookiesSent(g2));
+    public void anOlderGenerationOwingNothingHoldsNothingBack() throws Exception {
+        admitRead(7);
+        long g1 = begin();
+        assertEquals(List.of(7L), cookiesSent(g1));
+        assertTrue(ledger.answered(g1, reply(7))); // carried out and answered: nothing of it can land later
+        long g2 = begin(); // not forgotten yet
+        admitRead(8);
+        assertEquals(List.of(8L), cookiesSent(g2));
         assertEquals(0, wakes.get());
-        answerAll(g2, 7);
+        answerAll(g2, 8);
+        writeAll();
+    }
+
+    @Test
+    public void eshutdownForTheLastRequestOwedOnAnOlderGenerationLiftsTheFence() throws Exception {
+        admitRead(1);
+        long g1 = begin();
+        assertEquals(List.of(1L), cookiesSent(g1));
+        long g2 = begin();
+        assertEquals(List.of(), cookiesSent(g2));
+        ledger.refused(g1, 1); // the server refused it: it will never carry it out
+        assertEquals(1, wakes.get());
+        assertEquals(List.of(1L), cookiesSent(g2));
+        answerAll(g2, 1);
+        writeAll();
+    }
+
+    /**
+     * A session the client moved away from may be reconnecting: when its connection comes, it must not take the
+     * ledger back from the session the client moved to (that one would never send again).
+     */
+    @Test
+    public void onlyTheSessionThatClaimedTheLedgerLastMayBeginAGeneration() throws Exception {
+        Object left = new Object();
+        Object movedTo = new Object();
+        admitRead(1);
+        ledger.claim(left);
+        long g1 = ledger.begin(left, wakes::incrementAndGet);
+        assertEquals(List.of(1L), cookiesSent(g1));
+        ledger.forget(g1); // its connection was lost; it is reconnecting
+        ledger.claim(movedTo); // meanwhile the client moves, to a session not connected yet
+        assertEquals("the old session's reconnect begins nothing", -1, ledger.begin(left, wakes::incrementAndGet));
+        long g2 = ledger.begin(movedTo, wakes::incrementAndGet);
+        assertEquals(List.of(1L), cookiesSent(g2));
+        answerAll(g2, 1);
         writeAll();
     }
 
@@ -419,6 +456,7 @@ public class RequestLedgerTest {
         long next = begin();
         assertEquals("which waits for the late reply on the first", List.of(), cookiesSent(next));
         assertFalse("the late reply on the first is no answer", ledger.answered(g, reply(1)));
+        assertEquals("and its writer is told", 1, wakes.get());
         assertEquals("both go out on it, the unanswered one again", List.of(1L, 2L), cookiesSent(next));
         assertTrue(ledger.answered(next, reply(1)));
         assertTrue(ledger.answered(next, reply(2)));
@@ -455,7 +493,7 @@ public class RequestLedgerTest {
         RequestLedger other = new RequestLedger(budgetBack::addAndGet);
         Request r = Request.of(Nbd.CMD_READ, 0, 9, 0, 512);
         other.admit(r, r, 512);
-        long h = other.begin(() -> { });
+        long h = other.begin(null, () -> { });
         other.nextToSend(h).release();
         assertEquals(1, other.release(h));
         assertFalse("a late reply is no answer", other.answered(h, reply(9)));
@@ -484,7 +522,7 @@ public class RequestLedgerTest {
     // ---- helpers
 
     private long begin() {
-        return ledger.begin(wakes::incrementAndGet);
+        return ledger.begin(null, wakes::incrementAndGet);
     }
 
     /** A link's reconnect: the old connection ended (fenced) and was forgotten before the next begins. */

@@ -339,7 +339,7 @@ public class WriteJournalTest {
         Request unanswered = write(2, 4096, 4096);
         ledger.admit(answered, answered, 4096);
         ledger.admit(unanswered, unanswered, 4096);
-        long g = ledger.begin(() -> { });
+        long g = ledger.begin(null, () -> { });
         ledger.nextToSend(g).release();
         ledger.nextToSend(g).release();
         assertTrue(journal.acknowledged(clientA, journal.epoch(), answered)); // before the client sees the reply
@@ -354,7 +354,7 @@ public class WriteJournalTest {
         replay.forEach(Request::release);
         journal.replayEnded(clientA, true);
         ledger.forget(g); // the lost connection ended
-        long g2 = ledger.begin(() -> { });
+        long g2 = ledger.begin(null, () -> { });
         Request next = ledger.nextToSend(g2);
         assertEquals(2, next.cookie());
         next.release();
