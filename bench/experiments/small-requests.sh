@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 4 KiB random I/O through builds of the proxy side by side, and through a socat relay, each path in front of an
 # nbdkit memory upstream of its own (newstyle, every feature: fio negotiates structured replies): fio random reads
-# at QD1 (IOPS, mean completion latency) and QD32, random writes at QD32, and each proxy's CPU per request (its
+# at QD1 (IOPS, mean completion latency) and QD32, random writes at QD1 and QD32, and each proxy's CPU per request (its
 # process's CPU time over fio's requests). A before and after of a change to the small-request path, where
 # floor-fio.sh sets the proxy against the floors on an oldstyle upstream shared by every path. Interleaved: every
 # path runs each workload once per round, in an order that rotates. Prints medians and ratios to the relay; raw
@@ -79,6 +79,7 @@ for r in $(seq 1 "$rounds"); do
     for p in $(rotated "$r" "${paths[@]}"); do
         measure "$r" "$p" randread 1
         measure "$r" "$p" randread 32
+        measure "$r" "$p" randwrite 1
         measure "$r" "$p" randwrite 32
     done
     note "round $r of $rounds done"

@@ -216,9 +216,17 @@ final class ClientTransmission implements EventLoop.Handler {
         }
         int admitted = 0;
         long unsent = 0;
+        // A client with nothing in flight waits for the answer to what it sends now (QD1): once that is read, the
+        // socket is empty, and asking it again costs a system call on every request. The selector is level-triggered
+        // and TLS is left out (its records may hold more than the socket shows), so a client that does send more
+        // costs a turn of the loop, never a stall.
+        boolean waitsForAnswers = wire.tls() == null && ledger.inFlight() == 0;
         try {
             UpstreamSession to = upstream.get();
             while (!finished) {
+                if (waitsForAnswers && admitted > 0 && header == null && in.buffered() == 0) {
+                    break;
+                }
                 if (replies.pending() >= UNREAD_LIMIT) {
                     awaitRoom(); // the client reads what it was sent first
                     break;

@@ -44,6 +44,8 @@ public class ClientTransmissionTest {
     private final PayloadBudget.Share share = budget.join();
     private final RequestLedger ledger = new RequestLedger(share::release);
     private final AtomicInteger sends = new AtomicInteger();
+    private final AtomicInteger reads = new AtomicInteger();
+    private final AtomicInteger emptyReads = new AtomicInteger();
     private final CountDownLatch ended = new CountDownLatch(1);
     private ServerSocketChannel listener;
     private SocketChannel client;
@@ -99,7 +101,8 @@ public class ClientTransmissionTest {
         loopThread.start();
         ReplyTranslation translation = new ReplyTranslation(new ClientAgreement(EXPORT, false, false, Map.of()),
                 new UpstreamExport(EXPORT, false, false, Map.of()));
-        transmission = new ClientTransmission("test-client", proxySide, new StartTlsChannel(proxySide), ledger, share,
+        transmission = new ClientTransmission("test-client", proxySide, new StartTlsChannel(new Counted(proxySide)),
+                ledger, share,
                 new ReadAhead(0), translation, new RateLimitedWarnings(Logger.getLogger("test"), "test-client"),
                 new ReadClock(), 0, () -> upstream, 1 << 20, 1 << 20, bytes -> { }, ended::countDown);
         g = ledger.begin(null, () -> { });
@@ -114,6 +117,50 @@ public class ClientTransmissionTest {
         client.close();
         proxySide.close();
         listener.close();
+    }
+
+    /** The client's socket as the transmission reads it, counting its reads (and the empty ones). */
+    private final class Counted implements java.nio.channels.ByteChannel, java.nio.channels.GatheringByteChannel {
+        private final SocketChannel socket;
+
+        Counted(SocketChannel socket) {
+            this.socket = socket;
+        }
+
+        @Override
+        public int read(ByteBuffer dst) throws IOException {
+            int n = socket.read(dst);
+            reads.incrementAndGet();
+            if (n == 0) {
+                emptyReads.incrementAndGet();
+            }
+            return n;
+        }
+
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            return socket.write(src);
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+            return socket.write(srcs, offset, length);
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs) throws IOException {
+            return socket.write(srcs);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return socket.isOpen();
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
     }
 
     private void start(byte[] early) {
@@ -200,6 +247,36 @@ public class ClientTransmissionTest {
         assertEquals(7, got.getLong(16 + 4096 + 8));
         assertEquals(7, got.get(16 + 4096 + 16));
         await(() -> share.held() == 0, "the budget back once written");
+    }
+
+    /**
+     * A client with nothing in flight waits for the answer to what it sends (QD1): once its request is read, the
+     * socket is not asked again, which would cost a system call per request; its next request, whenever it comes, is
+     * read when the selector says so.
+     */
+    @Test
+    public void aClientWithNothingInFlightIsNotAskedAgainAfterItsRequest() throws Exception {
+        start(new byte[0]);
+        for (long cookie = 1; cookie <= 3; cookie++) {
+            client.write(ByteBuffer.wrap(request(Nbd.CMD_WRITE, cookie, 0, 4096, (byte) cookie)));
+            Request sent = sentUpstream(1).get(0);
+            assertEquals(cookie, sent.cookie());
+            assertEquals(4096, sent.payloadLength());
+            sent.release();
+            long answering = cookie;
+            loop.execute(() -> {
+                ledger.answered(g, Reply.simple(answering, 0, ByteBuffer.allocate(0)));
+                ledger.announce();
+            });
+            ByteBuffer reply = ByteBuffer.allocate(16);
+            while (reply.hasRemaining()) {
+                client.read(reply);
+            }
+            assertEquals(cookie, reply.getLong(8));
+            await(() -> ledger.inFlight() == 0, "the reply written");
+            Thread.sleep(20); // the client thinks, as fio at QD1 does between requests
+        }
+        assertEquals("no read came back empty: " + reads.get() + " reads", 0, emptyReads.get());
     }
 
     @Test

@@ -270,6 +270,17 @@ final class Connection {
         return null;
     }
 
+    /**
+     * Whether no reply can be due on the plain-text connection: nothing written for the client served now or one let
+     * go of is unanswered, and the proxy's own FLUSH is not out. False under TLS, whose records may hold bytes the
+     * socket no longer shows.
+     */
+    boolean owesNoReply() {
+        Binding b = binding;
+        return wire.tls() == null && letGo.isEmpty() && (b == null || b.ledger().awaitedOn(b.token()) == 0)
+                && (journal == null || !journal.ownFlushOut());
+    }
+
     /** Whether a reply with {@code cookie} is awaited here: the proxy's own FLUSH must not take such a cookie. */
     boolean awaitsReply(long cookie) {
         return awaited(cookie) != null;

@@ -78,8 +78,15 @@ final class ReplyPump {
      */
     Outcome readable(ReadableByteChannel from) {
         Binding told = null;
+        boolean read = false;
         try {
             while (!c.isFailed()) {
+                if (read && head == null && in.buffered() == 0 && c.owesNoReply()) {
+                    // Nothing more can come but the server's end, which the selector tells: asking the socket
+                    // again would cost a system call per request at QD1 (TLS excepted: its records may hold more).
+                    return Outcome.DRAINED;
+                }
+                read = true;
                 ReplyMessage m = next(from);
                 if (m == null) {
                     if (in.isEnded() || in.isTruncated()) {

@@ -202,6 +202,59 @@ public class ReplyPumpTest {
     }
 
     /** The client asks, and the link's writer takes the request from the ledger (the test, as the server, reads nothing). */
+    /**
+     * A client at QD1: once the reply to its one request is read, nothing more can come but the server's end, which
+     * the selector tells, so the socket is not asked again (a system call per request). With a request still owed,
+     * it is read until it has nothing.
+     */
+    @Test
+    public void theSocketIsNotAskedAgainWhenNoReplyIsOwed() throws Exception {
+        send(Request.of(Nbd.CMD_READ, 0, 1, 0, 512));
+        send(Request.of(Nbd.CMD_READ, 0, 2, 0, 512));
+        CountingChannel counted = new CountingChannel();
+        reply(1, 0, ByteBuffer.allocate(512));
+        Thread.sleep(100); // all of it in the socket: one turn of the loop reads it
+        assertEquals(ReplyPump.Outcome.DRAINED, pump.readable(counted));
+        assertEquals("2 is owed: the socket is asked again, and has nothing", 2, counted.reads);
+
+        reply(2, 0, ByteBuffer.allocate(512));
+        Thread.sleep(100);
+        assertEquals(ReplyPump.Outcome.DRAINED, pump.readable(counted));
+        assertEquals("nothing owed: not asked again", 3, counted.reads);
+        RequestLedger.Delivery d;
+        int answered = 0;
+        while ((d = ledger.takeAnswered()) != null) {
+            d.reply().release();
+            ledger.written(d);
+            answered++;
+        }
+        assertEquals(2, answered);
+        server.close();
+        assertEquals("the server's end is still seen when the selector says so", ReplyPump.Outcome.ENDED,
+                pumpUntilEnded());
+    }
+
+    /** The connection's wire, counting the reads that reach it. */
+    private final class CountingChannel implements java.nio.channels.ReadableByteChannel {
+        int reads;
+
+        @Override
+        public int read(ByteBuffer dst) throws IOException {
+            reads++;
+            return c.wire.read(dst);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return c.wire.isOpen();
+        }
+
+        @Override
+        public void close() throws IOException {
+            c.wire.close();
+        }
+    }
+
     private void send(Request r) throws Exception {
         ledger.admit(r, r, r.payloadLength());
         Request onWire = ledger.nextToSend(g);
