@@ -153,7 +153,7 @@ final class ConnectionCycle {
      * Before a new connection sends anything: when the upstream may have lost acknowledged writes, one connection
      * writes the journal again, in order, and the others wait for it. False when {@code c} failed meanwhile.
      */
-    private boolean replayJournal(Connection c) throws InterruptedException {
+    private boolean replayJournal(Connection c) {
         while (journal.holding() && !c.isFailed()) {
             if (link.isClosed()) {
                 c.fail("stopping", true);
@@ -161,25 +161,39 @@ final class ConnectionCycle {
             }
             List<Request> writes = journal.beginReplay(c);
             if (writes == null) {
-                journal.awaitRelease(100); // another connection replays
+                try {
+                    journal.awaitRelease(100); // another connection replays
+                } catch (InterruptedException stopping) {
+                    Thread.currentThread().interrupt();
+                    c.fail("stopping", true);
+                    return false;
+                }
                 continue;
             }
             boolean ok = false;
             long bytes = 0;
-            c.replaying();
-            replayingOn = c;
+            // Marked under the link's lock: a stop either comes first, or sees the replay and lets its fence run.
+            if (!link.ifOpen(() -> {
+                c.replaying();
+                replayingOn = c;
+            })) {
+                c.fail("stopping", true);
+            }
             try {
-                bytes = JournalReplay.write(c, writes);
-                ok = true;
+                if (!c.isFailed()) {
+                    bytes = JournalReplay.write(c, writes);
+                    ok = true;
+                }
             } catch (IOException e) {
                 c.fail("replaying the journal: " + e.getMessage(), false);
             } finally {
-                replayingOn = null;
                 if (!ok) {
                     // Before another connection may write the journal again: a write of this one may be on its way,
-                    // and could land after the copy, and after a newer write to the same blocks.
+                    // and could land after the copy, and after a newer write to the same blocks. Still marked as
+                    // replaying meanwhile, so that a stop lets the fence run, and the watchdog bounds it.
                     fence(c, endpoint());
                 }
+                replayingOn = null;
                 writes.forEach(Request::release);
                 journal.replayEnded(c, ok);
             }

@@ -282,6 +282,10 @@ final class UpstreamLink {
     void awaitClosed() {
         try {
             thread.join(ConnectionCycle.FENCE_MILLIS + 2000);
+            if (thread.isAlive()) {
+                thread.interrupt(); // past every bound: a blocked read ends, closing its socket
+                thread.join(1000);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -424,6 +428,17 @@ final class UpstreamLink {
     boolean isClosed() {
         synchronized (lock) {
             return closed;
+        }
+    }
+
+    /** Runs {@code r} under the link's lock unless the link is closed: what it marks, {@link #beginClose} sees. */
+    boolean ifOpen(Runnable r) {
+        synchronized (lock) {
+            if (closed) {
+                return false;
+            }
+            r.run();
+            return true;
         }
     }
 
