@@ -10,17 +10,10 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-import org.flexnbd.protocol.ExportInfo;
 import org.flexnbd.protocol.Nbd;
-import org.flexnbd.protocol.PayloadPool;
-import org.flexnbd.protocol.UpstreamExport;
-import org.flexnbd.protocol.WireInput;
-import org.flexnbd.protocol.WireOutput;
-import org.flexnbd.protocol.tls.StartTlsChannel;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
@@ -40,12 +33,7 @@ public class ConnectionFenceTest {
         listener = ServerSocketChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         SocketChannel socket = SocketChannel.open(listener.getLocalAddress());
         server = listener.accept();
-        ProgressChannel channel = new ProgressChannel(socket);
-        StartTlsChannel wire = new StartTlsChannel(channel);
-        UpstreamExport export = new UpstreamExport(ExportInfo.of("", 1 << 20, Nbd.FLAG_HAS_FLAGS), false, false,
-                Map.of());
-        c = new Connection(channel, wire, new WireInput(wire, Connection.BUFFER, () -> { }, PayloadPool.shared()),
-                new WireOutput(wire, Connection.BUFFER, true), export);
+        c = PlainConnections.over(socket, Nbd.FLAG_HAS_FLAGS);
     }
 
     @After

@@ -15,17 +15,12 @@ import java.nio.channels.SocketChannel;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.flexnbd.protocol.ExportInfo;
 import org.flexnbd.protocol.Nbd;
-import org.flexnbd.protocol.PayloadPool;
 import org.flexnbd.protocol.ReplyCodec;
 import org.flexnbd.protocol.Request;
-import org.flexnbd.protocol.UpstreamExport;
-import org.flexnbd.protocol.WireInput;
 import org.flexnbd.protocol.WireOutput;
 import org.flexnbd.protocol.service.RequestLedger;
 import org.flexnbd.protocol.service.WriteJournal;
-import org.flexnbd.protocol.tls.StartTlsChannel;
 import org.flexnbd.upstream.Connection.Binding;
 import org.junit.After;
 import org.junit.Before;
@@ -54,11 +49,7 @@ public class ReplyPumpTest {
         SocketChannel socket = SocketChannel.open(listener.getLocalAddress());
         server = listener.accept();
         toProxy = new WireOutput(server, 4096);
-        ProgressChannel channel = new ProgressChannel(socket);
-        StartTlsChannel wire = new StartTlsChannel(channel);
-        UpstreamExport export = new UpstreamExport(ExportInfo.of("", 1 << 20, FLAGS), false, false, Map.of());
-        c = new Connection(channel, wire, new WireInput(wire, Connection.BUFFER, () -> { }, PayloadPool.shared()),
-                new WireOutput(wire, Connection.BUFFER, true), export);
+        c = PlainConnections.over(socket, FLAGS);
         c.join(journal, "test-upstream");
         g = ledger.begin(null, () -> { });
         c.bind(new Binding(ledger, g));
