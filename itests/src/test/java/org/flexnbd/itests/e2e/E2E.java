@@ -134,6 +134,27 @@ final class E2E {
         Files.move(staged, cfg, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
+    /**
+     * Replaces the upstream connector of a running appliance, as an operator does by editing
+     * {@code org.flexnbd.upstream.cfg} (here its {@code reconnectMaxDelayMillis}); returns once the proxy says the
+     * change was applied, and fails the test after 20 s without it.
+     */
+    static void replaceUpstreamConnector(Path home, Proxy proxy, int maxDelayMillis) throws Exception {
+        String applied = "org.flexnbd.upstream.cfg changed";
+        int before = occurrences(proxy.stderr(), applied);
+        editConfig(home, "org.flexnbd.upstream", "reconnectMaxDelayMillis", maxDelayMillis);
+        String log = proxy.awaitStderr(l -> occurrences(l, applied) > before, 20);
+        org.junit.Assert.assertTrue(log, occurrences(log, applied) > before);
+    }
+
+    private static int occurrences(String text, String what) {
+        int n = 0;
+        for (int i = text.indexOf(what); i >= 0; i = text.indexOf(what, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+
     static String sha256(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
             MessageDigest md = MessageDigest.getInstance("SHA-256");

@@ -49,7 +49,7 @@ public class SwitchDuringOutageIT {
             assertEquals(Nbd.NBDMAGIC, hello.getLong(0));
 
             up.kill9();
-            editUpstreamConfig(proxy, 500);
+            E2E.replaceUpstreamConnector(home, proxy, 500);
             Thread.sleep(1000); // the connector before is gone; the next one cannot connect
 
             // Fixed newstyle without zeroes, then NBD_OPT_EXPORT_NAME "": the handshake ends with the export's size.
@@ -78,9 +78,9 @@ public class SwitchDuringOutageIT {
             assertEquals(0, c.call(ScriptedClient.read(1, 0, 4096)).error());
 
             up.kill9();
-            editUpstreamConfig(proxy, 500);
+            E2E.replaceUpstreamConnector(home, proxy, 500);
             Thread.sleep(1000); // the client's move to the second connector now waits for its first connection
-            editUpstreamConfig(proxy, 600);
+            E2E.replaceUpstreamConnector(home, proxy, 600);
             up.start();
             long back = System.nanoTime();
             Reply r = E2E.within(40, () -> c.call(ScriptedClient.read(2, 0, 4096)));
@@ -100,7 +100,7 @@ public class SwitchDuringOutageIT {
             assertEquals(0, c.call(ScriptedClient.read(1, 0, 4096)).error());
             long before = sockets(proxy.process.pid());
             for (int i = 0; i < 6; i++) {
-                editUpstreamConfig(proxy, 500 + i);
+                E2E.replaceUpstreamConnector(home, proxy, 500 + i);
                 assertEquals(0, c.call(ScriptedClient.read(2 + i, 0, 4096)).error());
             }
             Thread.sleep(500);
@@ -125,7 +125,7 @@ public class SwitchDuringOutageIT {
             assertEquals(0, c.call(ScriptedClient.read(1, 0, 4096)).error());
 
             up.kill9();
-            editUpstreamConfig(proxy, 500);
+            E2E.replaceUpstreamConnector(home, proxy, 500);
             java.util.concurrent.CompletableFuture<Reply> read =
                     E2E.async(() -> c.call(ScriptedClient.read(2, 0, 4096)));
             String log = proxy.awaitStderr(l -> l.contains("cannot open an upstream session"), 20);
@@ -151,7 +151,7 @@ public class SwitchDuringOutageIT {
                 ScriptedClient c = new ScriptedClient(proxy.port)) {
             assertEquals(0, c.call(ScriptedClient.read(1, 0, 4096)).error());
             up.kill9();
-            editUpstreamConfig(proxy, 500);
+            E2E.replaceUpstreamConnector(home, proxy, 500);
             Path staged = home.resolve("deploy/.flexnbd-cli.jar.tmp");
             java.nio.file.Files.copy(home.resolve("bundle/flexnbd-cli.jar"), staged);
             java.nio.file.Files.move(staged, home.resolve("deploy/flexnbd-cli.jar"),
@@ -175,22 +175,6 @@ public class SwitchDuringOutageIT {
                 }
             }).count();
         }
-    }
-
-    /** A change of reconnectMaxDelayMillis, applied. */
-    private void editUpstreamConfig(Proxy proxy, int maxDelayMillis) throws Exception {
-        int before = count(proxy.stderr(), "org.flexnbd.upstream.cfg changed");
-        E2E.editConfig(home, "org.flexnbd.upstream", "reconnectMaxDelayMillis", maxDelayMillis);
-        String log = proxy.awaitStderr(l -> count(l, "org.flexnbd.upstream.cfg changed") > before, 20);
-        assertTrue(log, count(log, "org.flexnbd.upstream.cfg changed") > before);
-    }
-
-    private static int count(String text, String what) {
-        int n = 0;
-        for (int i = text.indexOf(what); i >= 0; i = text.indexOf(what, i + 1)) {
-            n++;
-        }
-        return n;
     }
 
     private static ByteBuffer readFully(SocketChannel ch, int n) throws IOException {
